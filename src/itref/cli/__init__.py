@@ -1,0 +1,1 @@
+"""The command line (Typer). Nothing below this package prints or exits."""

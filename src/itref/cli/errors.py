@@ -1,0 +1,48 @@
+"""The one place where exceptions become messages on stderr and exit statuses."""
+
+from __future__ import annotations
+
+import traceback
+
+from itref.core.errors import ItrefError
+from itref.core.status import ExitStatus
+from itref.i18n import _
+from itref.secrets import mask
+
+
+def exit_status_for(exc: BaseException) -> ExitStatus:
+    """Return the exit status that ``exc`` maps to."""
+    from typer._click import exceptions as click_exc
+
+    if isinstance(exc, ItrefError):
+        return exc.status
+    if isinstance(exc, KeyboardInterrupt | click_exc.Abort):
+        return ExitStatus.INTERRUPTED
+    if isinstance(exc, click_exc.UsageError):
+        return ExitStatus.USAGE
+    if isinstance(exc, click_exc.ClickException):
+        return ExitStatus.USAGE
+    return ExitStatus.INTERNAL_ERROR
+
+
+def report(exc: BaseException, *, verbose: int = 0) -> ExitStatus:
+    """Print ``exc`` for a person on stderr (masked, no traceback unless -vv) and return its exit status."""
+    import sys
+
+    from typer._click import exceptions as click_exc
+
+    status = exit_status_for(exc)
+    err = sys.stderr
+    if isinstance(exc, ItrefError):
+        for line in exc.lines():
+            print(mask(line), file=err)
+    elif isinstance(exc, click_exc.ClickException):
+        exc.show(file=err)
+    elif status is ExitStatus.INTERRUPTED:
+        print(_("Interrupted."), file=err)
+    else:
+        print(mask(_("itref hit an internal error ({kind}: {detail}). This is a bug; run again with -vv to "
+                     "see the details.").format(kind=type(exc).__name__, detail=exc)), file=err)
+        if verbose >= 2:
+            print(mask("".join(traceback.format_exception(exc))), file=err)
+    return status

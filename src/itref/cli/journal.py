@@ -1,0 +1,70 @@
+"""``itref journal``: read what itref ran and changed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import typer
+
+from itref.cli.state import state
+from itref.core.status import ExitStatus
+from itref.i18n import _
+
+
+def journal(
+    ctx: typer.Context,
+    since: Annotated[str | None, typer.Option(
+        "--since", help=_("Only records newer than a duration (2h, 7d) or a date (2026-11-01)."))] = None,
+    entity: Annotated[str | None, typer.Option("--entity", "-e", help=_("Only this entity."))] = None,
+    host: Annotated[str | None, typer.Option("--host", help=_("Only this host."))] = None,
+    last: Annotated[int | None, typer.Option("--last", "-n", min=1, help=_("Only the N most recent."))] = None,
+) -> ExitStatus:
+    """Show the journal of actions (who ran what, where, with what outcome)."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from dataclasses import asdict
+
+    from itref.journal import Journal
+    from itref.report.inventory import to_json
+
+    journal_ = Journal()
+    records = journal_.query(since=_since(since) if since else None, entity=entity, host=host)
+    if last:
+        records = records[-last:]
+    if fmt == "json":
+        st.out.print(to_json([asdict(r) for r in records]), markup=False, soft_wrap=True)
+    else:
+        from rich.table import Table
+
+        table = Table()
+        for title in (_("When"), _("Who"), _("Entity"), _("Host"), _("Action"), _("What"), _("Result")):
+            table.add_column(title, overflow="fold")
+        for r in records:
+            table.add_row(r.time.replace("T", " "), r.operator, r.entity or "", r.host or "", r.action,
+                          r.target, r.outcome + (f" ({r.detail})" if r.detail else ""))
+        st.out.print(table)
+        if not records:
+            st.err.print(_("No journal record matches ({path}).").format(path=journal_.path), markup=False)
+    if journal_.damaged:
+        st.err.print(_("{n} damaged line(s) in {path} were skipped.").format(n=journal_.damaged, path=journal_.path),
+                     markup=False)
+    return ExitStatus.SUCCESS
+
+
+def _since(text: str) -> datetime:
+    """Return the moment ``text`` designates (a duration back from now, or a date/time)."""
+
+    from itref.config.units import parse_duration
+    from itref.core.errors import UsageError
+
+    try:
+        return datetime.now(UTC) - parse_duration(text)
+    except ValueError:
+        pass
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError(_("--since '{text}' is neither a duration (7d) nor a date (2026-11-01)").format(
+            text=text)) from None
+    return when if when.tzinfo else when.astimezone()

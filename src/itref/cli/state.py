@@ -1,0 +1,90 @@
+"""Global options and what commands share: consoles, the loaded project, the run context."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from itref.core.errors import UsageError
+from itref.i18n import _
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from itref.config.project import Project
+    from itref.core.context import RunContext
+
+FORMATS = ("table", "json")
+
+
+@dataclass
+class CliState:
+    """What the global options asked for; built once per invocation by the root callback."""
+
+    inventory: Path
+    playbooks: Path | None = None
+    format: str = "table"
+    verbose: int = 0
+    color: bool = True
+    _project: Project | None = field(default=None, repr=False)
+    _consoles: dict[str, Console] = field(default_factory=dict, repr=False)
+
+    def console(self, stderr: bool = False) -> Console:
+        """Return the Rich console for results (stdout) or for messages (stderr)."""
+        key = "err" if stderr else "out"
+        if key not in self._consoles:
+            from rich.console import Console
+
+            self._consoles[key] = Console(file=sys.stderr if stderr else sys.stdout,
+                                          no_color=not self.color or None, highlight=False,
+                                          soft_wrap=False, stderr=stderr)
+        return self._consoles[key]
+
+    @property
+    def out(self) -> Console:
+        """The console for results (stdout)."""
+        return self.console()
+
+    @property
+    def err(self) -> Console:
+        """The console for messages and progress (stderr)."""
+        return self.console(stderr=True)
+
+    def require_format(self, *allowed: str) -> str:
+        """Return the chosen --format; raise UsageError if this command cannot produce it."""
+        if self.format not in allowed:
+            raise UsageError(_("this command cannot write --format {fmt}; choose one of: {choices}").format(
+                fmt=self.format, choices=", ".join(allowed)))
+        return self.format
+
+    def project(self, *, playbooks: bool = True) -> Project:
+        """Return the validated inventory and playbooks. Raises ConfigError listing every problem."""
+        if self._project is None:
+            from itref.config.project import load_project
+            from itref.core.errors import ConfigError, ConfigIssue
+
+            if not self.inventory.exists():
+                raise ConfigError([ConfigIssue(str(self.inventory), 1, 1, "", _(
+                    "inventory not found; give its path with -i PATH or the ITREF_INVENTORY variable"))])
+            self._project = load_project(self.inventory, self.playbooks, playbooks=playbooks)
+        return self._project
+
+    def context(self, *, dry_run: bool = False) -> RunContext:
+        """Return a run context over the loaded project (secrets resolved lazily, journal ready)."""
+        from itref.core.context import RunContext
+        from itref.journal import Journal
+        from itref.secrets import SecretResolver
+
+        project = self.project()
+        return RunContext(project, SecretResolver(project.inventory.secrets), Journal(), dry_run=dry_run)
+
+
+def state(ctx: typer.Context) -> CliState:
+    """Return the CliState stored by the root callback."""
+    obj: Any = ctx.find_root().obj
+    assert isinstance(obj, CliState)
+    return obj

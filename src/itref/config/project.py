@@ -1,0 +1,224 @@
+"""Load the inventory and every playbook, validate them, and cross-check their references.
+
+All problems of all files are collected and raised together as one :class:`ConfigError`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from itref.config import yamlfile
+from itref.config.schema import Host, Inventory, Playbook
+from itref.config.validate import validate
+from itref.config.yamlfile import Document, Loc
+from itref.core.errors import ConfigError, ConfigIssue
+from itref.i18n import _
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A host as the connectors see it: its own fields merged over ``defaults.<connection>``."""
+
+    name: str
+    entity: str
+    connection: str
+    address: str
+    tags: tuple[str, ...]
+    description: str | None
+    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def option(self, name: str, default: Any = None) -> Any:
+        """Return the merged connection setting ``name`` (``default`` when unset)."""
+        value = self.options.get(name)
+        return default if value is None else value
+
+
+@dataclass
+class Project:
+    """The validated inventory and playbooks, with their files for later error messages."""
+
+    inventory: Inventory
+    inventory_path: Path
+    playbooks_dir: Path
+    playbooks: dict[str, Playbook]
+    playbook_files: dict[str, Path]
+    hosts: list[HostSpec]
+
+    def host(self, name: str) -> HostSpec | None:
+        """Return the host called ``name``, or None."""
+        return next((h for h in self.hosts if h.name == name), None)
+
+
+def display_path(path: Path) -> str:
+    """Return ``path`` relative to the working directory when it is below it (for error lines)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def load_project(inventory_path: Path, playbooks_dir: Path | None = None, *, playbooks: bool = True) -> Project:
+    """Load, validate and cross-check the inventory and (unless ``playbooks=False``) the playbooks.
+
+    Returns the project. Raises ConfigError listing every problem found in every file.
+    """
+    issues: list[ConfigIssue] = []
+    doc, found = yamlfile.load(inventory_path, display_path(inventory_path))
+    issues += found
+    inventory: Inventory | None = None
+    if doc is not None and not found:
+        model, found = validate(Inventory, doc)
+        issues += found
+        inventory = model  # type: ignore[assignment]
+    pdir = playbooks_dir or inventory_path.parent / "playbooks"
+    if playbooks_dir is not None and not playbooks_dir.is_dir():
+        issues.append(ConfigIssue(display_path(playbooks_dir), 1, 1, "", _("playbooks folder not found")))
+    hosts: list[HostSpec] = []
+    if inventory is not None and doc is not None:
+        issues += _check_inventory(inventory, doc)
+        hosts = _host_specs(inventory)
+    books: dict[str, Playbook] = {}
+    files: dict[str, Path] = {}
+    if playbooks and pdir.is_dir():
+        for path in sorted([*pdir.glob("*.yaml"), *pdir.glob("*.yml")]):
+            pdoc, found = yamlfile.load(path, display_path(path))
+            issues += found
+            if pdoc is None or found:
+                continue
+            if not isinstance(pdoc.data, dict):
+                issues.append(pdoc.issue((), _("a playbook must be a mapping that starts with 'entity: NAME'")))
+                continue
+            book, found = validate(Playbook, pdoc)
+            issues += found
+            if book is None:
+                continue
+            assert isinstance(book, Playbook)
+            if inventory is not None:
+                issues += _check_playbook(book, pdoc, inventory, hosts)
+            if book.entity in books:
+                issues.append(pdoc.issue(("entity",), _("entity '{e}' already has a playbook: {f}").format(
+                    e=book.entity, f=display_path(files[book.entity]))))
+                continue
+            books[book.entity] = book
+            files[book.entity] = path
+    if issues or inventory is None:
+        raise ConfigError(issues)
+    return Project(inventory, inventory_path, pdir, books, files, hosts)
+
+
+def _secret_uses(data: Any, loc: Loc = ()) -> list[tuple[Loc, str]]:
+    """Return (location, name) of every ``{secret: NAME}`` reference in raw YAML data."""
+    found: list[tuple[Loc, str]] = []
+    if isinstance(data, dict):
+        if isinstance(data.get("secret"), str):
+            found.append(((*loc, "secret"), data["secret"]))
+        for key, value in data.items():
+            found += _secret_uses(value, (*loc, key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += _secret_uses(value, (*loc, i))
+    return found
+
+
+def _check_secret_names(doc: Document, known: dict[str, Any], skip: Loc = ()) -> list[ConfigIssue]:
+    issues = []
+    for loc, name in _secret_uses(doc.data):
+        if skip and loc[: len(skip)] == skip:
+            continue
+        if name not in known:
+            issues.append(doc.issue(loc, _unknown(_("secret"), name, known)))
+    return issues
+
+
+def _unknown(kind: str, name: str, known: Any) -> str:
+    import difflib
+
+    message = _("unknown {kind} '{name}'").format(kind=kind, name=name)
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    if close:
+        message += " " + _("(did you mean '{hint}'?)").format(hint=close[0])
+    return message
+
+
+def _check_inventory(inv: Inventory, doc: Document) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    for name, ref in inv.secrets.items():
+        if ref.secret is not None:
+            issues.append(doc.issue(("secrets", name, "secret"), _(
+                "a named secret must say where it lives (env, file, keepass or prompt), not name another secret")))
+    issues += _check_secret_names(doc, inv.secrets, ("secrets",))
+    owner: dict[str, str] = {}
+    for ename, entity in inv.entities.items():
+        for hname in entity.hosts:
+            if hname in owner:
+                issues.append(doc.issue(("entities", ename, "hosts", hname), _(
+                    "host '{host}' is already defined in entity '{other}'; host names must be unique").format(
+                    host=hname, other=owner[hname])))
+            else:
+                owner[hname] = ename
+    for ename, entity in inv.entities.items():
+        for hname, host in entity.hosts.items():
+            if host.via is not None and host.via not in owner:
+                loc = ("entities", ename, "hosts", hname, "via")
+                issues.append(doc.issue(loc, _unknown(_("host"), host.via, owner)))
+    via = inv.defaults.ssh.via
+    if via is not None and via not in owner:
+        issues.append(doc.issue(("defaults", "ssh", "via"), _unknown(_("host"), via, owner)))
+    return issues
+
+
+def _check_playbook(book: Playbook, doc: Document, inv: Inventory, hosts: list[HostSpec]) -> list[ConfigIssue]:
+    from itref.config.selection import SelectionError, select
+
+    issues = _check_secret_names(doc, inv.secrets)
+    if book.entity not in inv.entities:
+        issues.append(doc.issue(("entity",), _unknown(_("entity"), book.entity, inv.entities)))
+    names = {h.name for h in hosts}
+    for i, backup in enumerate(book.backups):
+        if backup.host is not None and backup.host not in names:
+            issues.append(doc.issue(("backups", i, "host"), _unknown(_("host"), backup.host, names)))
+    seen_backups: set[str] = set()
+    for i, backup in enumerate(book.backups):
+        if backup.name in seen_backups:
+            issues.append(doc.issue(("backups", i, "name"), _("two backups are called '{name}'").format(
+                name=backup.name)))
+        seen_backups.add(backup.name)
+    for rname, routine in book.routines.items():
+        for i, step in enumerate(routine.steps):
+            here = ("routines", rname, "steps", i)
+            if step.include is not None:
+                target = step.include.split("/", 1)[-1]
+                if "/" not in step.include and target not in book.routines:
+                    issues.append(doc.issue((*here, "include"), _unknown(_("routine"), target, book.routines)))
+                if target == rname and "/" not in step.include:
+                    issues.append(doc.issue((*here, "include"), _("a routine cannot include itself")))
+            limit = (step.run.limit if step.run else step.audit.limit if step.audit else
+                     step.copy_.limit if step.copy_ else None)
+            if limit:
+                try:
+                    select(hosts, limit)
+                except SelectionError as exc:
+                    kind = step.kind
+                    issues.append(doc.issue((*here, kind, "limit"), exc.message))
+    return issues
+
+
+def _host_specs(inv: Inventory) -> list[HostSpec]:
+    specs = []
+    for ename, entity in inv.entities.items():
+        for hname, host in entity.hosts.items():
+            specs.append(_spec(inv, ename, hname, host))
+    return specs
+
+
+def _spec(inv: Inventory, entity: str, name: str, host: Host) -> HostSpec:
+    options: dict[str, Any] = {"timeout": inv.defaults.timeout}
+    if host.connection in ("ssh", "winrm"):
+        defaults = getattr(inv.defaults, host.connection)
+        options.update({k: v for k in type(defaults).model_fields if (v := getattr(defaults, k)) is not None})
+    options.update({k: getattr(host, k) for k in type(host).model_fields
+                    if getattr(host, k) is not None and k not in ("address", "connection", "tags", "description")})
+    return HostSpec(name=name, entity=entity, connection=host.connection, address=host.address or name,
+                    tags=tuple(host.tags), description=host.description, options=options)

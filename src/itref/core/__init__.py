@@ -1,0 +1,1 @@
+"""The spine shared by every capability: exit statuses, errors, results, context, registries."""

@@ -1,0 +1,26 @@
+"""The one exit-status enum of itref; ``docs/exit-codes.md`` documents each value."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitStatus(IntEnum):
+    """Process exit codes. The CLI maps exceptions and reports onto these in one place."""
+
+    SUCCESS = 0
+    """Everything asked for was done and every check passed."""
+    FAILURE = 1
+    """A task or check failed on at least one host (the others were still served)."""
+    USAGE = 2
+    """The command line is wrong: unknown option, bad --limit expression, missing argument."""
+    INVALID_CONFIG = 3
+    """The inventory or a playbook is invalid; every problem is printed as file:line:col."""
+    UNREACHABLE = 4
+    """A host or server could not be reached or refused us (network, host key, authentication)."""
+    SECRET_UNAVAILABLE = 5
+    """A secret reference could not be resolved (variable unset, file unreadable or too open...)."""
+    INTERNAL_ERROR = 70
+    """A bug in itref; the message says how to get the details."""
+    INTERRUPTED = 130
+    """Stopped by Ctrl-C (SIGINT)."""

@@ -1,0 +1,1 @@
+"""Renderers: turn result objects into tables, JSON and other formats. Formatting only."""

@@ -1,0 +1,57 @@
+"""Render a :class:`RunReport` of ``itref run`` as a Rich table or as JSON."""
+
+from __future__ import annotations
+
+import json
+
+from rich.table import Table
+from rich.text import Text
+
+from itref.core.results import HostResult, Outcome, RunReport
+from itref.i18n import _
+
+MAX_LINES = 40
+STYLE = {Outcome.OK: "green", Outcome.CHANGED: "yellow", Outcome.SKIPPED: "dim",
+         Outcome.FAILED: "red", Outcome.UNREACHABLE: "magenta"}
+
+
+def outcome_label(outcome: Outcome) -> str:
+    """Return the translated word for ``outcome``."""
+    return {Outcome.OK: _("ok"), Outcome.CHANGED: _("changed"), Outcome.SKIPPED: _("skipped"),
+            Outcome.FAILED: _("failed"), Outcome.UNREACHABLE: _("unreachable")}[outcome]
+
+
+def _output(result: HostResult) -> Text:
+    text = Text()
+    if result.result is not None:
+        lines = (result.result.stdout + result.result.stderr).rstrip("\n").splitlines()
+        if len(lines) > MAX_LINES:
+            hidden = len(lines) - MAX_LINES
+            lines = [*lines[:MAX_LINES], _("… {n} more lines (use --format json for everything)").format(n=hidden)]
+        text.append("\n".join(lines))
+    if result.error:
+        if text:
+            text.append("\n")
+        text.append(result.error, style=STYLE[result.outcome])
+    return text
+
+
+def run_table(report: RunReport) -> Table:
+    """Return a table with one row per host: host, entity, outcome, exit code, duration, output."""
+    table = Table(show_lines=len(report.results) > 1, expand=False)
+    table.add_column(_("Host"), no_wrap=True)
+    table.add_column(_("Entity"), no_wrap=True)
+    table.add_column(_("Result"), no_wrap=True)
+    table.add_column(_("Code"), justify="right")
+    table.add_column(_("Time"), justify="right", no_wrap=True)
+    table.add_column(_("Output"), overflow="fold")
+    for r in report.results:
+        rc = "" if r.result is None or r.result.rc is None else str(r.result.rc)
+        table.add_row(r.host, r.entity, Text(outcome_label(r.outcome), style=STYLE[r.outcome]), rc,
+                      f"{r.duration:.2f} s", _output(r))
+    return table
+
+
+def run_json(report: RunReport) -> str:
+    """Return the report as a JSON array with one object per host."""
+    return json.dumps([r.as_dict() for r in report.results], ensure_ascii=False, indent=2)

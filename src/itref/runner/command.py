@@ -1,0 +1,40 @@
+"""The ``itref run`` capability: one command on the selected hosts, journaled per host."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from itref.config.project import HostSpec
+from itref.connectors.base import Command, Connector
+from itref.core.context import RunContext
+from itref.core.results import HostResult, Outcome, RunReport
+from itref.i18n import _
+from itref.journal import JournalRecord
+from itref.runner.executor import ProgressCallback, execute
+
+
+def run_command(ctx: RunContext, hosts: Sequence[HostSpec], command: Command, *, forks: int,
+                on_progress: ProgressCallback | None = None) -> RunReport:
+    """Run ``command`` on every host in parallel and journal each host's outcome.
+
+    Returns the report; a host whose command exits non-zero or times out is FAILED, a host that
+    cannot be reached is UNREACHABLE. Never raises for a single host's failure.
+    """
+
+    def work(conn: Connector, host: HostSpec) -> HostResult:
+        res = conn.run(command)
+        if res.timed_out:
+            error = _("stopped after {seconds:g} s (timeout)").format(seconds=command.timeout)
+        elif res.rc != 0:
+            error = _("exit code {rc}").format(rc=res.rc)
+        else:
+            error = None
+        return HostResult(host.name, host.entity, Outcome.OK if res.ok else Outcome.FAILED, res, error)
+
+    def record(result: HostResult) -> None:
+        ctx.journal.append(JournalRecord(
+            action="run", target=command.display(), outcome=result.outcome.value, host=result.host,
+            entity=result.entity, rc=result.result.rc if result.result else None,
+            duration=round(result.duration, 3), detail=result.error, run_id=ctx.run_id))
+
+    return execute(ctx, hosts, work, forks=forks, on_progress=on_progress, on_result=record)
