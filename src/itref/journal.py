@@ -84,10 +84,13 @@ class Journal:
         data = {k: v for k, v in asdict(record).items() if v is not None}
         line = (mask(json.dumps(data, ensure_ascii=False, sort_keys=True)) + "\n").encode("utf-8")
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    line = b"\n" + line  # a previous writer died mid-line: start a fresh line
                 view = memoryview(line)
                 while view:
                     written = os.write(fd, view)

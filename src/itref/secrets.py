@@ -90,7 +90,7 @@ class SecretResolver:
         else:
             target = ref
             label = ref.describe()
-        key = label
+        key = target.model_dump_json()
         with self._lock:
             if key in self._cache:
                 return self._cache[key]

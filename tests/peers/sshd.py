@@ -51,7 +51,7 @@ SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "ssh-keygen"
 PRIVSEP_DIR = Path("/run/sshd")
 TEST_USER = "itref-test"
-TEST_PASSWORD = "itref-Test-pw-7"  # noqa: S105 - throwaway local test account
+TEST_PASSWORD = "itref-Test-pw-7"  # throwaway local test account
 TEST_SHELL = "/bin/sh"
 LOCK_DIR = Path("/run")
 
@@ -71,9 +71,7 @@ class PeerStartError(RuntimeError):
 def _run(cmd: Sequence[str], *, input: str | None = None, timeout: float = 30) -> str:
     """Run ``cmd``; return its stdout.  Raises PeerStartError with stderr when it fails."""
     try:
-        cp = subprocess.run(
-            list(cmd), input=input, capture_output=True, text=True, timeout=timeout, check=False
-        )
+        cp = subprocess.run(list(cmd), input=input, capture_output=True, text=True, timeout=timeout, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise PeerStartError(f"command {list(cmd)} failed: {exc}") from exc
     if cp.returncode != 0:
@@ -163,8 +161,19 @@ def ensure_test_user(name: str = TEST_USER, password: str = TEST_PASSWORD) -> Us
         try:
             pw = pwd.getpwnam(name)
         except KeyError:
-            _run(["useradd", "--system", "--create-home", "--user-group", "--shell", TEST_SHELL,
-                  "--comment", "itref test peer user", name])
+            _run(
+                [
+                    "useradd",
+                    "--system",
+                    "--create-home",
+                    "--user-group",
+                    "--shell",
+                    TEST_SHELL,
+                    "--comment",
+                    "itref test peer user",
+                    name,
+                ]
+            )
             pw = pwd.getpwnam(name)
         if pw.pw_shell != TEST_SHELL:
             _run(["usermod", "--shell", TEST_SHELL, name])
@@ -174,8 +183,7 @@ def ensure_test_user(name: str = TEST_USER, password: str = TEST_PASSWORD) -> Us
             os.chown(home, pw.pw_uid, pw.pw_gid)
         _run(["chpasswd"], input=f"{name}:{password}\n")
         pw = pwd.getpwnam(name)
-    return UserInfo(name=name, uid=pw.pw_uid, gid=pw.pw_gid, home=Path(pw.pw_dir), shell=pw.pw_shell,
-                    password=password)
+    return UserInfo(name=name, uid=pw.pw_uid, gid=pw.pw_gid, home=Path(pw.pw_dir), shell=pw.pw_shell, password=password)
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -410,7 +418,7 @@ class SSHDHost:
         self.base_dir = Path(base_dir) if base_dir else Path(tempfile.gettempdir())
         self.proc: subprocess.Popen[bytes] | None = None
         self.start_seconds: float | None = None
-        self.workdir = Path(tempfile.mkdtemp(prefix="itref-sshd-", dir=self.base_dir))
+        self.workdir = Path(tempfile.mkdtemp(prefix=f"itref-sshd-{os.getpid()}-", dir=self.base_dir))
         self.workdir.chmod(0o755)  # the test user must read authorized_keys in here
         self.config_path = self.workdir / "sshd_config"
         self.pid_file = self.workdir / "sshd.pid"
@@ -443,9 +451,14 @@ class SSHDHost:
     def connect_kwargs(self, *, password: bool = False, timeout: float = 10) -> dict[str, Any]:
         """Return keyword arguments for ``paramiko.SSHClient.connect`` (key auth, or password if asked)."""
         kw: dict[str, Any] = {
-            "hostname": self.address, "port": self.port, "username": self.username,
-            "look_for_keys": False, "allow_agent": False,
-            "timeout": timeout, "banner_timeout": timeout, "auth_timeout": timeout,
+            "hostname": self.address,
+            "port": self.port,
+            "username": self.username,
+            "look_for_keys": False,
+            "allow_agent": False,
+            "timeout": timeout,
+            "banner_timeout": timeout,
+            "auth_timeout": timeout,
         }
         if password:
             kw["password"] = self.password
@@ -502,8 +515,16 @@ class SSHDHost:
         """Return the argv that starts sshd (wrapped in ``ip netns exec`` / ``unshare --uts`` as needed)."""
         sshd = [SSHD, "-D", "-e", "-f", str(self.config_path)]
         if self._uts_hostname:
-            sshd = ["unshare", "--uts", "/bin/sh", "-c", 'hostname "$1" && shift && exec "$@"', "sh",
-                    self._uts_hostname, *sshd]
+            sshd = [
+                "unshare",
+                "--uts",
+                "/bin/sh",
+                "-c",
+                'hostname "$1" && shift && exec "$@"',
+                "sh",
+                self._uts_hostname,
+                *sshd,
+            ]
         if self.netns:
             sshd = ["ip", "netns", "exec", self.netns, *sshd]
         return sshd
@@ -517,8 +538,8 @@ class SSHDHost:
         if not Path(SSHD).exists():
             raise PeerStartError(f"{SSHD} is missing: apt-get install openssh-server")
         ensure_privsep_dir()
-        if self._auto_port and (self.port == 0 or self.proc is not None):
-            self.port = free_port(self.address) if self.netns is None else 22
+        if self.port == 0:
+            self.port = free_port(self.address)
         self.authorized_keys.write_text(self.keys.client_public_key + "\n")
         self.authorized_keys.chmod(0o644)
         blocked = _user_can_traverse(self.authorized_keys, self.user)
@@ -532,8 +553,13 @@ class SSHDHost:
             log.flush()
             self._t0 = time.monotonic()
             self.proc = subprocess.Popen(
-                self._command(), stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                start_new_session=True, preexec_fn=_child_setup(os.getpid()), close_fds=True,
+                self._command(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+                preexec_fn=_child_setup(os.getpid()),
+                close_fds=True,
             )
         self._spawn_thread = threading.current_thread()
 
@@ -572,15 +598,16 @@ class SSHDHost:
             time.sleep(0.005)
 
     def _bind_failed(self) -> bool:
-        return self.proc is not None and self.proc.poll() is not None and any(
-            e in self.log_text() for e in _BIND_ERRORS
+        return (
+            self.proc is not None and self.proc.poll() is not None and any(e in self.log_text() for e in _BIND_ERRORS)
         )
 
     def start(self, attempts: int = 5) -> SSHDHost:
         """Start sshd and wait for its banner; return self.
 
         With an automatic port, retries up to ``attempts`` times with a new port if the one picked was
-        taken meanwhile.  Raises PeerStartError (with sshd's stderr) when it cannot start.
+        taken meanwhile.  A restart after :meth:`kill` / :meth:`stop` keeps the same port.  Raises
+        PeerStartError (with sshd's stderr) when it cannot start.
         """
         for attempt in range(attempts):
             self.spawn()
@@ -588,8 +615,9 @@ class SSHDHost:
                 self.wait_ready()
                 return self
             except PeerStartError:
-                if not (self._auto_port and self.netns is None and self._bind_failed()) or attempt == attempts - 1:
+                if not (self._auto_port and self._bind_failed()) or attempt == attempts - 1:
                     raise
+                self.port = 0  # lost the race for that port: pick another one
         raise AssertionError("unreachable")
 
     def kill(self) -> None:
@@ -644,14 +672,34 @@ def _sshd_version_cached() -> tuple[int, int]:
     return _VERSION
 
 
-def _kill_procs(procs: list[_Proc], popens: Sequence[subprocess.Popen[bytes]]) -> None:
-    """SIGKILL ``procs`` (frozen trees) and reap ``popens``; return None."""
+def _is_running(proc: _Proc) -> bool:
+    """Return True if ``proc`` (same pid and start time) exists and is not a zombie yet."""
+    try:
+        with open(f"/proc/{proc.pid}/stat", "rb") as f:
+            raw = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    fields = raw[raw.rfind(")") + 2 :].split()
+    return int(fields[19]) == proc.start and fields[0] not in ("Z", "X")
+
+
+def _kill_procs(procs: list[_Proc], popens: Sequence[subprocess.Popen[bytes]], timeout: float = 5.0) -> None:
+    """SIGKILL ``procs`` (frozen trees), reap ``popens`` and wait until every proc is dead; return None.
+
+    SIGKILL is asynchronous: without the wait a killed session command can still show up as running
+    for a few milliseconds after kill() returned.
+    """
     for p in procs:
         _signal(p, signal.SIGKILL)
     for popen in popens:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(popen.pid, signal.SIGKILL)  # its own process group: anything not seen in /proc
         popen.wait()
+    deadline = time.monotonic() + timeout
+    pending = [p for p in procs if _is_running(p)]
+    while pending and time.monotonic() < deadline:
+        time.sleep(0.001)
+        pending = [p for p in pending if _is_running(p)]
 
 
 def _terminate_procs(procs: list[_Proc], popens: Sequence[subprocess.Popen[bytes]], timeout: float) -> None:
@@ -687,16 +735,27 @@ def loopback_addresses(n: int, first: str = "127.0.0.11") -> list[str]:
 
 
 def start_loopback_hosts(
-    n: int, keys: SSHKeys, user: UserInfo, *, first_address: str = "127.0.0.11", **host_kwargs: Any
+    n: int,
+    keys: SSHKeys,
+    user: UserInfo,
+    *,
+    first_address: str = "127.0.0.11",
+    per_host_keys: bool = False,
+    **host_kwargs: Any,
 ) -> list[SSHDHost]:
     """Start ``n`` sshd hosts on distinct loopback addresses and free ports; return them once all answer.
 
     All sshd are spawned first (from the calling thread, which must outlive them: PR_SET_PDEATHSIG), then
     awaited, so they start in parallel.  A host whose port was stolen is retried on a new port.  On any
-    failure every host already started is killed and PeerStartError is raised.  ``host_kwargs`` go to
-    :class:`SSHDHost`.  Stop them with :func:`stop_hosts` (or use :func:`loopback_hosts`).
+    failure every host already started is killed and PeerStartError is raised.  ``per_host_keys`` gives
+    every host its own host key (``keys.other_host_key("hN")``, about 5 ms each) instead of sharing
+    ``keys.host_key``.  ``host_kwargs`` go to :class:`SSHDHost`.  Stop them with :func:`stop_hosts` (or use
+    :func:`loopback_hosts`).
     """
-    hosts = [SSHDHost(keys, user, address=a, **host_kwargs) for a in loopback_addresses(n, first_address)]
+    hosts = [
+        SSHDHost(keys, user, address=a, host_key=keys.other_host_key(f"h{i}") if per_host_keys else None, **host_kwargs)
+        for i, a in enumerate(loopback_addresses(n, first_address), start=1)
+    ]
     try:
         for h in hosts:
             h.spawn()
@@ -704,8 +763,9 @@ def start_loopback_hosts(
             try:
                 h.wait_ready()
             except PeerStartError:
-                if not h._bind_failed():
+                if not (h._auto_port and h._bind_failed()):
                     raise
+                h.port = 0
                 h.start()
     except BaseException:
         stop_hosts(hosts)
@@ -738,6 +798,7 @@ def loopback_hosts(n: int, keys: SSHKeys, user: UserInfo, **kwargs: Any) -> Iter
 
 _LAB_COUNTER = iter(range(256))
 _NETNS_RE = re.compile(r"^itref-(\d+)-\d+-h\d+$")
+_WORKDIR_RE = re.compile(r"^itref-sshd-(\d+)-")
 _LINK_RE = re.compile(r"^itr[bv]([0-9a-f]{6})[0-9a-f]{2,4}$")
 
 
@@ -751,20 +812,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def cleanup_stale_labs() -> list[str]:
-    """Delete namespaces and links left by NetnsLabs of test processes that no longer exist; return names.
+def cleanup_stale_peers(base_dir: Path | str | None = None) -> list[str]:
+    """Delete what peers of test processes that no longer exist left behind; return the names removed.
 
-    Only names this module creates (``itref-PID-K-hI`` namespaces, ``itrb``/``itrv`` + hex pid links)
-    whose PID is dead are touched.  Needed after a SIGKILLed run: /run/netns is global.
+    Only names this module creates, whose PID is dead, are touched: ``itref-PID-K-hI`` namespaces,
+    ``itrb``/``itrv`` + hex pid links (in the current network namespace) and ``itref-sshd-PID-*`` temp dirs
+    in ``base_dir`` (default: the temp dir).  Needed after a SIGKILLed run (/run/netns is global);
+    :meth:`NetnsLab.start` calls it.
     """
     removed: list[str] = []
+    for d in Path(base_dir or tempfile.gettempdir()).glob("itref-sshd-*-*"):
+        m = _WORKDIR_RE.match(d.name)
+        if m and not _pid_alive(int(m.group(1))):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(str(d))
     netns_dir = Path("/run/netns")
     names = sorted(p.name for p in netns_dir.iterdir()) if netns_dir.is_dir() else []
     for name in names:
         m = _NETNS_RE.match(name)
         if m and not _pid_alive(int(m.group(1))):
-            for pid in subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True,
-                                      check=False).stdout.split():
+            for pid in subprocess.run(
+                ["ip", "netns", "pids", name], capture_output=True, text=True, check=False
+            ).stdout.split():
                 with contextlib.suppress(OSError):
                     os.kill(int(pid), signal.SIGKILL)
             if subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False).returncode == 0:
@@ -773,9 +842,12 @@ def cleanup_stale_labs() -> list[str]:
     for link in links:
         name = link.get("ifname", "")
         m = _LINK_RE.match(name)
-        if m and not _pid_alive(int(m.group(1), 16)):
-            if subprocess.run(["ip", "link", "del", name], capture_output=True, check=False).returncode == 0:
-                removed.append(name)
+        if (
+            m
+            and not _pid_alive(int(m.group(1), 16))
+            and subprocess.run(["ip", "link", "del", name], capture_output=True, check=False).returncode == 0
+        ):
+            removed.append(name)
     return removed
 
 
@@ -815,7 +887,7 @@ class NetnsLab:
         pid = os.getpid()
         self.bridge = f"itrb{pid:06x}{self.lab_id:02x}"
         self.namespaces = [f"itref-{pid}-{self.lab_id}-h{i}" for i in range(1, len(self.hostnames) + 1)]
-        self._veths = [f"itrv{pid:06x}{self.lab_id:02x}{i:02x}" for i in range(1, len(self.hostnames) + 1)]
+        self.veths = [f"itrv{pid:06x}{self.lab_id:02x}{i:02x}" for i in range(1, len(self.hostnames) + 1)]
         self.subnet: ipaddress.IPv4Network | None = None
         self.hosts: list[SSHDHost] = []
         self.start_seconds: float | None = None
@@ -833,7 +905,7 @@ class NetnsLab:
         require_root()
         t0 = time.monotonic()
         try:
-            cleanup_stale_labs()
+            cleanup_stale_peers()
             with _file_lock("itref-netns-lab.lock"):
                 self.subnet = _pick_subnet()
                 _run(["ip", "link", "add", self.bridge, "type", "bridge"])
@@ -841,20 +913,31 @@ class NetnsLab:
                 _run(["ip", "addr", "add", f"{self.gateway}/24", "dev", self.bridge])
             _run(["ip", "link", "set", self.bridge, "up"])
             batch: list[str] = []
-            for ns, veth in zip(self.namespaces, self._veths, strict=True):
+            for ns, veth in zip(self.namespaces, self.veths, strict=True):
                 _run(["ip", "netns", "add", ns])
                 self._created_ns.append(ns)
-                batch += [f"link add {veth} type veth peer name eth0 netns {ns}",
-                          f"link set {veth} master {self.bridge} up"]
+                batch += [
+                    f"link add {veth} type veth peer name eth0 netns {ns}",
+                    f"link set {veth} master {self.bridge} up",
+                ]
                 self._created_links.append(veth)
             _run(["ip", "-batch", "-"], input="\n".join(batch) + "\n")
             for i, ns in enumerate(self.namespaces, start=1):
                 addr = self.subnet.network_address + 10 + i
-                _run(["ip", "-n", ns, "-batch", "-"],
-                     input=f"link set lo up\naddr add {addr}/24 dev eth0\nlink set eth0 up\n")
+                _run(
+                    ["ip", "-n", ns, "-batch", "-"],
+                    input=f"link set lo up\naddr add {addr}/24 dev eth0\nlink set eth0 up\n",
+                )
             self.hosts = [
-                SSHDHost(self.keys, self.user, address=str(self.subnet.network_address + 10 + i), port=22,
-                         hostname=name, netns=ns, **self.host_kwargs)
+                SSHDHost(
+                    self.keys,
+                    self.user,
+                    address=str(self.subnet.network_address + 10 + i),
+                    port=22,
+                    hostname=name,
+                    netns=ns,
+                    **self.host_kwargs,
+                )
                 for i, (name, ns) in enumerate(zip(self.hostnames, self.namespaces, strict=True), start=1)
             ]
             for h in self.hosts:

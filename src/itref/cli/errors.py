@@ -12,15 +12,13 @@ from itref.secrets import mask
 
 def exit_status_for(exc: BaseException) -> ExitStatus:
     """Return the exit status that ``exc`` maps to."""
-    from typer._click import exceptions as click_exc
+    import typer
 
     if isinstance(exc, ItrefError):
         return exc.status
-    if isinstance(exc, KeyboardInterrupt | click_exc.Abort):
+    if isinstance(exc, KeyboardInterrupt | typer.Abort):
         return ExitStatus.INTERRUPTED
-    if isinstance(exc, click_exc.UsageError):
-        return ExitStatus.USAGE
-    if isinstance(exc, click_exc.ClickException):
+    if isinstance(exc, typer.TyperException):  # click's usage errors: bad option, missing argument...
         return ExitStatus.USAGE
     return ExitStatus.INTERNAL_ERROR
 
@@ -29,14 +27,12 @@ def report(exc: BaseException, *, verbose: int = 0) -> ExitStatus:
     """Print ``exc`` for a person on stderr (masked, no traceback unless -vv) and return its exit status."""
     import sys
 
-    from typer._click import exceptions as click_exc
-
     status = exit_status_for(exc)
     err = sys.stderr
     if isinstance(exc, ItrefError):
         for line in exc.lines():
             print(mask(line), file=err)
-    elif isinstance(exc, click_exc.ClickException):
+    elif status is ExitStatus.USAGE and hasattr(exc, "show"):
         exc.show(file=err)
     elif status is ExitStatus.INTERRUPTED:
         print(_("Interrupted."), file=err)

@@ -36,13 +36,15 @@ def journal(
         st.out.print(to_json([asdict(r) for r in records]), markup=False, soft_wrap=True)
     else:
         from rich.table import Table
+        from rich.text import Text
 
         table = Table()
         for title in (_("When"), _("Who"), _("Entity"), _("Host"), _("Action"), _("What"), _("Result")):
             table.add_column(title, overflow="fold")
         for r in records:
-            table.add_row(r.time.replace("T", " "), r.operator, r.entity or "", r.host or "", r.action,
-                          r.target, r.outcome + (f" ({r.detail})" if r.detail else ""))
+            cells = (r.time.replace("T", " "), r.operator, r.entity or "", r.host or "", r.action, r.target,
+                     r.outcome + (f" ({r.detail})" if r.detail else ""))
+            table.add_row(*(Text(c) for c in cells))
         st.out.print(table)
         if not records:
             st.err.print(_("No journal record matches ({path}).").format(path=journal_.path), markup=False)

@@ -39,6 +39,7 @@ def list_(ctx: typer.Context) -> ExitStatus:
     st = state(ctx)
     fmt = st.require_format("table", "json")
     from rich.table import Table
+    from rich.text import Text
 
     from itref.report.inventory import to_json
 
@@ -53,7 +54,7 @@ def list_(ctx: typer.Context) -> ExitStatus:
     for title in (_("Routine"), _("What it does"), _("Schedule"), _("Steps")):
         table.add_column(title)
     for row in rows:
-        table.add_row(row["routine"], row["description"], row["schedule"] or "", str(row["steps"]))
+        table.add_row(*(Text(str(row[k] or "")) for k in ("routine", "description", "schedule", "steps")))
     st.out.print(table)
     return ExitStatus.SUCCESS
 

@@ -37,11 +37,15 @@ class CliState:
         """Return the Rich console for results (stdout) or for messages (stderr)."""
         key = "err" if stderr else "out"
         if key not in self._consoles:
+            import os
+
             from rich.console import Console
 
-            self._consoles[key] = Console(file=sys.stderr if stderr else sys.stdout,
-                                          no_color=not self.color or None, highlight=False,
-                                          soft_wrap=False, stderr=stderr)
+            stream = sys.stderr if stderr else sys.stdout
+            # Piped output (cron mail, files) is read later: do not fold it at 80 columns.
+            width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+            self._consoles[key] = Console(file=stream, no_color=not self.color or None, highlight=False,
+                                          soft_wrap=False, stderr=stderr, width=width)
         return self._consoles[key]
 
     @property

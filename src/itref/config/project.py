@@ -155,7 +155,7 @@ def _check_inventory(inv: Inventory, doc: Document) -> list[ConfigIssue]:
             if hname in owner:
                 issues.append(doc.issue(("entities", ename, "hosts", hname), _(
                     "host '{host}' is already defined in entity '{other}'; host names must be unique").format(
-                    host=hname, other=owner[hname])))
+                    host=hname, other=owner[hname]), at_key=True))
             else:
                 owner[hname] = ename
     for ename, entity in inv.entities.items():

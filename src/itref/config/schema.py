@@ -32,9 +32,9 @@ MESSAGES = {
 """Message ids of the schema's own errors; ``config.validate`` translates them."""
 
 
-def _fail(kind: str, **ctx: Any) -> PydanticCustomError:
-    """Return the schema error ``kind`` with its context (to be raised by a validator)."""
-    return PydanticCustomError(kind, MESSAGES[kind], ctx or None)
+def _fail(code: str, **ctx: Any) -> PydanticCustomError:
+    """Return the schema error ``code`` with its context (to be raised by a validator)."""
+    return PydanticCustomError(code, MESSAGES[code], ctx or None)
 
 
 class Strict(BaseModel):
@@ -206,7 +206,7 @@ class Host(Strict):
     def _fields_fit_connection(self) -> Host:
         given = {k for k in self.model_fields_set if getattr(self, k) is not None}
         wrong = given & (WINRM_ONLY if self.connection == "ssh" else
-                         SSH_ONLY if self.connection == "winrm" else SSH_ONLY | WINRM_ONLY)
+                         SSH_ONLY if self.connection == "winrm" else (SSH_ONLY - {"sudo_password"}) | WINRM_ONLY)
         if wrong:
             raise _fail("connection_field", fields=", ".join(sorted(wrong)), kind=self.connection)
         return self

@@ -56,10 +56,10 @@ def _to_issue(model: type[BaseModel], doc: Document, err: Any) -> ConfigIssue:
             message += " " + _("(did you mean '{hint}'?)").format(hint=close[0])
         elif allowed:
             message += " " + _("(expected one of: {keys})").format(keys=", ".join(allowed))
-        return doc.issue(loc, message)
+        return doc.issue(loc, message, at_key=True)
     if kind == "missing":
-        return doc.issue(loc, _("required key '{key}' is missing").format(key=key))
-    return doc.issue(loc, _message(kind, ctx, value, err.get("msg", "")))
+        return doc.issue(loc, _("required key '{key}' is missing").format(key=key), at_key=True)
+    return doc.issue(loc, _message(kind, ctx, value, err.get("msg", "")), at_key=key == "[key]")
 
 
 def _message(kind: str, ctx: dict[str, Any], value: Any, fallback: str) -> str:

@@ -45,24 +45,27 @@ class Document:
             if in_dict or in_list:
                 node = node[step]
                 out.append(step)
+            elif step == "[key]" and out:  # the key itself is wrong: keep pointing at that entry
+                break
             elif isinstance(node, dict) and isinstance(step, str) and step not in node and _is_field(step):
                 out.append(step)  # a missing or unknown key: point at the mapping that should hold it
                 break
         return tuple(out)
 
-    def position(self, loc: Loc) -> tuple[int, int]:
-        """Return (line, column) for ``loc``: the key if it is a mapping key, else the nearest value."""
-        if loc in self.key_marks:
+    def position(self, loc: Loc, *, at_key: bool = False) -> tuple[int, int]:
+        """Return (line, column) for ``loc``: its value (or, with ``at_key``, its key), else the nearest
+        enclosing value that exists."""
+        if loc in self.key_marks and (at_key or loc not in self.marks):
             return self.key_marks[loc]
         for end in range(len(loc), -1, -1):
             if loc[:end] in self.marks:
                 return self.marks[loc[:end]]
         return (1, 1)
 
-    def issue(self, loc: Loc, message: str) -> ConfigIssue:
-        """Return a ConfigIssue located at ``loc`` in this document."""
+    def issue(self, loc: Loc, message: str, *, at_key: bool = False) -> ConfigIssue:
+        """Return a ConfigIssue located at the value of ``loc`` (or at its key, with ``at_key``)."""
         path = self.real_path(loc)
-        line, col = self.position(path)
+        line, col = self.position(path, at_key=at_key)
         return ConfigIssue(self.display, line, col, dotted(path), message)
 
 
@@ -127,6 +130,8 @@ def load(path: Path, display: str | None = None) -> tuple[Document | None, list[
         node = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
+        if exc.context_mark and "<stream end>" in (exc.problem or ""):
+            mark = exc.context_mark  # "unexpected end of file": point where the open bracket/quote began
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         return fail(_describe_yaml_error(exc), line, col)
     except yaml.YAMLError as exc:

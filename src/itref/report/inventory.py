@@ -72,22 +72,22 @@ def playbook_tree(book: Playbook, routine: str | None = None) -> Tree:
             node = branch.add(Text.assemble((name, "bold"), f" — {r.description}",
                                             (f"  ({r.schedule})" if r.schedule else "", "dim")))
             for i, step in enumerate(r.steps, 1):
-                node.add(f"{i}. [{step.kind}] {step.description}")
+                node.add(Text(f"{i}. [{step.kind}] {step.description}"))
     if routine:
         return root
     if book.accounts.templates:
         branch = root.add(Text(_("Account templates"), style="bold"))
         for name, t in book.accounts.templates.items():
-            branch.add(f"{name}: {t.ou} — {', '.join(t.groups) or '-'}")
+            branch.add(Text(f"{name}: {t.ou} — {', '.join(t.groups) or '-'}"))
     if book.backups:
         branch = root.add(Text(_("Backups"), style="bold"))
         for b in book.backups:
             where = b.repository or b.path or b.job or ""
-            branch.add(f"{b.name} ({b.kind}) {b.host or _('this machine')}: {where}")
+            branch.add(Text(f"{b.name} ({b.kind}) {b.host or _('this machine')}: {where}"))
     if book.handover.notes:
         branch = root.add(Text(_("Handover notes"), style="bold"))
         for note in book.handover.notes:
-            branch.add(note)
+            branch.add(Text(note))
     return root
 
 

@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from itref.config.project import HostSpec
 from itref.connectors.base import Connector
@@ -101,7 +101,10 @@ def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: 
         conn.open()
         notify(Progress(host, "running", started))
         result = work(conn, host)
-        return HostResult(result.host, result.entity, result.outcome, result.result,
+        command = result.result
+        if command is not None:  # a command that echoes a password must not show it
+            command = replace(command, stdout=mask(command.stdout), stderr=mask(command.stderr))
+        return HostResult(result.host, result.entity, result.outcome, command,
                           mask(result.error) if result.error else None, time.monotonic() - started)
     except ConnectionFailed as exc:
         return fail(Outcome.UNREACHABLE, exc.message)

@@ -1,0 +1,179 @@
+"""The command line as a person uses it: help, version, formats, exit codes, streams."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+
+from itref.cli.main import hoist_global_options
+from itref.core.status import ExitStatus
+from tests.conftest import EXAMPLE, LOCAL_INVENTORY, ROOT
+
+
+def test_help_lists_the_command_groups(itref_bin) -> None:
+    result = itref_bin("--help")
+    assert result.rc == 0
+    for group in ("inventory", "playbook", "run", "journal"):
+        assert group in result.out
+
+
+def test_version_prints_the_package_version(itref_bin) -> None:
+    from itref import __version__
+
+    result = itref_bin("--version")
+    assert result.rc == 0 and result.out.strip() == f"itref {__version__}"
+
+
+def test_help_imports_no_heavy_library() -> None:
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "itref", "--help"],
+                          capture_output=True, text=True, check=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    heavy = {"paramiko", "winrm", "ldap3", "cryptography", "pydantic", "yaml", "pykeepass"}
+    assert not heavy & imported, heavy & imported
+
+
+def test_unknown_option_is_a_usage_error(cli) -> None:
+    result = cli("run", "--bogus", "--", "true")
+    assert result.rc == ExitStatus.USAGE
+    assert "No such option" in result.err and "Traceback" not in result.all
+
+
+def test_unknown_format_is_a_usage_error(cli) -> None:
+    result = cli("--format", "yaml", "inventory", "show")
+    assert result.rc == ExitStatus.USAGE
+
+
+def test_global_options_may_follow_the_command(make_inventory, cli) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    result = cli("run", "-i", str(inv), "--format", "json", "--limit", "here", "--", "echo", "hi")
+    assert result.rc == 0, result.all
+    assert json.loads(result.out)[0]["stdout"] == "hi\n"
+
+
+def test_hoisting_never_touches_the_remote_command() -> None:
+    argv = ["run", "--limit", "x", "--", "grep", "-v", "--format", "json"]
+    assert hoist_global_options(argv) == argv
+    assert hoist_global_options(["run", "-f", "json", "--", "ls"]) == ["-f", "json", "run", "--", "ls"]
+
+
+def test_run_on_the_example_inventory_prints_hi_and_journals_it(cli, monkeypatch) -> None:
+    result = cli("-i", str(EXAMPLE), "run", "--limit", "admin-pc", "--", "echo", "hi")
+    assert result.rc == 0, result.all
+    assert "hi" in result.out and "admin-pc" in result.out
+    journal = cli("journal", "--format", "json")
+    records = json.loads(journal.out)
+    assert [(r["host"], r["target"], r["outcome"], r["rc"]) for r in records] == [("admin-pc", "echo hi", "ok", 0)]
+
+
+def test_run_json_has_one_object_per_host_with_the_documented_keys(make_inventory, cli) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    result = cli("-i", str(inv), "--format", "json", "run", "--", "sh", "-c", "echo out; echo err >&2; exit 3")
+    data = json.loads(result.out)
+    assert result.rc == ExitStatus.FAILURE
+    assert [d["host"] for d in data] == ["here", "also-here", "cpas-pc"]
+    for d in data:
+        assert set(d) >= {"host", "entity", "rc", "stdout", "stderr", "duration", "error"}
+        assert (d["rc"], d["stdout"], d["stderr"]) == (3, "out\n", "err\n")
+
+
+def test_results_go_to_stdout_and_progress_to_stderr(make_inventory, cli) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    result = cli("-i", str(inv), "run", "--limit", "here", "--", "echo", "marker-123")
+    assert "marker-123" in result.out and "marker-123" not in result.err
+    assert "[1/1] here: ok" in result.err
+
+
+def test_limit_that_matches_nothing_is_an_error_that_runs_nothing(make_inventory, cli, state_dir) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    result = cli("-i", str(inv), "run", "--limit", "hree", "--", "touch", str(state_dir / "ran"))
+    assert result.rc == ExitStatus.USAGE
+    assert "'hree' matches no host (did you mean 'here'?)" in result.err
+    assert not (state_dir / "ran").exists()
+
+
+def test_timeout_stops_the_command_and_fails_the_host(make_inventory, cli) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    result = cli("-i", str(inv), "--format", "json", "run", "--limit", "here", "--timeout", "0.5", "--", "sleep", "30")
+    data = json.loads(result.out)
+    assert result.rc == ExitStatus.FAILURE
+    assert data[0]["rc"] is None and "timeout" in data[0]["error"] and data[0]["duration"] < 5
+
+
+def test_shell_mode_interprets_the_line_and_argv_mode_does_not(make_inventory, cli, tmp_path) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    target = tmp_path / "pwned"
+    literal = cli("-i", str(inv), "-f", "json", "run", "--limit", "here", "--", "echo", f"a; touch {target}")
+    assert json.loads(literal.out)[0]["stdout"] == f"a; touch {target}\n" and not target.exists()
+    shell = cli("-i", str(inv), "-f", "json", "run", "--shell", "--limit", "here", "--", "echo a | tr a b")
+    assert json.loads(shell.out)[0]["stdout"] == "b\n"
+
+
+def test_dry_run_shows_the_plan_and_runs_nothing(make_inventory, cli, tmp_path) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    target = tmp_path / "created"
+    result = cli("-i", str(inv), "run", "--dry-run", "--limit", "entity:cpas", "--", "touch", str(target))
+    assert result.rc == 0 and not target.exists()
+    assert f"cpas-pc (local): touch {target}" in result.out
+    assert cli("journal", "-f", "json").out.strip() == "[]"
+
+
+def test_inventory_show_json_parses_and_never_contains_secret_values(cli, monkeypatch) -> None:
+    monkeypatch.setenv("ITREF_AD_PASSWORD", "canary-Secret-4242")
+    result = cli("-i", str(EXAMPLE), "inventory", "show", "--format", "json")
+    data = json.loads(result.out)
+    assert data["entities"]["cpas"]["hosts"]["srv-cpas-app"]["user"] == "admin"
+    assert data["secrets"]["ad-bind"] == "env $ITREF_AD_PASSWORD"
+    assert "canary-Secret-4242" not in result.all
+
+
+def test_inventory_show_tree_has_entities_hosts_and_tags(cli) -> None:
+    result = cli("-i", str(EXAMPLE), "inventory", "show")
+    assert result.rc == 0
+    for text in ("Commune d'Exemple", "cpas", "srv-cpas-app", "#linux", "nas01", "2222"):
+        assert text in result.out
+
+
+def test_example_and_starter_inventories_validate(cli) -> None:
+    for inv in (EXAMPLE, ROOT / "inventory.yaml"):
+        result = cli("-i", str(inv), "inventory", "validate")
+        assert result.rc == 0, result.all
+        assert "valid" in result.out
+
+
+def test_playbook_list_show_and_validate(cli) -> None:
+    listed = cli("-i", str(EXAMPLE), "-f", "json", "playbook", "list")
+    routines = {r["routine"] for r in json.loads(listed.out)}
+    assert "cpas/app-server-health" in routines
+    shown = cli("-i", str(EXAMPLE), "playbook", "show", "cpas/app-server-health")
+    assert "1. [run] Disk space of the application server" in shown.out
+    assert cli("-i", str(EXAMPLE), "playbook", "validate").rc == 0
+    missing = cli("-i", str(EXAMPLE), "playbook", "show", "cpas/nope")
+    assert missing.rc == ExitStatus.USAGE and "app-server-health" in missing.err
+
+
+def test_schema_command_prints_json_schema(cli) -> None:
+    result = cli("inventory", "schema")
+    schema = json.loads(result.out)
+    assert "entities" in schema["properties"]
+
+
+def test_internal_errors_print_one_line_without_traceback(cli, monkeypatch) -> None:
+    import itref.cli.inventory as inv_cli
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(inv_cli, "state", boom)
+    result = cli("inventory", "show")
+    assert result.rc == ExitStatus.INTERNAL_ERROR
+    assert "internal error (RuntimeError: kaboom)" in result.err and "Traceback" not in result.err
+
+
+def test_no_color_and_NO_COLOR_remove_escape_codes(make_inventory, itref_bin) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    for args, env in ((["--no-color"], {}), ([], {"NO_COLOR": "1"})):
+        result = itref_bin(*args, "-i", str(inv), "inventory", "show", env={**env, "FORCE_COLOR": "1"})
+        assert result.rc == 0
+        assert not re.search(r"\x1b\[(?:\d+;)*(?:3[0-8]|9[0-7])(?:;\d+)*m", result.out), repr(result.out)

@@ -1,0 +1,99 @@
+"""Shared fixtures: run the CLI in-process or as a subprocess, isolated state dir, inventories."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE = ROOT / "docs" / "examples" / "commune" / "inventory.yaml"
+
+
+@dataclass
+class CliResult:
+    """What one itref invocation produced."""
+
+    rc: int
+    out: str
+    err: str
+
+    @property
+    def all(self) -> str:
+        return self.out + self.err
+
+
+@pytest.fixture(autouse=True)
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own itref state dir (journal, history), never the user's."""
+    path = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("ITREF_STATE_DIR", str(path))
+    monkeypatch.delenv("ITREF_INVENTORY", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+    return path
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """Run itref in-process: ``cli("run", "--", "echo", "hi")`` returns a CliResult."""
+    from itref.cli.main import run
+
+    def invoke(*args: str) -> CliResult:
+        capsys.readouterr()
+        rc = run(list(args))
+        captured = capsys.readouterr()
+        return CliResult(rc, captured.out, captured.err)
+
+    return invoke
+
+
+@pytest.fixture
+def itref_bin():
+    """Run the installed ``itref`` as a subprocess (``python -m itref``), no terminal attached."""
+
+    def invoke(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+               timeout: float = 60) -> CliResult:
+        proc = subprocess.run([sys.executable, "-m", "itref", *args], capture_output=True, text=True,
+                              env={**os.environ, **(env or {})}, cwd=cwd, timeout=timeout,
+                              stdin=subprocess.DEVNULL)
+        return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+    return invoke
+
+
+@pytest.fixture
+def make_inventory(tmp_path: Path):
+    """Write an inventory (and optional playbooks) into tmp_path; return the inventory path."""
+
+    def write(text: str, playbooks: dict[str, str] | None = None) -> Path:
+        inv = tmp_path / "inventory.yaml"
+        inv.write_text(textwrap.dedent(text), encoding="utf-8")
+        if playbooks:
+            pdir = tmp_path / "playbooks"
+            pdir.mkdir(exist_ok=True)
+            for name, body in playbooks.items():
+                (pdir / name).write_text(textwrap.dedent(body), encoding="utf-8")
+        return inv
+
+    return write
+
+
+LOCAL_INVENTORY = """\
+version: 1
+organisation: Test commune
+entities:
+  shared:
+    title: Shared
+    hosts:
+      here: {connection: local, tags: [linux, admin]}
+      also-here: {connection: local, tags: [linux]}
+  cpas:
+    title: CPAS
+    hosts:
+      cpas-pc: {connection: local, tags: [workstation]}
+"""
