@@ -72,7 +72,7 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_prompt_without_a_terminal_says_what_to_use_instead() -> None:
-    with pytest.raises(SecretError, match="terminal.*env, file or keepass"):
+    with pytest.raises(SecretError, match=r"terminal.*env, file or keepass"):
         SecretResolver(interactive=False).resolve(ref(prompt="AD password?"), "AD bind")
 
 
@@ -124,16 +124,16 @@ def test_keepass_wrong_key_or_entry_is_a_clear_error(kdbx, tmp_path: Path) -> No
 def test_canary_secret_never_appears_in_output_or_journal(make_inventory, cli, state_dir, monkeypatch) -> None:
     """A password used by a run must not show in stdout, stderr, or the journal, even when echoed."""
     monkeypatch.setenv("ITREF_CANARY", CANARY)
-    inv = make_inventory(f"""\
+    inv = make_inventory("""\
         version: 1
         organisation: Test
         secrets:
-          sudo-pw: {{env: ITREF_CANARY}}
+          sudo-pw: {env: ITREF_CANARY}
         entities:
           shared:
             title: Shared
             hosts:
-              here: {{connection: local, sudo_password: {{secret: sudo-pw}}}}
+              here: {connection: local, sudo_password: {secret: sudo-pw}}
         """)
     # The command itself prints the secret (as a careless script might): it must come out masked.
     SecretResolver({"sudo-pw": ref(env="ITREF_CANARY")}).resolve(ref(secret="sudo-pw"), "t")

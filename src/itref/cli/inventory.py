@@ -24,7 +24,7 @@ def validate(ctx: typer.Context) -> ExitStatus:
         project = st.project()
     except ConfigError as exc:
         if fmt == "json":
-            st.out.print(to_json({"valid": False, "errors": [i.__dict__ for i in exc.issues]}),
+            st.out.print(to_json({"valid": False, "errors": [i._asdict() for i in exc.issues]}),
                          markup=False, soft_wrap=True)
         raise
     if fmt == "json":

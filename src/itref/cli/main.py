@@ -102,8 +102,6 @@ def run(argv: list[str] | None = None) -> int:
 
     This is the only place where exceptions turn into exit codes (see ``docs/exit-codes.md``).
     """
-    from itref.cli.errors import report
-
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     try:
         rv = app(args=args, prog_name="itref", standalone_mode=False)
@@ -113,6 +111,8 @@ def run(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return 0
     except BaseException as exc:
+        from itref.cli.errors import report
+
         return int(report(exc, verbose=_verbosity(args)))
     return int(rv) if isinstance(rv, int) else 0
 

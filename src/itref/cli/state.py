@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
 
-from itref.core.errors import UsageError
 from itref.i18n import _
 
 if TYPE_CHECKING:
@@ -21,17 +19,21 @@ if TYPE_CHECKING:
 FORMATS = ("table", "json")
 
 
-@dataclass
 class CliState:
-    """What the global options asked for; built once per invocation by the root callback."""
+    """What the global options asked for; built once per invocation by the root callback.
 
-    inventory: Path
-    playbooks: Path | None = None
-    format: str = "table"
-    verbose: int = 0
-    color: bool = True
-    _project: Project | None = field(default=None, repr=False)
-    _consoles: dict[str, Console] = field(default_factory=dict, repr=False)
+    (A plain class rather than a dataclass: ``itref --help`` must not pay for importing dataclasses.)
+    """
+
+    def __init__(self, inventory: Path, playbooks: Path | None = None, format: str = "table",
+                 verbose: int = 0, color: bool = True) -> None:
+        self.inventory = inventory
+        self.playbooks = playbooks
+        self.format = format
+        self.verbose = verbose
+        self.color = color
+        self._project: Project | None = None
+        self._consoles: dict[str, Console] = {}
 
     def console(self, stderr: bool = False) -> Console:
         """Return the Rich console for results (stdout) or for messages (stderr)."""
@@ -60,6 +62,8 @@ class CliState:
 
     def require_format(self, *allowed: str) -> str:
         """Return the chosen --format; raise UsageError if this command cannot produce it."""
+        from itref.core.errors import UsageError
+
         if self.format not in allowed:
             raise UsageError(_("this command cannot write --format {fmt}; choose one of: {choices}").format(
                 fmt=self.format, choices=", ".join(allowed)))

@@ -188,19 +188,19 @@ class Host(Strict):
     connection: Literal["ssh", "winrm", "local"] = Field("ssh", description="How itref reaches it.")
     description: str | None = Field(None, description="What the machine is for, in plain words.")
     tags: list[Name] = Field(default_factory=list, description="Labels for --limit tag:NAME and for audits.")
-    port: int | None = Field(None, ge=1, le=65535)
-    user: str | None = None
-    password: SecretRef | None = None
-    connect_timeout: float | None = Field(None, gt=0)
-    identity: str | None = None
-    known_hosts: str | None = None
-    sudo_password: SecretRef | None = None
-    agent: bool | None = None
-    via: Name | None = None
-    transport: Literal["ntlm", "kerberos", "basic"] | None = None
-    scheme: Literal["https", "http"] | None = None
-    ca_file: str | None = None
-    cert_validation: bool | None = None
+    port: int | None = Field(None, ge=1, le=65535, description="TCP port (22 for ssh, 5986/5985 for winrm).")
+    user: str | None = Field(None, description="Login name (defaults.<connection>.user if left out).")
+    password: SecretRef | None = Field(None, description="Password reference, when no key is used.")
+    connect_timeout: float | None = Field(None, gt=0, description="Seconds to wait for the connection.")
+    identity: str | None = Field(None, description="ssh: private key file.")
+    known_hosts: str | None = Field(None, description="ssh: known_hosts file the host key is checked against.")
+    sudo_password: SecretRef | None = Field(None, description="ssh/local: password for steps run with sudo.")
+    agent: bool | None = Field(None, description="ssh: also try keys from a running ssh-agent.")
+    via: Name | None = Field(None, description="ssh: jump host (a host of the inventory).")
+    transport: Literal["ntlm", "kerberos", "basic"] | None = Field(None, description="winrm: authentication.")
+    scheme: Literal["https", "http"] | None = Field(None, description="winrm: https or http.")
+    ca_file: str | None = Field(None, description="winrm: CA certificate that signed the host's certificate.")
+    cert_validation: bool | None = Field(None, description="winrm: false disables the certificate check (lab only).")
 
     @model_validator(mode="after")
     def _fields_fit_connection(self) -> Host:

@@ -5,7 +5,7 @@ Messages are for people: they are already translated and never contain a secret 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from itref.core.status import ExitStatus
 
@@ -30,8 +30,7 @@ class UsageError(ItrefError):
     status = ExitStatus.USAGE
 
 
-@dataclass(frozen=True)
-class ConfigIssue:
+class ConfigIssue(NamedTuple):
     """One problem in a YAML file, located as precisely as the file allows."""
 
     file: str
