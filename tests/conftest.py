@@ -97,3 +97,50 @@ entities:
     hosts:
       cpas-pc: {connection: local, tags: [workstation]}
 """
+
+
+# ------------------------------------------------------------------ real peers: OpenSSH sshd
+
+
+@pytest.fixture(scope="session")
+def ssh_user():
+    """The unprivileged test user (login shell /bin/sh) every sshd peer logs in as."""
+    from tests.peers.sshd import ensure_privsep_dir, ensure_test_user
+
+    ensure_privsep_dir()
+    return ensure_test_user()
+
+
+@pytest.fixture(scope="session")
+def ssh_keys(tmp_path_factory: pytest.TempPathFactory):
+    """Host and client ed25519 keys generated for this test session."""
+    from tests.peers.sshd import SSHKeys
+
+    return SSHKeys(tmp_path_factory.mktemp("ssh-keys"))
+
+
+@pytest.fixture(scope="session")
+def sshd(ssh_keys, ssh_user):
+    """One real sshd on a loopback port, shared by the session's tests."""
+    from tests.peers.sshd import SSHDHost
+
+    with SSHDHost(ssh_keys, ssh_user) as host:
+        yield host
+
+
+def ssh_host_entry(host, **extra: object) -> dict[str, object]:
+    """Return the inventory fields that reach ``host`` (an SSHDHost) with key auth."""
+    entry: dict[str, object] = {"address": host.address, "port": host.port, "connection": "ssh",
+                                "user": host.username, "identity": str(host.client_key),
+                                "known_hosts": str(host.known_hosts), "connect_timeout": 5}
+    entry.update(extra)
+    return entry
+
+
+def inventory_yaml(hosts: dict[str, dict[str, object]], entity: str = "shared", **top: object) -> str:
+    """Return an inventory text with ``hosts`` (name → fields) in one entity."""
+    import json
+
+    data = {"version": 1, "organisation": "Test", **top,
+            "entities": {entity: {"title": entity.title(), "hosts": hosts}}}
+    return json.dumps(data, indent=1)  # JSON is YAML

@@ -39,7 +39,6 @@ import signal
 import socket
 import subprocess
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -382,7 +381,8 @@ class SSHDHost:
       ``start_seconds`` (time from spawn to SSH banner).
 
     ``hostname``: if given, sshd runs in a new UTS namespace with that hostname (``unshare --uts``); otherwise
-    it reports the machine's hostname.  ``port=None`` picks a free port (retrying if sshd loses the race).
+    it reports the machine's hostname.  ``port=None`` picks a free port (retrying if sshd loses the race),
+    or 22 with ``netns`` (a namespace given by the caller must already have ``address`` configured).
     Use it as a context manager, or call :meth:`start` and :meth:`stop` / :meth:`kill`.
     """
 
@@ -404,8 +404,8 @@ class SSHDHost:
         self.keys = keys
         self.user = user
         self.address = address
-        self.port = port if port is not None else 0
-        self._auto_port = port is None
+        self.port = port if port is not None else (22 if netns else 0)
+        self._auto_port = port is None and netns is None  # free_port() only sees the current namespace
         self.host_key = Path(host_key) if host_key else keys.host_key
         self.host_public_key = read_public_key(self.host_key)
         self.client_key = keys.client_key
@@ -425,7 +425,6 @@ class SSHDHost:
         self.authorized_keys = self.workdir / "authorized_keys"
         self.known_hosts = self.workdir / "known_hosts"
         self.log_path = self.workdir / "sshd.log"
-        self._spawn_thread: threading.Thread | None = None
         self._t0 = 0.0
 
     # -- public attributes ------------------------------------------------------------------------------
@@ -561,7 +560,6 @@ class SSHDHost:
                 preexec_fn=_child_setup(os.getpid()),
                 close_fds=True,
             )
-        self._spawn_thread = threading.current_thread()
 
     def wait_ready(self, timeout: float | None = None) -> float:
         """Wait until the SSH banner (``SSH-2.0``) answers; return the seconds since spawn.

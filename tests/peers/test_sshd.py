@@ -345,13 +345,16 @@ def test_stale_lab_of_killed_process_is_cleaned_up(tmp_path: Path) -> None:
         f"import os, sys; sys.path.insert(0, {str(Path(__file__).parents[1])!r})\n"
         "from peers.sshd import NetnsLab, SSHKeys, ensure_test_user\n"
         f"lab = NetnsLab(2, SSHKeys({str(tmp_path)!r}), ensure_test_user()).start()\n"
-        "print(' '.join([*lab.namespaces, lab.bridge, *lab.veths]), flush=True)\n"
+        "print(' '.join([*lab.namespaces, lab.bridge, *lab.veths]))\n"
+        "print(' '.join(str(h.workdir) for h in lab.hosts), flush=True)\n"
         "os.kill(os.getpid(), 9)\n"
     )
     cp = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    names = cp.stdout.split()
-    assert cp.returncode == -9 and len(names) == 5, cp.stderr
+    assert cp.returncode == -9 and len(cp.stdout.splitlines()) == 2, cp.stderr
+    names, workdirs = (line.split() for line in cp.stdout.splitlines())
+    assert all(Path(d).is_dir() for d in workdirs)
     leaked = _lab_leftovers(names[:2], names[2:])  # a SIGKILLed run leaks its lab (all 5 names when run alone)...
     removed = cleanup_stale_peers()  # ...until the next NetnsLab.start() (or this) cleans it up
     assert set(leaked) - set(removed) <= set(names[3:])  # veths may vanish with their namespace
     assert _lab_leftovers(names[:2], names[2:]) == []
+    assert not any(Path(d).exists() for d in workdirs)

@@ -160,6 +160,7 @@ class CommandInfo:
     _out_pos: int = field(default=0, repr=False)
     _err_pos: int = field(default=0, repr=False)
     _error: str | None = field(default=None, repr=False)
+    _finished: bool = field(default=False, repr=False)
 
     @property
     def command_line(self) -> str:
@@ -173,8 +174,8 @@ class CommandInfo:
 
     @property
     def done(self) -> bool:
-        """Return True once all output and the exit code have been delivered to the client."""
-        return self.reply is not None and self._out_pos >= len(self._stdout) and self._err_pos >= len(self._stderr)
+        """Return True once a Receive reply has carried ``CommandState/Done`` and the exit code."""
+        return self._finished
 
 
 @dataclass
@@ -1093,7 +1094,8 @@ class WinRMEndpoint:
             cmd._out_pos += len(out)
             err = cmd._stderr[cmd._err_pos : cmd._err_pos + budget - len(out)] if "stderr" in wanted else b""
             cmd._err_pos += len(err)
-            done = cmd.done
+            done = cmd._out_pos >= len(cmd._stdout) and cmd._err_pos >= len(cmd._stderr)
+            cmd._finished = cmd._finished or done
         cid = cmd.command_id
         end = ' End="true"' if done else ""
         for name, data in (("stdout", out), ("stderr", err)):
@@ -1128,7 +1130,11 @@ class WinRMEndpoint:
                     shell.current = None
             if cmd._error is not None:
                 raise _Fault(
-                    "w:InternalError", "Internal error. ", FAULT_INTERNAL_ERROR, cmd._error, value="s:Receiver"
+                    "w:InternalError",
+                    f"Internal error. {cmd._error}",
+                    FAULT_INTERNAL_ERROR,
+                    cmd._error,
+                    value="s:Receiver",
                 )
             assert cmd.reply is not None
             return cmd.reply

@@ -166,6 +166,16 @@ def _check_inventory(inv: Inventory, doc: Document) -> list[ConfigIssue]:
     via = inv.defaults.ssh.via
     if via is not None and via not in owner:
         issues.append(doc.issue(("defaults", "ssh", "via"), _unknown(_("host"), via, owner)))
+    hosts = {h: e.hosts[h] for e in inv.entities.values() for h in e.hosts}
+    for ename, entity in inv.entities.items():
+        for hname, host in entity.hosts.items():
+            chain, current = [hname], host.via
+            while current in hosts and current not in chain:
+                chain.append(current)
+                current = hosts[current].via
+            if current in chain:
+                issues.append(doc.issue(("entities", ename, "hosts", hname, "via"), _(
+                    "jump hosts go round in a circle: {chain}").format(chain=" → ".join([*chain, current]))))
     return issues
 
 
@@ -206,10 +216,13 @@ def _check_playbook(book: Playbook, doc: Document, inv: Inventory, hosts: list[H
 
 
 def _host_specs(inv: Inventory) -> list[HostSpec]:
-    specs = []
-    for ename, entity in inv.entities.items():
-        for hname, host in entity.hosts.items():
-            specs.append(_spec(inv, ename, hname, host))
+    specs = [_spec(inv, ename, hname, host)
+             for ename, entity in inv.entities.items() for hname, host in entity.hosts.items()]
+    by_name = {s.name: s for s in specs}
+    for spec in specs:  # a jump host is handed to the connector as its own HostSpec
+        via = spec.options.get("via")
+        if isinstance(via, str) and via in by_name and via != spec.name:
+            spec.options["via"] = by_name[via]
     return specs
 
 

@@ -1,0 +1,323 @@
+"""The ``ssh`` connector (paramiko): one verified, authenticated connection per host, reused for
+every command of a run.
+
+Settings (``defaults.ssh`` merged with the host's own fields): ``address``, ``port`` (22), ``user``,
+``identity`` (private key file), ``password`` and ``sudo_password`` (secret references), ``agent``
+(use ssh-agent keys), ``known_hosts`` (``~/.ssh/known_hosts``), ``via`` (jump host),
+``connect_timeout`` (10 s; also used for the banner and authentication).
+
+Host keys are checked against ``known_hosts`` and an unknown or changed key is refused; ``itref
+hosts trust HOST`` records a key deliberately. Standard input is closed after each command, so a
+remote prompt can never hang a run.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import select
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from itref.connectors.base import Command, Connector
+from itref.connectors.quoting import posix_join
+from itref.core.errors import AuthenticationFailed, ConnectionFailed, HostKeyRejected
+from itref.core.results import CommandResult
+from itref.i18n import _
+
+if TYPE_CHECKING:
+    import paramiko
+
+    from itref.config.project import HostSpec
+
+DEFAULT_PORT = 22
+DEFAULT_TIMEOUT = 10.0
+KEEPALIVE = 30
+READ_CHUNK = 1 << 16
+
+
+def fingerprint(key: Any) -> str:
+    """Return the OpenSSH SHA256 fingerprint of a paramiko public key (``SHA256:...``)."""
+    digest = hashlib.sha256(key.asbytes()).digest()
+    return "SHA256:" + base64.b64encode(digest).decode().rstrip("=")
+
+
+def known_hosts_name(address: str, port: int) -> str:
+    """Return how ``address:port`` is written in known_hosts (``[addr]:port`` unless port 22)."""
+    return address if port == DEFAULT_PORT else f"[{address}]:{port}"
+
+
+def known_hosts_path(host: HostSpec) -> Path:
+    """Return the known_hosts file that applies to ``host``."""
+    return Path(host.option("known_hosts", "~/.ssh/known_hosts")).expanduser()
+
+
+def open_socket(address: str, port: int, timeout: float, name: str) -> socket.socket:
+    """Return a TCP connection to ``address:port`` with TCP_NODELAY set.
+
+    Without TCP_NODELAY, Nagle's algorithm and delayed ACKs add tens of milliseconds to every
+    new SSH connection. Raises ConnectionFailed with the reason in plain words.
+    """
+    try:
+        sock = socket.create_connection((address, port), timeout=timeout)
+    except socket.gaierror:
+        raise ConnectionFailed(_("{host}: the name {address} cannot be resolved (DNS)").format(
+            host=name, address=address)) from None
+    except ConnectionRefusedError:
+        raise ConnectionFailed(_("{host}: connection refused on {address}:{port} (is SSH running there?)").format(
+            host=name, address=address, port=port)) from None
+    except TimeoutError:
+        raise ConnectionFailed(_("{host}: no answer from {address}:{port} within {timeout:g} s").format(
+            host=name, address=address, port=port, timeout=timeout)) from None
+    except OSError as exc:
+        raise ConnectionFailed(_("{host}: cannot reach {address}:{port} ({reason})").format(
+            host=name, address=address, port=port, reason=exc.strerror or exc)) from None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
+class SSHConnector(Connector):
+    """Runs commands over one SSH connection per host (see the module docstring for settings)."""
+
+    kind = "ssh"
+    shell_family = "posix"
+
+    def __init__(self, host: HostSpec, secrets: Any) -> None:
+        super().__init__(host, secrets)
+        self._client: paramiko.SSHClient | None = None
+        self._jump: SSHConnector | None = None
+        self._sftp: paramiko.SFTPClient | None = None
+        self._channels: set[paramiko.Channel] = set()
+        self._lock = threading.Lock()
+
+    @property
+    def port(self) -> int:
+        """Return the TCP port used for this host."""
+        return int(self.host.option("port", DEFAULT_PORT))
+
+    @property
+    def timeout(self) -> float:
+        """Return the connect/banner/auth timeout in seconds."""
+        return float(self.host.option("connect_timeout", DEFAULT_TIMEOUT))
+
+    def _sock(self) -> Any:
+        via = self.host.option("via")
+        if via is None:
+            return open_socket(self.host.address, self.port, self.timeout, self.host.name)
+        from itref.config.project import HostSpec
+
+        if not isinstance(via, HostSpec):
+            raise ConnectionFailed(_("{host}: jump host '{via}' is not an SSH host of the inventory").format(
+                host=self.host.name, via=via))
+        self._jump = SSHConnector(via, self.secrets)
+        self._jump.open()
+        transport = self._jump.transport
+        try:
+            return transport.open_channel("direct-tcpip", (self.host.address, self.port), ("127.0.0.1", 0),
+                                          timeout=self.timeout)
+        except Exception as exc:  # paramiko raises ChannelException or SSHException here
+            raise ConnectionFailed(_("{host}: jump host {via} cannot reach {address}:{port} ({reason})").format(
+                host=self.host.name, via=via.name, address=self.host.address, port=self.port, reason=exc)) from None
+
+    @property
+    def transport(self) -> paramiko.Transport:
+        """Return the open transport. Raises ConnectionFailed when the connection is gone."""
+        transport = self._client.get_transport() if self._client else None
+        if transport is None or not transport.is_active():
+            raise ConnectionFailed(_("{host}: the SSH connection was lost").format(host=self.host.name))
+        return transport
+
+    def open(self) -> None:
+        """Connect, verify the host key against known_hosts and authenticate.
+
+        Raises ConnectionFailed, HostKeyRejected, AuthenticationFailed or SecretError.
+        """
+        import paramiko
+
+        name = self.host.name
+        password = self._secret("password", _("SSH password of {host}").format(host=name))
+        identity = self.host.option("identity")
+        key_file = str(Path(identity).expanduser()) if identity else None
+        if key_file and not Path(key_file).is_file():
+            raise AuthenticationFailed(_("{host}: the key file {path} does not exist").format(
+                host=name, path=identity))
+        client = paramiko.SSHClient()
+        kh = known_hosts_path(self.host)
+        if kh.is_file():
+            try:
+                client.load_host_keys(str(kh))
+            except (OSError, paramiko.SSHException) as exc:
+                raise HostKeyRejected(_("{host}: cannot read {path}: {reason}").format(
+                    host=name, path=kh, reason=exc)) from None
+        client.set_missing_host_key_policy(_RefuseUnknown(name, kh))
+        sock = self._sock()
+        try:
+            client.connect(
+                self.host.address, port=self.port, username=self.host.option("user"), password=password,
+                key_filename=key_file, look_for_keys=False, allow_agent=bool(self.host.option("agent", False)),
+                timeout=self.timeout, banner_timeout=self.timeout, auth_timeout=self.timeout,
+                channel_timeout=self.timeout, sock=sock)
+        except HostKeyRejected:
+            client.close()
+            raise
+        except paramiko.BadHostKeyException as exc:
+            client.close()
+            raise HostKeyRejected(_(
+                "{host}: the host key CHANGED (expected {expected}, got {got}). Someone may be intercepting the "
+                "connection, or the server was reinstalled. Check with whoever manages it, then accept the new key "
+                "with: itref hosts trust {host} --replace").format(
+                host=name, expected=fingerprint(exc.expected_key), got=fingerprint(exc.key))) from None
+        except paramiko.AuthenticationException:
+            client.close()
+            tried = [t for t, used in ((_("key {path}").format(path=identity), key_file),
+                                       (_("password"), password), (_("ssh-agent"), self.host.option("agent")))
+                     if used]
+            raise AuthenticationFailed(_("{host}: user '{user}' was refused (tried: {tried})").format(
+                host=name, user=self.host.option("user"), tried=", ".join(tried) or _("nothing"))) from None
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            client.close()
+            raise ConnectionFailed(_("{host}: SSH handshake with {address}:{port} failed ({reason})").format(
+                host=name, address=self.host.address, port=self.port, reason=exc or type(exc).__name__)) from None
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(KEEPALIVE)
+        self._client = client
+
+    def _secret(self, option: str, purpose: str) -> str | None:
+        ref = self.host.option(option)
+        return None if ref is None else self.secrets.resolve(ref, purpose).reveal()
+
+    def _line(self, command: Command) -> tuple[str, bytes | None]:
+        line = command.argv[0] if command.shell else posix_join(command.argv)
+        stdin = command.stdin
+        if command.sudo:
+            sudo_pw = self._secret("sudo_password", _("sudo password of {host}").format(host=self.host.name))
+            inner = posix_join(["sh", "-c", line])
+            if sudo_pw is not None:
+                line = f"sudo -S -p '' -- {inner}"
+                stdin = sudo_pw.encode() + b"\n" + (stdin or b"")
+            else:
+                line = f"sudo -n -- {inner}"
+        return line, stdin
+
+    def run(self, command: Command) -> CommandResult:
+        """Run ``command`` in a new channel of the host's connection and return its result.
+
+        A command still running at its timeout is closed and reported with ``timed_out=True``.
+        Raises ConnectionFailed when the connection dies before the command finishes.
+        """
+        line, stdin = self._line(command)
+        start = time.monotonic()
+        try:
+            chan = self.transport.open_session(timeout=self.timeout)
+        except ConnectionFailed:
+            raise
+        except Exception as exc:  # paramiko.SSHException / ChannelException
+            raise ConnectionFailed(_("{host}: cannot open a session ({reason})").format(
+                host=self.host.name, reason=exc)) from None
+        with self._lock:
+            self._channels.add(chan)
+        try:
+            chan.exec_command(line)
+            if stdin:
+                chan.sendall(stdin)
+            chan.shutdown_write()
+            return self._collect(chan, start, command.timeout)
+        except ConnectionFailed:
+            raise
+        except (OSError, EOFError) as exc:
+            raise ConnectionFailed(_("{host}: connection lost during the command ({reason})").format(
+                host=self.host.name, reason=exc or type(exc).__name__)) from None
+        finally:
+            with self._lock:
+                self._channels.discard(chan)
+            chan.close()
+
+    def _collect(self, chan: paramiko.Channel, start: float, timeout: float) -> CommandResult:
+        out, err = bytearray(), bytearray()
+        deadline = start + timeout
+        fd = chan.fileno()
+        while True:
+            if chan.recv_ready():
+                out += chan.recv(READ_CHUNK)
+                continue
+            if chan.recv_stderr_ready():
+                err += chan.recv_stderr(READ_CHUNK)
+                continue
+            if chan.exit_status_ready():
+                break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return CommandResult(None, _decode(out), _decode(err), time.monotonic() - start, timed_out=True)
+            if chan.closed or not chan.get_transport().is_active():
+                raise ConnectionFailed(_("{host}: the connection closed before the command finished").format(
+                    host=self.host.name))
+            if chan.eof_received:
+                chan.status_event.wait(min(remaining, 0.5))
+            else:
+                select.select([fd], [], [], min(remaining, 0.5))
+        status = chan.recv_exit_status()
+        if status == -1 and not chan.get_transport().is_active():  # closed by a dying connection, no real status
+            raise ConnectionFailed(_("{host}: the connection closed before the command finished").format(
+                host=self.host.name))
+        return CommandResult(status, _decode(out), _decode(err), time.monotonic() - start)
+
+    def _sftp_client(self) -> paramiko.SFTPClient:
+        if self._sftp is None:
+            try:
+                self._sftp = self.transport.open_sftp_client()
+            except ConnectionFailed:
+                raise
+            except Exception as exc:
+                raise ConnectionFailed(_("{host}: SFTP is not available ({reason})").format(
+                    host=self.host.name, reason=exc)) from None
+        assert self._sftp is not None
+        return self._sftp
+
+    def put(self, local: Path, remote: str, mode: int | None = None) -> None:
+        """Copy ``local`` to ``remote`` over SFTP (``mode`` applied with chmod)."""
+        sftp = self._sftp_client()
+        sftp.put(str(local), remote)
+        if mode is not None:
+            sftp.chmod(remote, mode)
+
+    def get(self, remote: str, local: Path) -> None:
+        """Copy the host's file ``remote`` to ``local`` over SFTP."""
+        self._sftp_client().get(remote, str(local))
+
+    def close(self) -> None:
+        """Close every channel, SFTP, the connection and the jump host's; safe to call twice."""
+        with self._lock:
+            channels = list(self._channels)
+        for chan in channels:
+            chan.close()
+        if self._sftp is not None:
+            self._sftp.close()
+            self._sftp = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._jump is not None:
+            self._jump.close()
+            self._jump = None
+
+
+def _decode(data: bytearray) -> str:
+    return bytes(data).decode("utf-8", errors="replace")
+
+
+class _RefuseUnknown:
+    """paramiko policy for a host missing from known_hosts: refuse, saying how to trust it."""
+
+    def __init__(self, name: str, known_hosts: Path) -> None:
+        self.name = name
+        self.known_hosts = known_hosts
+
+    def missing_host_key(self, client: Any, hostname: str, key: Any) -> None:
+        raise HostKeyRejected(_(
+            "{host}: unknown host key {fp} ({kind}) for {where}, not in {path}. If you trust it, record it with: "
+            "itref hosts trust {host}").format(host=self.name, fp=fingerprint(key), kind=key.get_name(),
+                                              where=hostname, path=self.known_hosts))

@@ -1,0 +1,232 @@
+"""The SSH connector against a real OpenSSH sshd started by the suite (loopback, unprivileged user)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from itref.config.project import HostSpec
+from itref.config.schema import SecretRef
+from itref.connectors import connectors
+from itref.connectors.base import Command
+from itref.connectors.ssh import SSHConnector, fingerprint
+from itref.core.errors import AuthenticationFailed, ConnectionFailed, HostKeyRejected
+from itref.secrets import SecretResolver
+
+pytestmark = pytest.mark.peer
+
+
+def spec(host, **options: object) -> HostSpec:
+    opts: dict[str, object] = {"port": host.port, "user": host.username, "identity": str(host.client_key),
+                               "known_hosts": str(host.known_hosts), "connect_timeout": 5}
+    opts.update(options)
+    return HostSpec("peer", "shared", "ssh", host.address, ("linux",), None,
+                    {k: v for k, v in opts.items() if v is not None})
+
+
+def connect(host, **options: object) -> SSHConnector:
+    conn = SSHConnector(spec(host, **options), SecretResolver(interactive=False))
+    conn.open()
+    return conn
+
+
+def test_registry_gives_the_ssh_connector() -> None:
+    assert connectors.get("ssh") is SSHConnector
+
+
+def test_key_auth_runs_commands_as_the_configured_user(sshd) -> None:
+    conn = connect(sshd)
+    try:
+        res = conn.run(Command.of(["id", "-un"]))
+        assert (res.rc, res.stdout, res.stderr) == (0, f"{sshd.username}\n", "")
+    finally:
+        conn.close()
+
+
+def test_exit_code_and_stderr_come_back(sshd) -> None:
+    conn = connect(sshd)
+    try:
+        res = conn.run(Command.of(["sh", "-c", "echo out; echo err >&2; exit 3"]))
+        assert (res.rc, res.stdout, res.stderr) == (3, "out\n", "err\n")
+        assert conn.run(Command.of(["/no/such/program"])).rc == 127
+    finally:
+        conn.close()
+
+
+def test_one_connection_serves_every_command(sshd) -> None:
+    conn = connect(sshd)
+    try:
+        ports = {conn.run(Command.of(["sh", "-c", "echo $SSH_CONNECTION"])).stdout.split()[1] for _ in range(5)}
+        assert len(ports) == 1  # the same client port: one TCP connection, five channels
+    finally:
+        conn.close()
+
+
+def test_password_auth_from_a_secret_reference(sshd, monkeypatch) -> None:
+    monkeypatch.setenv("ITREF_T_SSH_PW", sshd.password)
+    conn = connect(sshd, identity=None, password=SecretRef(env="ITREF_T_SSH_PW"))
+    try:
+        assert conn.run(Command.of(["whoami"])).stdout.strip() == sshd.username
+    finally:
+        conn.close()
+
+
+def test_wrong_password_is_an_authentication_failure_without_the_password(sshd, monkeypatch) -> None:
+    monkeypatch.setenv("ITREF_T_SSH_PW", "wrong-Passw0rd-canary")
+    with pytest.raises(AuthenticationFailed) as exc:
+        connect(sshd, identity=None, password=SecretRef(env="ITREF_T_SSH_PW"))
+    assert "peer" in exc.value.message and sshd.username in exc.value.message
+    assert "wrong-Passw0rd-canary" not in exc.value.message
+
+
+def test_wrong_key_is_refused(sshd, ssh_keys) -> None:
+    other = ssh_keys.other_host_key("not-authorized")  # a valid key the server does not know
+    with pytest.raises(AuthenticationFailed, match="refused"):
+        connect(sshd, identity=str(other))
+
+
+def test_unknown_host_key_is_refused_with_fingerprint_and_the_fix(sshd, tmp_path: Path) -> None:
+    empty = tmp_path / "known_hosts"
+    empty.write_text("")
+    with pytest.raises(HostKeyRejected) as exc:
+        connect(sshd, known_hosts=str(empty))
+    message = exc.value.message
+    assert sshd.keys.host_fingerprint() in message
+    assert "itref hosts trust peer" in message
+
+
+def test_changed_host_key_is_refused_and_says_so(sshd, tmp_path: Path, ssh_keys) -> None:
+    from tests.peers.sshd import read_public_key, write_known_hosts
+
+    other_pub = read_public_key(ssh_keys.other_host_key("impostor"))
+    kh = write_known_hosts(tmp_path / "known_hosts", [sshd], public_key=other_pub)
+    with pytest.raises(HostKeyRejected, match="CHANGED") as exc:
+        connect(sshd, known_hosts=str(kh))
+    assert "--replace" in exc.value.message
+
+
+def test_closed_port_fails_fast() -> None:
+    import socket
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x"})
+    start = time.monotonic()
+    with pytest.raises(ConnectionFailed, match="connection refused"):
+        SSHConnector(host, SecretResolver()).open()
+    assert time.monotonic() - start < 2
+
+
+def test_silent_server_times_out_at_the_connect_timeout() -> None:
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)  # accepts TCP, never sends an SSH banner
+    host = HostSpec("mute", "shared", "ssh", "127.0.0.1", (), None,
+                    {"port": listener.getsockname()[1], "user": "x", "connect_timeout": 1})
+    start = time.monotonic()
+    try:
+        with pytest.raises(ConnectionFailed):
+            SSHConnector(host, SecretResolver()).open()
+        assert time.monotonic() - start < 5
+    finally:
+        listener.close()
+
+
+def test_command_timeout_returns_a_timed_out_result(sshd) -> None:
+    conn = connect(sshd)
+    try:
+        start = time.monotonic()
+        res = conn.run(Command.of(["sleep", "30"], timeout=0.5))
+        assert res.timed_out and res.rc is None and time.monotonic() - start < 3
+        assert conn.run(Command.of(["true"])).rc == 0  # the connection is still usable
+    finally:
+        conn.close()
+
+
+def test_stdin_is_closed_so_a_remote_prompt_cannot_hang(sshd) -> None:
+    conn = connect(sshd)
+    try:
+        res = conn.run(Command.of(["sh", "-c", "read answer; echo read-status:$?"], timeout=10))
+        assert res.stdout == "read-status:1\n"
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("arg", ["a b", "it's", '"q"', "$(touch /tmp/itref-pwned)", "`id`", "; rm -rf ~",
+                                 "*", "\\", "é ü", "$HOME", "line1\nline2", ""])
+def test_metacharacters_in_arguments_stay_literal_on_the_real_shell(sshd, arg: str) -> None:
+    conn = connect(sshd)
+    try:
+        res = conn.run(Command.of(["printf", "%s", arg]))
+        assert res.stdout == arg
+        assert not Path("/tmp/itref-pwned").exists()
+    finally:
+        conn.close()
+
+
+def test_large_output_arrives_whole(sshd) -> None:
+    conn = connect(sshd)
+    try:
+        res = conn.run(Command.of(["head", "-c", str(10 * 1024 * 1024), "/dev/zero"], timeout=60))
+        assert res.rc == 0 and len(res.stdout) == 10 * 1024 * 1024
+    finally:
+        conn.close()
+
+
+def test_sftp_put_and_get(sshd, tmp_path: Path) -> None:
+    src = tmp_path / "payload.bin"
+    src.write_bytes(os.urandom(200_000))
+    conn = connect(sshd)
+    remote = f"/tmp/itref-put-{os.getpid()}.bin"
+    try:
+        conn.put(src, remote, mode=0o600)
+        assert conn.run(Command.of(["stat", "-c", "%a %s", remote])).stdout.split() == ["600", "200000"]
+        conn.get(remote, tmp_path / "back.bin")
+        assert (tmp_path / "back.bin").read_bytes() == src.read_bytes()
+    finally:
+        conn.run(Command.of(["rm", "-f", remote]))
+        conn.close()
+
+
+def test_sshd_killed_mid_command_is_a_lost_connection(ssh_keys, ssh_user) -> None:
+    from tests.peers.sshd import SSHDHost
+
+    with SSHDHost(ssh_keys, ssh_user) as host:
+        conn = connect(host)
+        threading.Timer(0.5, host.kill).start()
+        start = time.monotonic()
+        with pytest.raises(ConnectionFailed):
+            conn.run(Command.of(["sleep", "30"]))
+        assert time.monotonic() - start < 5
+        conn.close()
+
+
+def test_jump_host_reaches_a_host_through_another(ssh_keys, ssh_user) -> None:
+    from tests.peers.sshd import SSHDHost
+
+    with SSHDHost(ssh_keys, ssh_user, address="127.0.0.21") as jump, \
+            SSHDHost(ssh_keys, ssh_user, address="127.0.0.22") as target:
+        jump_spec = spec(jump)
+        conn = SSHConnector(spec(target, via=jump_spec), SecretResolver())
+        conn.open()
+        try:
+            seen_from = conn.run(Command.of(["sh", "-c", "echo $SSH_CONNECTION"])).stdout.split()
+            assert seen_from[2] == "127.0.0.22"  # we reached the target...
+            assert seen_from[0] == "127.0.0.21" or seen_from[0].startswith("127.")  # ...from the jump host
+        finally:
+            conn.close()
+
+
+def test_fingerprint_matches_openssh(sshd) -> None:
+    import paramiko
+
+    key = paramiko.Ed25519Key.from_private_key_file(str(sshd.host_key))
+    assert fingerprint(key) == sshd.keys.host_fingerprint()
