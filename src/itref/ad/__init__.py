@@ -1,0 +1,1 @@
+"""Active Directory account lifecycle: connection, naming, plan → apply, offboarding, reports."""

@@ -1,0 +1,215 @@
+"""Plans for account operations: create from a template, reset, unlock, enable/disable, move, set,
+group membership. Each function only reads the directory and returns a :class:`Plan`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from itref.ad.client import DirectoryClient, Entry, escape_filter, escape_rdn, parent_dn
+from itref.ad.errors import DirectoryError
+from itref.ad.naming import render_login, render_pattern, unique_login
+from itref.ad.passwords import generate
+from itref.ad.plan import Change, Plan
+from itref.ad.values import UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT, to_filetime
+from itref.config.units import parse_duration
+from itref.core.errors import UsageError
+from itref.i18n import _
+
+if TYPE_CHECKING:
+    from itref.config.project import Project
+    from itref.config.schema import AccountTemplate
+
+USER_CLASSES = ("top", "person", "organizationalPerson", "user")
+FRIENDLY = {"office": "physicalDeliveryOfficeName", "telephone": "telephoneNumber", "phone": "telephoneNumber",
+            "employee_id": "employeeID", "employeeid": "employeeID", "matricule": "employeeID",
+            "mobile": "mobile", "title": "title", "department": "department", "company": "company",
+            "description": "description", "manager": "manager", "city": "l", "street": "streetAddress"}
+USER_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "givenName", "sn", "displayName", "mail", "description",
+                   "department", "company", "title", "physicalDeliveryOfficeName", "telephoneNumber", "employeeID",
+                   "userAccountControl", "memberOf", "pwdLastSet", "lastLogonTimestamp", "accountExpires",
+                   "lockoutTime", "whenCreated", "homeDirectory", "homeDrive", "profilePath", "objectSid")
+
+
+def ad_attribute(name: str) -> str:
+    """Return the AD attribute name for a friendly name (``office`` → ``physicalDeliveryOfficeName``)."""
+    return FRIENDLY.get(name.lower(), name)
+
+
+def template(project: Project, ref: str) -> tuple[str, str, AccountTemplate]:
+    """Return (entity, role, template) for ``ENTITY/ROLE``. Raises UsageError naming what exists."""
+    entity, _sep, role = ref.partition("/")
+    book = project.playbooks.get(entity)
+    templates = book.accounts.templates if book else {}
+    if not role or role not in templates:
+        known = [f"{e}/{r}" for e, b in project.playbooks.items() for r in b.accounts.templates]
+        raise UsageError(_("unknown account template '{ref}' (templates: {known})").format(
+            ref=ref, known=", ".join(known) or _("none; add accounts.templates to a playbook")))
+    return entity, role, templates[role]
+
+
+def login_taken(client: DirectoryClient, login: str) -> bool:
+    """Return True when any object already uses ``login`` as sAMAccountName."""
+    return client.exists(f"(sAMAccountName={escape_filter(login)})")
+
+
+def require_user(client: DirectoryClient, login: str) -> Entry:
+    """Return the user ``login``. Raises UsageError when there is none."""
+    entry = client.find_user(login, USER_ATTRIBUTES)
+    if entry is None:
+        raise UsageError(_("no account '{login}' in the directory").format(login=login))
+    return entry
+
+
+def group_dns(client: DirectoryClient, names: list[str]) -> dict[str, str]:
+    """Return name → DN for each group. Raises DirectoryError listing every missing group."""
+    found, missing = {}, []
+    for name in names:
+        entry = client.find_group(name, fresh=False)
+        if entry is None:
+            missing.append(name)
+        else:
+            found[name] = entry.dn
+    if missing:
+        raise DirectoryError(_("these groups do not exist in the directory: {groups}").format(
+            groups=", ".join(missing)))
+    return found
+
+
+def plan_create(client: DirectoryClient, project: Project, ref: str, first: str, last: str,
+                extra: dict[str, str] | None = None, *, login: str | None = None,
+                now: datetime | None = None) -> Plan:
+    """Return the plan creating ``first last`` from the template ``ref`` (ENTITY/ROLE).
+
+    The account is created disabled, gets a generated password meeting the domain policy, is then
+    enabled and added to the template's groups. Raises UsageError / DirectoryError before any change
+    when the template, its OU or a group is missing.
+    """
+    first, last = first.strip(), last.strip()
+    if not first or not last:
+        raise UsageError(_("a first name and a last name are needed"))
+    entity, role, tmpl = template(project, ref)
+    try:
+        base = login or render_login(tmpl.username, first, last)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if login and login_taken(client, login):
+        raise UsageError(_("the login '{login}' is already used").format(login=login))
+    chosen = unique_login(base, lambda candidate: login_taken(client, candidate))
+    if client.get(tmpl.ou, ["objectClass"]) is None:
+        raise DirectoryError(_("the template's OU does not exist: {ou}").format(ou=tmpl.ou))
+    groups = group_dns(client, list(tmpl.groups))
+    display = f"{first} {last}"
+    dn = f"CN={escape_rdn(display)},{tmpl.ou}"
+    if client.get(dn, ["objectClass"]) is not None:  # a homonym in the same OU: keep both readable
+        dn = f"CN={escape_rdn(f'{display} ({chosen})')},{tmpl.ou}"
+    attrs: dict[str, object] = {
+        "sAMAccountName": chosen, "givenName": first, "sn": last, "displayName": display,
+        "userAccountControl": str(UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE),
+    }
+    if tmpl.upn_suffix:
+        attrs["userPrincipalName"] = f"{chosen}@{tmpl.upn_suffix}"
+    if tmpl.mail:
+        attrs["mail"] = render_pattern(tmpl.mail, first, last, chosen)
+    for key, pattern in (("homeDirectory", tmpl.home_directory), ("profilePath", tmpl.profile_path)):
+        if pattern:
+            attrs[key] = render_pattern(pattern, first, last, chosen)
+    if tmpl.home_drive:
+        attrs["homeDrive"] = tmpl.home_drive
+    if tmpl.description:
+        attrs["description"] = tmpl.description
+    if tmpl.expires_after:
+        when = (now or datetime.now(UTC)) + parse_duration(tmpl.expires_after)
+        attrs["accountExpires"] = str(to_filetime(when))
+    for key, value in {**tmpl.attributes, **(extra or {})}.items():
+        if value not in (None, ""):
+            attrs[ad_attribute(key)] = str(value)
+    enable: dict[str, object] = {"userAccountControl": str(UAC_NORMAL_ACCOUNT)}
+    if tmpl.must_change_password:
+        enable["pwdLastSet"] = "0"
+    plan = Plan(_("Create the account {login} for {name} ({ref})").format(login=chosen, name=display, ref=ref),
+                chosen)
+    plan.changes.append(Change("create", dn, attrs, object_class=USER_CLASSES))
+    plan.changes.append(Change("password", dn))
+    plan.changes.append(Change("modify", dn, enable, {"userAccountControl": attrs["userAccountControl"]}))
+    plan.changes += [Change("add-member", dn, target=gdn) for gdn in groups.values()]
+    plan.password = generate(client.password_policy(), forbidden=[chosen, first, last])
+    if chosen != base:
+        plan.notes.append(_("'{base}' is taken: the login is {login}").format(base=base, login=chosen))
+    plan.notes.append(_("entity {entity}, role {role}").format(entity=entity, role=role))
+    return plan
+
+
+def plan_reset_password(client: DirectoryClient, login: str, *, must_change: bool = True) -> Plan:
+    """Return the plan giving ``login`` a new generated password (to change at next logon by default)."""
+    user = require_user(client, login)
+    plan = Plan(_("Reset the password of {login}").format(login=login), login, [Change("password", user.dn)])
+    if must_change:
+        plan.changes.append(Change("modify", user.dn, {"pwdLastSet": "0"}))
+    first, last = user.text("givenName") or "", user.text("sn") or ""
+    plan.password = generate(client.password_policy(), forbidden=[login, first, last])
+    return plan
+
+
+def _uac(user: Entry) -> int:
+    return user.int("userAccountControl") or UAC_NORMAL_ACCOUNT
+
+
+def plan_enable(client: DirectoryClient, login: str, *, enable: bool) -> Plan:
+    """Return the plan enabling or disabling ``login`` (empty when it already is)."""
+    user = require_user(client, login)
+    uac = _uac(user)
+    new = uac & ~UAC_ACCOUNTDISABLE if enable else uac | UAC_ACCOUNTDISABLE
+    title = _("Enable {login}") if enable else _("Disable {login}")
+    plan = Plan(title.format(login=login), login)
+    if new != uac:
+        plan.changes.append(Change("modify", user.dn, {"userAccountControl": str(new)},
+                                   {"userAccountControl": str(uac)}))
+    return plan
+
+
+def plan_unlock(client: DirectoryClient, login: str) -> Plan:
+    """Return the plan clearing the lockout of ``login`` (empty when it is not locked)."""
+    user = require_user(client, login)
+    plan = Plan(_("Unlock {login}").format(login=login), login)
+    if (user.int("lockoutTime") or 0) != 0:
+        plan.changes.append(Change("modify", user.dn, {"lockoutTime": "0"}, {"lockoutTime": user.text("lockoutTime")}))
+    return plan
+
+
+def plan_move(client: DirectoryClient, login: str, ou: str) -> Plan:
+    """Return the plan moving ``login`` into ``ou`` (empty when it is already there)."""
+    user = require_user(client, login)
+    if client.get(ou, ["objectClass"]) is None:
+        raise DirectoryError(_("the OU does not exist: {ou}").format(ou=ou))
+    plan = Plan(_("Move {login} to {ou}").format(login=login, ou=ou), login)
+    if parent_dn(user.dn).lower() != ou.lower():
+        plan.changes.append(Change("move", user.dn, before={"ou": parent_dn(user.dn)}, target=ou))
+    return plan
+
+
+def plan_set(client: DirectoryClient, login: str, values: dict[str, str]) -> Plan:
+    """Return the plan setting attributes on ``login`` (an empty value clears it); unchanged ones are left out."""
+    user = require_user(client, login)
+    names = {ad_attribute(k): v for k, v in values.items()}
+    current = client.get(user.dn, list(names)) or user
+    changed = {k: v for k, v in names.items() if (current.text(k) or "") != v}
+    plan = Plan(_("Change attributes of {login}").format(login=login), login)
+    if changed:
+        plan.changes.append(Change("modify", user.dn, changed, {k: current.text(k) for k in changed}))
+    return plan
+
+
+def plan_membership(client: DirectoryClient, group: str, logins: list[str], *, add: bool) -> Plan:
+    """Return the plan adding (or removing) ``logins`` to (from) ``group``; members already so are skipped."""
+    entry = client.find_group(group)
+    if entry is None:
+        raise UsageError(_("no group '{group}' in the directory").format(group=group))
+    members = {m.lower() for m in entry.texts("member")}
+    title = _("Add to {group}: {logins}") if add else _("Remove from {group}: {logins}")
+    plan = Plan(title.format(group=group, logins=", ".join(logins)), ",".join(logins))
+    for login in logins:
+        user = require_user(client, login)
+        if (user.dn.lower() in members) != add:
+            plan.changes.append(Change("add-member" if add else "remove-member", user.dn, target=entry.dn))
+    return plan

@@ -1,0 +1,491 @@
+"""``itref ad``: Active Directory accounts and groups, from templates, with a preview of every change."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from itref.cli.state import CliState, state
+from itref.core.status import ExitStatus
+from itref.i18n import _
+
+if TYPE_CHECKING:
+    from itref.ad.client import DirectoryClient
+    from itref.ad.plan import Change, Plan
+    from itref.core.context import RunContext
+    from itref.secrets import Secret
+
+app = typer.Typer(help=_("Active Directory: accounts, groups, departures and hygiene report."),
+                  no_args_is_help=True, rich_markup_mode=None)
+user_app = typer.Typer(help=_("Create, change, offboard and restore user accounts."), no_args_is_help=True,
+                       rich_markup_mode=None)
+group_app = typer.Typer(help=_("Group membership."), no_args_is_help=True, rich_markup_mode=None)
+app.add_typer(user_app, name="user")
+app.add_typer(group_app, name="group")
+
+DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help=_("Show the changes as a diff; change nothing."))]
+Yes = Annotated[bool, typer.Option("--yes", "-y", help=_("Apply without asking for confirmation."))]
+PasswordFile = Annotated[Path | None, typer.Option(
+    "--password-file", help=_("Write the new password alone into this file (mode 0600) instead of showing it."))]
+
+
+def _client(st: CliState, *, read_only: bool) -> tuple[RunContext, DirectoryClient]:
+    from itref.ad.client import DirectoryClient
+    from itref.core.errors import UsageError
+
+    ctx = st.context(dry_run=read_only)
+    directory = ctx.project.inventory.directory
+    if directory is None:
+        raise UsageError(_("the inventory has no 'directory' section: add the AD connection (url, base_dn, "
+                           "bind_user, bind_password) to use itref ad"))
+    return ctx, DirectoryClient(directory, ctx.secrets, read_only=read_only).open()
+
+
+def _check_password_destination(path: Path | None) -> None:
+    from itref.core.errors import UsageError
+
+    if path is None and not sys.stdout.isatty():
+        raise UsageError(_("the new password can only be shown on a terminal; give --password-file PATH "
+                           "to write it to a private file instead"))
+
+
+def write_password_file(path: Path, content: str) -> None:
+    """Write ``content`` into ``path`` with mode 0600 (created or truncated), nothing else."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, content.encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def _journal(ctx: RunContext, entity: str | None, host: str) -> Callable[[Change, str], None]:
+    from itref.journal import JournalRecord
+
+    def record(change: Change, dn: str) -> None:
+        what = f"{change.kind} {dn}" + (f" → {change.target}" if change.target else "")
+        detail = ", ".join(sorted(change.attributes)) or None
+        ctx.journal.append(JournalRecord(action="ad", target=what, outcome="changed", entity=entity, host=host,
+                                         detail=detail, run_id=ctx.run_id))
+
+    return record
+
+
+def _confirm(st: CliState, yes: bool) -> bool:
+    from itref.core.errors import UsageError
+
+    if yes:
+        return True
+    if not sys.stdin.isatty():
+        raise UsageError(_("no terminal to confirm on: check the plan with --dry-run, then add --yes"))
+    return typer.confirm(_("Apply these changes?"), default=False, err=True)
+
+
+def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan], *, dry_run: bool, yes: bool,
+              entity: str | None = None, password_file: Path | None = None,
+              before_apply: Callable[[Plan, RunContext], None] | None = None) -> ExitStatus:
+    """Plan with a read-only look, show the diff, confirm, apply with journaling, hand out the password."""
+    from itref.ad.plan import apply
+    from itref.report.ad import plan_dict, plan_text
+    from itref.report.inventory import to_json
+
+    fmt = st.require_format("table", "json")
+    ctx, client = _client(st, read_only=dry_run)
+    try:
+        plan = build(client, ctx)
+        if plan.password is not None and not dry_run:
+            _check_password_destination(password_file)
+        if fmt == "json":
+            st.out.print(to_json({"dry_run": dry_run, "plan": plan_dict(plan)}), markup=False, soft_wrap=True)
+        else:
+            st.out.print(plan_text(plan))
+        if dry_run:
+            st.err.print(_("Dry run: nothing was changed."), markup=False)
+            return ExitStatus.SUCCESS
+        if plan.empty:
+            return ExitStatus.SUCCESS
+        if not _confirm(st, yes):
+            st.err.print(_("Nothing was changed."), markup=False)
+            return ExitStatus.FAILURE
+        if plan.password is not None and password_file is not None:
+            write_password_file(password_file, plan.password.reveal() + "\n")
+        if before_apply is not None:
+            before_apply(plan, ctx)
+        apply(client, plan, _journal(ctx, entity, client.host))
+    finally:
+        client.close()
+    st.err.print(_("Done: {n} change(s) applied.").format(n=len(plan.changes)), markup=False)
+    _hand_out(st, plan.login, plan.password, password_file)
+    return ExitStatus.SUCCESS
+
+
+def _hand_out(st: CliState, login: str, password: Secret | None, path: Path | None) -> None:
+    if password is None:
+        return
+    if path is not None:
+        st.err.print(_("The password of {login} is in {path} (readable only by you).").format(login=login, path=path),
+                     markup=False)
+    else:
+        st.out.print(_("Initial password of {login} (shown once, write it down now): {pw}").format(
+            login=login, pw=password.reveal()), markup=False)
+
+
+def _pairs(values: list[str]) -> dict[str, str]:
+    from itref.core.errors import UsageError
+
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(_("'{item}' is not KEY=VALUE").format(item=item))
+        out[key.strip()] = value
+    return out
+
+
+@user_app.command("create")
+def user_create(
+    ctx: typer.Context,
+    template: Annotated[str, typer.Option("--template", "-t", help=_("ENTITY/ROLE, e.g. cpas/social-worker."))],
+    first: Annotated[str, typer.Option("--first", help=_("First name."))],
+    last: Annotated[str, typer.Option("--last", help=_("Last name."))],
+    attr: Annotated[list[str] | None, typer.Option("--attr", help=_("Extra attribute KEY=VALUE (repeatable)."))]
+    = None,
+    login: Annotated[str | None, typer.Option("--login", help=_("Force this login instead of the rule."))] = None,
+    password_file: PasswordFile = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+) -> ExitStatus:
+    """Create an account from a template: disabled, given a generated password, enabled, added to groups."""
+    from itref.ad.accounts import plan_create
+
+    extra = _pairs(attr or [])
+    entity = template.partition("/")[0]
+    return _run_plan(state(ctx), lambda c, rc: plan_create(c, rc.project, template, first, last, extra, login=login),
+                     dry_run=dry_run, yes=yes, entity=entity, password_file=password_file)
+
+
+@user_app.command("import")
+def user_import(
+    ctx: typer.Context,
+    csv_file: Annotated[Path, typer.Argument(metavar="FILE.csv", help=_("HR export (UTF-8 or Windows-1252)."))],
+    passwords_file: Annotated[Path | None, typer.Option(
+        "--passwords-file", help=_("Where new passwords go, one 'login;password' line each (mode 0600)."))] = None,
+    template: Annotated[str | None, typer.Option("--template", "-t", help=_(
+        "ENTITY/ROLE for rows without a template column."))] = None,
+    dry_run: DryRun = False,
+    yes: Yes = False,
+) -> ExitStatus:
+    """Create the accounts of a CSV file; every row is checked first, and a rerun creates nothing twice."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.ad.importer import existing, import_rows, incomplete, read_rows
+    from itref.core.errors import UsageError
+    from itref.report.inventory import to_json
+
+    project = st.project()
+    rows = read_rows(csv_file, project, template)
+    if not dry_run and passwords_file is None:
+        raise UsageError(_("give --passwords-file PATH: new passwords are written there, never shown or journaled"))
+    rctx, client = _client(st, read_only=dry_run)
+    try:
+        if dry_run:
+            todo = []
+            for row in rows:
+                user = existing(client, project, row)
+                todo.append({"line": row.line, "name": f"{row.first} {row.last}", "template": row.template,
+                             "action": "create" if user is None else "finish" if incomplete(user) else "exists",
+                             "login": (user.text("sAMAccountName") if user else None)})
+            if fmt == "json":
+                st.out.print(to_json({"dry_run": True, "rows": todo}), markup=False, soft_wrap=True)
+            else:
+                for t in todo:
+                    st.out.print(f"{csv_file}:{t['line']}: {t['action']} {t['name']} ({t['template']})"
+                                 + (f" → {t['login']}" if t["login"] else ""), markup=False)
+            creates = sum(t["action"] != "exists" for t in todo)
+            st.err.print(_("Dry run: {n} account(s) would be created or finished, {m} already exist.").format(
+                n=creates, m=len(todo) - creates), markup=False)
+            return ExitStatus.SUCCESS
+        if not _confirm(st, yes):
+            return ExitStatus.FAILURE
+        assert passwords_file is not None
+        fd = os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+
+        def keep(login: str, secret: Secret) -> None:
+            os.write(fd, f"{login};{secret.reveal()}\n".encode())
+            os.fsync(fd)
+
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                            TimeRemainingColumn(), console=st.err, transient=True, disable=not st.err.is_terminal)
+        with progress:
+            task = progress.add_task(_("Importing"), total=len(rows))
+            try:
+                results = import_rows(client, project, rows, on_password=keep,
+                                      on_change=_journal(rctx, None, client.host),
+                                      on_row=lambda r: progress.advance(task))
+            finally:
+                os.close(fd)
+    finally:
+        client.close()
+    data = [{"line": r.row.line, "name": f"{r.row.first} {r.row.last}", "status": r.status, "login": r.login,
+             "message": r.message} for r in results]
+    if fmt == "json":
+        st.out.print(to_json(data), markup=False, soft_wrap=True)
+    else:
+        for d in data:
+            st.out.print(f"{csv_file}:{d['line']}: {d['status']} {d['name']}"
+                         + (f" → {d['login']}" if d["login"] else "") + (f" ({d['message']})" if d["message"] else ""),
+                         markup=False)
+    counts = {s: sum(d["status"] == s for d in data) for s in ("created", "completed", "exists", "failed")}
+    st.err.print(_("{created} created, {completed} finished, {exists} already there, {failed} failed; "
+                   "passwords in {path}").format(**counts, path=passwords_file), markup=False)
+    return ExitStatus.FAILURE if counts["failed"] else ExitStatus.SUCCESS
+
+
+@user_app.command("show")
+def user_show(ctx: typer.Context, login: Annotated[str, typer.Argument()]) -> ExitStatus:
+    """Show one account: OU, groups, state, dates."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.ad.accounts import USER_ATTRIBUTES, require_user
+    from itref.report.ad import account_detail, account_dict
+    from itref.report.inventory import to_json
+
+    _ctx, client = _client(st, read_only=True)
+    try:
+        entry = require_user(client, login)
+        entry = client.get(entry.dn, [*USER_ATTRIBUTES, "lockoutTime"]) or entry
+    finally:
+        client.close()
+    if fmt == "json":
+        st.out.print(to_json(account_dict(entry)), markup=False, soft_wrap=True)
+    else:
+        st.out.print(account_detail(entry))
+    return ExitStatus.SUCCESS
+
+
+@user_app.command("find")
+def user_find(ctx: typer.Context, text: Annotated[str, typer.Argument(help=_("Part of a login, name or mail."))]
+              ) -> ExitStatus:
+    """Find accounts whose login, name or mail contains TEXT."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.ad.accounts import USER_ATTRIBUTES
+    from itref.ad.client import escape_filter
+    from itref.report.ad import account_dict, account_table
+    from itref.report.inventory import to_json
+
+    v = escape_filter(text)
+    _ctx, client = _client(st, read_only=True)
+    try:
+        found = client.search(f"(&(objectCategory=person)(objectClass=user)(|(sAMAccountName=*{v}*)"
+                              f"(displayName=*{v}*)(mail=*{v}*)(sn=*{v}*)(givenName=*{v}*)))", USER_ATTRIBUTES)
+    finally:
+        client.close()
+    if fmt == "json":
+        st.out.print(to_json([account_dict(e) for e in found]), markup=False, soft_wrap=True)
+    else:
+        st.out.print(account_table(found))
+    return ExitStatus.SUCCESS if found else ExitStatus.FAILURE
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    ctx: typer.Context, login: Annotated[str, typer.Argument()],
+    keep: Annotated[bool, typer.Option("--no-must-change", help=_("Do not ask for a change at next logon."))]
+    = False,
+    password_file: PasswordFile = None, dry_run: DryRun = False, yes: Yes = False,
+) -> ExitStatus:
+    """Give an account a new generated password (to change at next logon)."""
+    from itref.ad.accounts import plan_reset_password
+
+    return _run_plan(state(ctx), lambda c, _rc: plan_reset_password(c, login, must_change=not keep),
+                     dry_run=dry_run, yes=yes, password_file=password_file)
+
+
+@user_app.command("unlock")
+def user_unlock(ctx: typer.Context, login: Annotated[str, typer.Argument()], dry_run: DryRun = False,
+                yes: Yes = False) -> ExitStatus:
+    """Unlock an account locked out by wrong passwords."""
+    from itref.ad.accounts import plan_unlock
+
+    return _run_plan(state(ctx), lambda c, _rc: plan_unlock(c, login), dry_run=dry_run, yes=yes)
+
+
+@user_app.command("disable")
+def user_disable(ctx: typer.Context, login: Annotated[str, typer.Argument()], dry_run: DryRun = False,
+                 yes: Yes = False) -> ExitStatus:
+    """Disable an account (nothing else changes; see offboard for a departure)."""
+    from itref.ad.accounts import plan_enable
+
+    return _run_plan(state(ctx), lambda c, _rc: plan_enable(c, login, enable=False), dry_run=dry_run, yes=yes)
+
+
+@user_app.command("enable")
+def user_enable(ctx: typer.Context, login: Annotated[str, typer.Argument()], dry_run: DryRun = False,
+                yes: Yes = False) -> ExitStatus:
+    """Enable an account."""
+    from itref.ad.accounts import plan_enable
+
+    return _run_plan(state(ctx), lambda c, _rc: plan_enable(c, login, enable=True), dry_run=dry_run, yes=yes)
+
+
+@user_app.command("move")
+def user_move(ctx: typer.Context, login: Annotated[str, typer.Argument()],
+              ou: Annotated[str, typer.Argument(help=_("Distinguished name of the target OU."))],
+              dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
+    """Move an account to another OU."""
+    from itref.ad.accounts import plan_move
+
+    return _run_plan(state(ctx), lambda c, _rc: plan_move(c, login, ou), dry_run=dry_run, yes=yes)
+
+
+@user_app.command("set")
+def user_set(ctx: typer.Context, login: Annotated[str, typer.Argument()],
+             values: Annotated[list[str], typer.Argument(metavar="KEY=VALUE...", help=_(
+                 "Attributes (department, title, office, telephone... or AD names); empty value clears."))],
+             dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
+    """Change attributes of an account."""
+    from itref.ad.accounts import plan_set
+
+    pairs = _pairs(values)
+    return _run_plan(state(ctx), lambda c, _rc: plan_set(c, login, pairs), dry_run=dry_run, yes=yes)
+
+
+@user_app.command("offboard")
+def user_offboard(ctx: typer.Context, login: Annotated[str, typer.Argument()],
+                  reason: Annotated[str, typer.Option("--reason", help=_("Why, e.g. 'end of contract'."))],
+                  dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
+    """Departure, reversibly: snapshot, disable, leave groups, move to the departed OU, date and reason."""
+    from itref.ad.offboard import plan_offboard, save_snapshot
+
+    snapshot = {}
+
+    def build(client: DirectoryClient, rctx: RunContext) -> Plan:
+        plan, snap = plan_offboard(client, rctx.project, login, reason)
+        snapshot["snap"] = snap
+        return plan
+
+    def keep_snapshot(plan: Plan, rctx: RunContext) -> None:
+        import json
+        from dataclasses import asdict
+
+        from itref.journal import JournalRecord
+
+        snap = snapshot["snap"]
+        save_snapshot(snap)
+        rctx.journal.append(JournalRecord(action="ad snapshot", target=snap.dn, outcome="ok", entity=snap.entity,
+                                          detail=json.dumps(asdict(snap), ensure_ascii=False), run_id=rctx.run_id))
+
+    return _run_plan(state(ctx), build, dry_run=dry_run, yes=yes, before_apply=keep_snapshot)
+
+
+@user_app.command("restore")
+def user_restore(ctx: typer.Context, login: Annotated[str, typer.Argument()], dry_run: DryRun = False,
+                 yes: Yes = False) -> ExitStatus:
+    """Undo an offboarding: OU, groups and attributes exactly as they were."""
+    from itref.ad.offboard import load_snapshot, plan_restore
+
+    snap = load_snapshot(login)
+    status = _run_plan(state(ctx), lambda c, _rc: plan_restore(c, snap), dry_run=dry_run, yes=yes, entity=snap.entity)
+    if status == ExitStatus.SUCCESS and not dry_run:
+        from itref.ad.offboard import snapshot_path
+
+        path = snapshot_path(login)
+        if path.exists():
+            path.rename(path.with_suffix(".restored.json"))
+    return status
+
+
+@app.command("purge")
+def purge(ctx: typer.Context,
+          older_than: Annotated[str, typer.Option("--older-than", help=_("Retention, e.g. 90d."))] = "90d",
+          dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
+    """Delete accounts parked in a departed OU for longer than the retention (plan shown first)."""
+    from itref.ad.offboard import plan_purge
+    from itref.config.units import parse_duration
+    from itref.core.errors import UsageError
+
+    try:
+        retention = parse_duration(older_than)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    return _run_plan(state(ctx), lambda c, rc: plan_purge(c, rc.project, retention), dry_run=dry_run, yes=yes)
+
+
+@group_app.command("add")
+def group_add(ctx: typer.Context, group: Annotated[str, typer.Argument()],
+              logins: Annotated[list[str], typer.Argument(metavar="LOGIN...")],
+              dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
+    """Add accounts to a group."""
+    from itref.ad.accounts import plan_membership
+
+    return _run_plan(state(ctx), lambda c, _rc: plan_membership(c, group, logins, add=True), dry_run=dry_run,
+                     yes=yes)
+
+
+@group_app.command("remove")
+def group_remove(ctx: typer.Context, group: Annotated[str, typer.Argument()],
+                 logins: Annotated[list[str], typer.Argument(metavar="LOGIN...")],
+                 dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
+    """Remove accounts from a group."""
+    from itref.ad.accounts import plan_membership
+
+    return _run_plan(state(ctx), lambda c, _rc: plan_membership(c, group, logins, add=False), dry_run=dry_run,
+                     yes=yes)
+
+
+@group_app.command("members")
+def group_members(ctx: typer.Context, group: Annotated[str, typer.Argument()]) -> ExitStatus:
+    """List a group's members."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.core.errors import UsageError
+    from itref.report.inventory import to_json
+
+    _ctx, client = _client(st, read_only=True)
+    try:
+        entry = client.find_group(group)
+        if entry is None:
+            raise UsageError(_("no group '{group}' in the directory").format(group=group))
+        members = entry.texts("member")
+    finally:
+        client.close()
+    if fmt == "json":
+        st.out.print(to_json({"group": entry.dn, "members": members}), markup=False, soft_wrap=True)
+    else:
+        for m in members:
+            st.out.print(m, markup=False)
+    return ExitStatus.SUCCESS
+
+
+@app.command("report")
+def report(
+    ctx: typer.Context,
+    stale_days: Annotated[int, typer.Option("--stale-days", min=1, help=_("Unused for this long = stale."))] = 90,
+) -> ExitStatus:
+    """Directory hygiene: stale, never-used, weakly protected, privileged and forgotten accounts."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.ad.report import Thresholds, directory_findings
+    from itref.core.findings import Severity, worst
+    from itref.report.ad import findings_view
+    from itref.report.inventory import to_json
+
+    rctx, client = _client(st, read_only=True)
+    try:
+        findings = directory_findings(client, rctx.project, Thresholds(stale_days=stale_days))
+    finally:
+        client.close()
+    if fmt == "json":
+        st.out.print(to_json([f.as_dict() for f in findings]), markup=False, soft_wrap=True)
+    else:
+        st.out.print(findings_view(findings))
+    return ExitStatus.FAILURE if worst(findings).rank >= Severity.WARNING.rank else ExitStatus.SUCCESS

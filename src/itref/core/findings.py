@@ -1,0 +1,48 @@
+"""Findings: what a check found, in plain words, with why it matters and how to fix it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """How bad a finding is, from harmless to unknown (could not be checked)."""
+
+    OK = "ok"
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Return an order where a larger number is worse (unknown sits between warning and critical)."""
+        return {"ok": 0, "info": 1, "warning": 2, "unknown": 3, "critical": 4}[self.value]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One result of one check about one subject (an account, a host, a backup)."""
+
+    check: str
+    severity: Severity
+    message: str
+    why: str = ""
+    fix: str = ""
+    entity: str | None = None
+    host: str | None = None
+    subject: str | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict."""
+        return {"check": self.check, "severity": self.severity.value, "entity": self.entity, "host": self.host,
+                "subject": self.subject, "message": self.message, "why": self.why, "fix": self.fix,
+                "evidence": self.evidence}
+
+
+def worst(findings: list[Finding]) -> Severity:
+    """Return the worst severity among ``findings`` (OK when there are none)."""
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)

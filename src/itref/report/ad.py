@@ -1,0 +1,127 @@
+"""Render directory plans (as a diff), accounts and findings. Formatting only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from itref.ad.client import Entry
+from itref.ad.plan import Plan
+from itref.core.findings import Finding, Severity
+from itref.i18n import _
+
+SEVERITY_STYLE = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow",
+                  Severity.CRITICAL: "bold red", Severity.UNKNOWN: "magenta"}
+
+
+def plan_text(plan: Plan) -> Text:
+    """Return the plan as diff lines: + create/add, - remove, ~ change, → move, ✗ delete, * password."""
+    out = Text(plan.title + "\n", style="bold")
+    for note in plan.notes:
+        out.append(f"  ({note})\n", style="dim")
+    if plan.empty:
+        out.append("  " + _("nothing to change: the directory is already as asked") + "\n", style="green")
+    for c in plan.changes:
+        if c.kind == "create":
+            out.append(f"+ {_('create')} {c.dn}\n", style="green")
+            for key, value in c.attributes.items():
+                out.append(f"    + {key}: {value}\n", style="green")
+        elif c.kind == "password":
+            out.append("* " + _("password of {dn}: generated to meet the domain policy, shown once").format(dn=c.dn)
+                       + "\n", style="yellow")
+        elif c.kind == "modify":
+            out.append(f"~ {c.dn}\n", style="yellow")
+            for key, value in c.attributes.items():
+                old = c.before.get(key)
+                out.append(f"    ~ {key}: {old if old not in (None, '') else '∅'} → "
+                           f"{value if value not in (None, '') else '∅'}\n", style="yellow")
+        elif c.kind == "add-member":
+            out.append("+ " + _("{dn} joins {group}").format(dn=c.dn, group=c.target) + "\n", style="green")
+        elif c.kind == "remove-member":
+            out.append("- " + _("{dn} leaves {group}").format(dn=c.dn, group=c.target) + "\n", style="red")
+        elif c.kind == "move":
+            out.append("→ " + _("move {dn} to {ou}").format(dn=c.dn, ou=c.target) + "\n", style="cyan")
+        elif c.kind == "delete":
+            extra = ", ".join(f"{k} {v}" for k, v in c.before.items())
+            out.append("✗ " + _("delete {dn}").format(dn=c.dn) + (f" ({extra})" if extra else "") + "\n",
+                       style="bold red")
+    return out
+
+
+def plan_dict(plan: Plan) -> dict[str, Any]:
+    """Return the plan as JSON-ready data (never the password)."""
+    return {"title": plan.title, "login": plan.login, "notes": plan.notes,
+            "changes": [{"kind": c.kind, "dn": c.dn, "attributes": c.attributes, "before": c.before,
+                         "target": c.target or None} for c in plan.changes]}
+
+
+SHOWN = ("sAMAccountName", "userPrincipalName", "displayName", "givenName", "sn", "mail", "department", "company",
+         "title", "physicalDeliveryOfficeName", "telephoneNumber", "employeeID", "description", "homeDirectory",
+         "homeDrive", "profilePath")
+
+
+def account_dict(entry: Entry) -> dict[str, Any]:
+    """Return what people want to know about an account, with dates decoded."""
+    from itref.ad.client import parent_dn
+    from itref.ad.values import UAC_ACCOUNTDISABLE, UAC_DONT_EXPIRE_PASSWORD
+
+    uac = entry.int("userAccountControl") or 0
+    data: dict[str, Any] = {"dn": entry.dn, "ou": parent_dn(entry.dn)}
+    data.update({k: entry.text(k) for k in SHOWN if entry.text(k) is not None})
+    expires = entry.filetime("accountExpires")
+    data.update({
+        "enabled": not uac & UAC_ACCOUNTDISABLE, "password_never_expires": bool(uac & UAC_DONT_EXPIRE_PASSWORD),
+        "locked": bool(entry.int("lockoutTime")), "groups": entry.texts("memberOf"),
+        "password_last_set": _iso(entry.filetime("pwdLastSet")),
+        "last_logon": _iso(entry.filetime("lastLogonTimestamp")),
+        "created": _iso(entry.gentime("whenCreated")), "expires": _iso(expires)})
+    return data
+
+
+def _iso(value: Any) -> str | None:
+    return value.isoformat(timespec="seconds") if value else None
+
+
+def account_table(entries: list[Entry]) -> Table:
+    """Return a table of accounts: login, name, OU, enabled, last logon."""
+    table = Table()
+    for title in (_("Login"), _("Name"), _("OU"), _("Enabled"), _("Last logon")):
+        table.add_column(title, overflow="fold")
+    for e in entries:
+        d = account_dict(e)
+        table.add_row(*(Text(str(x or "")) for x in (d.get("sAMAccountName"), d.get("displayName"), d["ou"],
+                                                     _("yes") if d["enabled"] else _("no"), d["last_logon"])))
+    return table
+
+
+def account_detail(entry: Entry) -> Table:
+    """Return a two-column table with every field of one account."""
+    table = Table(show_header=False)
+    table.add_column(style="bold")
+    table.add_column(overflow="fold")
+    for key, value in account_dict(entry).items():
+        shown = "\n".join(value) if isinstance(value, list) else ("" if value is None else str(value))
+        table.add_row(Text(key), Text(shown))
+    return table
+
+
+def findings_view(findings: list[Finding]) -> Group:
+    """Return findings grouped by entity, worst first, with why and how to fix."""
+    parts: list[Any] = []
+    entities = sorted({f.entity or "" for f in findings})
+    for entity in entities:
+        rows = sorted([f for f in findings if (f.entity or "") == entity], key=lambda f: -f.severity.rank)
+        parts.append(Text(entity or _("whole domain"), style="bold underline"))
+        for f in rows:
+            line = Text(f"  [{f.severity.value.upper()}] ", style=SEVERITY_STYLE[f.severity])
+            line.append(f"{f.check}: {f.message}")
+            parts.append(line)
+            if f.severity.rank >= Severity.WARNING.rank:
+                if f.why:
+                    parts.append(Text("      " + _("Why it matters: ") + f.why, style="dim"))
+                if f.fix:
+                    parts.append(Text("      " + _("What to do: ") + f.fix, style="dim"))
+    return Group(*parts)
