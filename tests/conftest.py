@@ -144,3 +144,55 @@ def inventory_yaml(hosts: dict[str, dict[str, object]], entity: str = "shared", 
     data = {"version": 1, "organisation": "Test", **top,
             "entities": {entity: {"title": entity.title(), "hosts": hosts}}}
     return json.dumps(data, indent=1)  # JSON is YAML
+
+
+# ------------------------------------------------------------------ real peers: Samba AD DC
+
+
+@pytest.fixture(scope="session")
+def samba_dc():
+    """One real Samba AD DC (cloned from a cached template), shared by the session's tests."""
+    from tests.peers.samba import SambaDC
+
+    dc = SambaDC()
+    dc.start()
+    try:
+        yield dc
+    finally:
+        dc.close()
+
+
+AD_PASSWORD_VAR = "ITREF_TEST_AD_PASSWORD"
+
+
+@pytest.fixture
+def ad_project(samba_dc, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An inventory + playbooks pointing at the test DC; returns the inventory path."""
+    import json
+
+    monkeypatch.setenv(AD_PASSWORD_VAR, samba_dc.admin_password)
+    base = samba_dc.base_dn
+    inventory = {
+        "version": 1, "organisation": "Commune de test",
+        "directory": {"url": samba_dc.url, "base_dn": base, "bind_user": samba_dc.admin_user,
+                      "bind_password": {"env": AD_PASSWORD_VAR}, "ca_file": str(samba_dc.ca_file),
+                      "tls_name": samba_dc.tls_name},
+        "entities": {
+            "cpas": {"title": "CPAS", "ou": f"OU=CPAS,{base}", "departed_ou": f"OU=Departed,{base}"},
+            "commune": {"title": "Commune", "ou": f"OU=Commune,{base}", "departed_ou": f"OU=Departed,{base}"},
+        },
+    }
+    cpas = {"entity": "cpas", "accounts": {"templates": {"social-worker": {
+        "ou": f"OU=Social,OU=CPAS,{base}", "groups": ["GG-CPAS-Social", "GG-Tous"],
+        "username": "{first_initial}{last}", "upn_suffix": samba_dc.dns_domain,
+        "attributes": {"department": "Service social", "company": "CPAS"}, "must_change_password": True}}}}
+    commune = {"entity": "commune", "accounts": {"templates": {"clerk": {
+        "ou": f"OU=Commune,{base}", "groups": ["GG-Commune"], "username": "{first}.{last}",
+        "upn_suffix": samba_dc.dns_domain, "mail": "{first}.{last}@exemple.example",
+        "attributes": {"company": "Commune"}}}}}
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "cpas.yaml").write_text(json.dumps(cpas), encoding="utf-8")
+    (tmp_path / "playbooks" / "commune.yaml").write_text(json.dumps(commune), encoding="utf-8")
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(json.dumps(inventory, indent=1), encoding="utf-8")
+    return inv

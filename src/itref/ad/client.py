@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
-from itref.ad.errors import describe_result
+from itref.ad.errors import DirectoryError, describe_result
 from itref.ad.values import from_filetime, from_generalized_time
 from itref.core.errors import AuthenticationFailed, ConnectionFailed, UsageError
 from itref.i18n import _
@@ -34,10 +34,12 @@ def _guard(method: Callable[..., T]) -> Callable[..., T]:
 
     @functools.wraps(method)
     def wrapper(self: DirectoryClient, *args: Any, **kwargs: Any) -> T:
-        from ldap3.core.exceptions import LDAPException, LDAPOperationResult
+        from ldap3.core.exceptions import LDAPConnectionIsReadOnlyError, LDAPException, LDAPOperationResult
 
         try:
             return method(self, *args, **kwargs)
+        except LDAPConnectionIsReadOnlyError:
+            raise DirectoryError(_("refused: this connection is read-only (dry run)")) from None
         except LDAPOperationResult as exc:
             raise describe_result({"result": exc.result, "description": exc.description,
                                    "message": exc.message}, method.__name__) from None

@@ -137,16 +137,17 @@ def plan_purge(client: DirectoryClient, project: Project, older_than: timedelta,
     """
     now = now or datetime.now(UTC)
     plan = Plan(_("Delete accounts departed more than {days} days ago").format(days=older_than.days), "")
-    for name, entity in project.inventory.entities.items():
-        if not entity.departed_ou:
-            continue
+    parked = {e.departed_ou.lower(): (e.departed_ou, name) for name, e in project.inventory.entities.items()
+              if e.departed_ou}
+    for ou, owner in parked.values():  # entities may share one departed OU: each account once
         for user in client.search("(&(objectCategory=person)(objectClass=user))",
-                                  ["sAMAccountName", "whenChanged"], base=entity.departed_ou, scope="LEVEL"):
+                                  ["sAMAccountName", "whenChanged"], base=ou, scope="LEVEL"):
             login = user.text("sAMAccountName") or ""
             path = snapshot_path(login)
-            left = (datetime.fromisoformat(json.loads(path.read_text())["date"]).replace(tzinfo=UTC)
-                    if path.is_file() else user.gentime("whenChanged"))
+            snap = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+            left = (datetime.fromisoformat(snap["date"]).replace(tzinfo=UTC) if snap
+                    else user.gentime("whenChanged"))
             if left is not None and now - left > older_than:
-                plan.changes.append(Change("delete", user.dn, before={"left": left.date().isoformat(),
-                                                                      "entity": name}))
+                plan.changes.append(Change("delete", user.dn, before={
+                    "left": left.date().isoformat(), "entity": snap["entity"] if snap else owner}))
     return plan
