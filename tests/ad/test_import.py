@@ -1,0 +1,128 @@
+"""Bulk onboarding from CSV: every bad row first, then row by row, idempotent, resumable."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from itref.core.status import ExitStatus
+
+HEADER = "Prénom;Nom;Modèle;Matricule;Service\n"
+
+
+def rows(n: int, tag: str, template: str = "commune/clerk") -> list[str]:
+    return [f"Agent{i};Import{tag};{template};{tag}-{i:04d};Accueil\n" for i in range(n)]
+
+
+def write(path: Path, lines: list[str], encoding: str = "utf-8") -> Path:
+    path.write_bytes("".join(lines).encode(encoding))
+    return path
+
+
+def test_bad_rows_are_all_reported_with_their_lines_and_nothing_is_checked_against_ad(tmp_path, cli,
+                                                                                       make_inventory) -> None:
+    from tests.conftest import LOCAL_INVENTORY
+
+    inv = make_inventory(LOCAL_INVENTORY, {"shared.yaml": """\
+        entity: shared
+        accounts: {templates: {clerk: {ou: "OU=X,DC=x", username: "{first}.{last}"}}}
+        """})
+    csv = write(tmp_path / "hr.csv", [
+        HEADER.replace("Modèle", "Modele"),
+        "Anne;Dupont;shared/clerk;1;RH\n",
+        ";Durand;shared/clerk;2;RH\n",             # line 3: no first name
+        "Paul;Martin;shared/nurse;3;RH\n",          # line 4: unknown template
+        "Anne;Dupont;shared/clerk;1;RH\n",          # line 5: same person as line 2
+        "Luc;Petit;shared/clerk;4\n",               # line 6: 4 fields
+        "***;***;shared/clerk;5;RH\n",                 # line 7: login rule gives nothing
+    ])
+    result = cli("-i", str(inv), "ad", "user", "import", str(csv), "--passwords-file", str(tmp_path / "pw"))
+    assert result.rc == ExitStatus.INVALID_CONFIG, result.all
+    lines = result.err.splitlines()
+    for line, text in ((3, "first name is empty"), (4, "unknown account template"), (5, "same person as line 2"),
+                       (6, "4 fields where the header has 5"), (7, "empty name")):
+        assert any(x.startswith(f"{csv}:{line}:1:") and text in x for x in lines), (line, result.err)
+    assert len([x for x in lines if x.startswith(str(csv))]) == 5
+    assert not (tmp_path / "pw").exists()
+
+
+def test_windows_1252_with_commas_and_unknown_column(tmp_path, cli, make_inventory) -> None:
+    from tests.conftest import LOCAL_INVENTORY
+
+    inv = make_inventory(LOCAL_INVENTORY, {"shared.yaml": """\
+        entity: shared
+        accounts: {templates: {clerk: {ou: "OU=X,DC=x"}}}
+        """})
+    csv = write(tmp_path / "hr.csv", ["Prénom,Nom,Couleur\n", "Élodie,Gérard,bleu\n"], "cp1252")
+    result = cli("-i", str(inv), "ad", "user", "import", str(csv), "--template", "shared/clerk")
+    assert result.rc == ExitStatus.INVALID_CONFIG
+    assert f"{csv}:1:1: unknown column 'Couleur'" in result.err  # the header was decoded and split right
+
+
+@pytest.mark.peer
+def test_import_creates_then_a_rerun_creates_nothing(ad_project, cli, samba_dc, tmp_path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, *rows(12, tag)], "cp1252")
+    pw = tmp_path / "passwords.txt"
+    dry = cli("-i", str(ad_project), "ad", "user", "import", str(csv), "--dry-run")
+    assert dry.rc == 0 and "12 account(s) would be created" in dry.err
+    first = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+                "--yes")
+    assert first.rc == 0, first.all
+    assert [r["status"] for r in json.loads(first.out)] == ["created"] * 12
+    assert (pw.stat().st_mode & 0o777) == 0o600 and len(pw.read_text().splitlines()) == 12
+    again = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+                "--yes")
+    assert [r["status"] for r in json.loads(again.out)] == ["exists"] * 12
+    assert len(pw.read_text().splitlines()) == 12
+    from tests.peers.samba import ldap_connection
+
+    conn = ldap_connection(samba_dc)
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["employeeID", "department"])
+    assert len(conn.entries) == 12 and {e.department.value for e in conn.entries} == {"Accueil"}
+    conn.unbind()
+
+
+@pytest.mark.peer
+def test_import_interrupted_by_a_dc_failure_is_finished_by_a_rerun(ad_project, samba_dc, tmp_path) -> None:
+    from itref.ad.client import DirectoryClient
+    from itref.ad.importer import import_rows, read_rows
+    from itref.config.project import load_project
+    from itref.core.errors import ConnectionFailed
+    from itref.secrets import SecretResolver
+    from tests.peers.samba import ldap_connection
+
+    tag = uuid.uuid4().hex[:6]
+    project = load_project(ad_project)
+    todo = read_rows(write(tmp_path / "hr.csv", [HEADER, *rows(20, tag)]), project, None)
+    passwords: dict[str, str] = {}
+
+    def keep(login, secret) -> None:
+        passwords[login] = secret.reveal()
+
+    def stop_dc_after_eight(result) -> None:
+        if result.row.line == 9:
+            samba_dc.kill()
+
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    with pytest.raises(ConnectionFailed):
+        import_rows(client, project, todo, on_password=keep, on_row=stop_dc_after_eight)
+    client.close()
+    samba_dc.start()
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    try:
+        results = import_rows(client, project, todo, on_password=keep)
+    finally:
+        client.close()
+    assert [r.status for r in results[:8]] == ["exists"] * 8
+    assert {r.status for r in results[8:]} <= {"created", "completed"}
+    conn = ldap_connection(samba_dc)
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["userAccountControl", "sAMAccountName"])
+    accounts = {e.sAMAccountName.value: e.userAccountControl.value for e in conn.entries}
+    conn.unbind()
+    assert len(accounts) == 20 and set(accounts.values()) == {512}  # all 20, once each, all enabled
+    login = next(iter(accounts))
+    assert ldap_connection(samba_dc, f"{login}@{samba_dc.dns_domain}", passwords[login]).bound
