@@ -65,6 +65,8 @@ class Connector(ABC):
     def __init__(self, host: HostSpec, secrets: SecretResolver) -> None:
         self.host = host
         self.secrets = secrets
+        self.warnings: list[str] = []
+        """Things a person should know about this connection (e.g. certificate checks turned off)."""
 
     @abstractmethod
     def open(self) -> None:

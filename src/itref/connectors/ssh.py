@@ -259,6 +259,11 @@ class SSHConnector(Connector):
                 chan.status_event.wait(min(remaining, 0.5))
             else:
                 select.select([fd], [], [], min(remaining, 0.5))
+        # The exit status comes after the last data, but data may have landed between our checks: drain it.
+        while chan.recv_ready():
+            out += chan.recv(READ_CHUNK)
+        while chan.recv_stderr_ready():
+            err += chan.recv_stderr(READ_CHUNK)
         status = chan.recv_exit_status()
         if status == -1 and not chan.get_transport().is_active():  # closed by a dying connection, no real status
             raise ConnectionFailed(_("{host}: the connection closed before the command finished").format(

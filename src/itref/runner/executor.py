@@ -56,7 +56,7 @@ def execute(ctx: RunContext, hosts: Sequence[HostSpec], work: Work, *, forks: in
     def one(host: HostSpec) -> HostResult:
         started = time.monotonic()
         notify(Progress(host, "connecting", started))
-        result = _guarded(ctx, host, work, started, live, lock, notify)
+        result = _guarded(ctx, host, work, started, live, lock, notify, warnings)
         if on_result is not None:
             try:
                 on_result(result)
@@ -86,7 +86,7 @@ def execute(ctx: RunContext, hosts: Sequence[HostSpec], work: Work, *, forks: in
 
 
 def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: dict[str, Connector],
-             lock: threading.Lock, notify: Callable[[Progress], None]) -> HostResult:
+             lock: threading.Lock, notify: Callable[[Progress], None], warnings: list[str]) -> HostResult:
     def fail(outcome: Outcome, message: str) -> HostResult:
         return HostResult(host.name, host.entity, outcome, error=mask(message),
                           duration=time.monotonic() - started)
@@ -119,3 +119,4 @@ def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: 
         finally:
             with lock:
                 live.pop(host.name, None)
+                warnings.extend(f"{host.name}: {w}" for w in dict.fromkeys(conn.warnings))
