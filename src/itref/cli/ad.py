@@ -475,7 +475,7 @@ def report(
     st = state(ctx)
     fmt = st.require_format("table", "json")
     from itref.ad.report import Thresholds, directory_findings
-    from itref.core.findings import Severity, worst
+    from itref.core.findings import exit_status, worst
     from itref.report.ad import findings_view
     from itref.report.inventory import to_json
 
@@ -488,4 +488,4 @@ def report(
         st.out.print(to_json([f.as_dict() for f in findings]), markup=False, soft_wrap=True)
     else:
         st.out.print(findings_view(findings))
-    return ExitStatus.FAILURE if worst(findings).rank >= Severity.WARNING.rank else ExitStatus.SUCCESS
+    return exit_status(worst(findings))

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from itref.core.status import ExitStatus
+
 
 class Severity(StrEnum):
     """How bad a finding is, from harmless to unknown (could not be checked)."""
@@ -41,6 +43,13 @@ class Finding:
         return {"check": self.check, "severity": self.severity.value, "entity": self.entity, "host": self.host,
                 "subject": self.subject, "message": self.message, "why": self.why, "fix": self.fix,
                 "evidence": self.evidence}
+
+
+def exit_status(severity: Severity) -> ExitStatus:
+    """Return the exit status for the worst severity of a check run (OK and INFO are success)."""
+    return {Severity.OK: ExitStatus.SUCCESS, Severity.INFO: ExitStatus.SUCCESS,
+            Severity.WARNING: ExitStatus.CHECK_WARNING, Severity.UNKNOWN: ExitStatus.CHECK_UNKNOWN,
+            Severity.CRITICAL: ExitStatus.CHECK_CRITICAL}[severity]
 
 
 def worst(findings: list[Finding]) -> Severity:

@@ -20,6 +20,12 @@ class ExitStatus(IntEnum):
     """A host or server could not be reached or refused us (network, host key, authentication)."""
     SECRET_UNAVAILABLE = 5
     """A secret reference could not be resolved (variable unset, file unreadable or too open...)."""
+    CHECK_WARNING = 6
+    """A check (audit, backup check, AD report) found something worth a look; nothing critical."""
+    CHECK_CRITICAL = 7
+    """A check found something critical (e.g. last night's backup is missing)."""
+    CHECK_UNKNOWN = 8
+    """A check could not be made (host unreachable, wrong password...) and nothing was critical."""
     INTERNAL_ERROR = 70
     """A bug in itref; the message says how to get the details."""
     INTERRUPTED = 130
