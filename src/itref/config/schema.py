@@ -436,7 +436,9 @@ class Backup(Strict):
     size_change: str | None = Field(None, pattern=r"^±?\+?\d+(\.\d+)?%$", description="e.g. ±30%.")
     expected_hostname: str | None = None
     expected_paths: list[str] = Field(default_factory=list)
-    verify_schedule: str | None = None
+    verify_schedule: str | None = Field(None, description="Cron schedule of `itref backup verify` for this backup.")
+    read_data_subset: str = Field("5%", pattern=r"^(\d+(\.\d+)?%|\d+/\d+)$",
+                                  description="restic: share of the data read back by verify (e.g. 5%, 1/10).")
     drill: Drill | None = None
 
     _check_age = field_validator("max_age", mode="before")(lambda cls, v: _duration(v))

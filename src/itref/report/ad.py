@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
 from itref.ad.client import Entry
 from itref.ad.plan import Plan
-from itref.core.findings import Finding, Severity
 from itref.i18n import _
-
-SEVERITY_STYLE = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow",
-                  Severity.CRITICAL: "bold red", Severity.UNKNOWN: "magenta"}
 
 
 def plan_text(plan: Plan) -> Text:
@@ -106,22 +101,3 @@ def account_detail(entry: Entry) -> Table:
         shown = "\n".join(value) if isinstance(value, list) else ("" if value is None else str(value))
         table.add_row(Text(key), Text(shown))
     return table
-
-
-def findings_view(findings: list[Finding]) -> Group:
-    """Return findings grouped by entity, worst first, with why and how to fix."""
-    parts: list[Any] = []
-    entities = sorted({f.entity or "" for f in findings})
-    for entity in entities:
-        rows = sorted([f for f in findings if (f.entity or "") == entity], key=lambda f: -f.severity.rank)
-        parts.append(Text(entity or _("whole domain"), style="bold underline"))
-        for f in rows:
-            line = Text(f"  [{f.severity.value.upper()}] ", style=SEVERITY_STYLE[f.severity])
-            line.append(f"{f.check}: {f.message}")
-            parts.append(line)
-            if f.severity.rank >= Severity.WARNING.rank:
-                if f.why:
-                    parts.append(Text("      " + _("Why it matters: ") + f.why, style="dim"))
-                if f.fix:
-                    parts.append(Text("      " + _("What to do: ") + f.fix, style="dim"))
-    return Group(*parts)

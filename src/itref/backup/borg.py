@@ -1,0 +1,145 @@
+"""borg repositories: latest archive (time, size, files, host) in one borg call; check; restore drill.
+
+borg never waits for an answer here: the relocation and unencrypted-repository questions are
+pre-answered and standard input is closed, so no prompt can hang a check. borg prints naive local
+times; the host's UTC offset is read in the same round trip to place them correctly.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
+from itref.backup.restic import COMPARE, compare_outcome, pick
+from itref.backup.shell import run_script, step
+from itref.i18n import _
+
+if TYPE_CHECKING:
+    from itref.config.schema import Backup
+    from itref.connectors.base import Connector
+    from itref.secrets import SecretResolver
+
+PRELUDE = """IFS= read -r BORG_PASSPHRASE || true
+export BORG_PASSPHRASE BORG_REPO="$1"
+export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_DISPLAY_PASSPHRASE=no
+command -v borg >/dev/null 2>&1 || { echo 'borg: not found' >&2; exit 127; }
+"""
+COLLECT = PRELUDE + step("tz", "date +%z") + step("info", "borg info --json --last 1 </dev/null")
+
+
+def classify(stderr: str, rc: int) -> tuple[Problem, str] | None:
+    """Return (problem, detail) for a failed borg call, from its stderr and exit code."""
+    text = stderr.lower()
+    if rc == 127 or "borg: not found" in text:
+        return "tool-missing", _("borg is not installed on the host")
+    if "passphrase supplied" in text and "incorrect" in text:
+        return "wrong-password", _("the passphrase itref has does not open the repository")
+    if "does not exist" in text or "is not a valid repository" in text:
+        return "missing", _("there is no repository at this location")
+    if "lock" in text and ("failed to create/acquire" in text or "timeout" in text):
+        return "locked", _("the repository is locked (a backup or prune is running, or a stale lock: "
+                           "'borg break-lock' removes a stale one)")
+    if rc != 0:
+        last = [line for line in stderr.strip().splitlines() if line.strip()]
+        return "error", last[-1] if last else _("borg failed with exit code {rc}").format(rc=rc)
+    return None
+
+
+def host_offset(text: str) -> timezone:
+    """Return the timezone of ``date +%z`` output (e.g. ``+0100``); UTC if unreadable."""
+    text = text.strip()
+    try:
+        sign = -1 if text[0] == "-" else 1
+        return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[3:5])))
+    except (IndexError, ValueError):
+        return UTC
+
+
+def parse_info(text: str, tz: timezone) -> Facts:
+    """Return the facts of ``borg info --json --last 1`` output (times read in the host's timezone ``tz``)."""
+    data = json.loads(text)
+    archives = data.get("archives") or []
+    if not archives:
+        return Facts(problem="empty", detail=_("the repository holds no archive"), count=0)
+    a = archives[-1]
+    stats = a.get("stats", {})
+    command = a.get("command_line") or []
+    paths = tuple(p for p in command[command.index("create") + 2:] if not p.startswith("-")) \
+        if "create" in command else ()
+    return Facts(latest=datetime.fromisoformat(a.get("end") or a["start"]).replace(tzinfo=tz),
+                 latest_id=a.get("name"), size=stats.get("original_size"), files=stats.get("nfiles"),
+                 hostname=a.get("hostname"), paths=paths)
+
+
+class Borg:
+    """The ``borg`` backup kind."""
+
+    name = "borg"
+    label = "borg"
+
+    def _secret(self, backup: Backup, secrets: SecretResolver) -> str:
+        if backup.password is None:
+            return ""
+        return secrets.resolve(backup.password, _("passphrase of backup {name}").format(name=backup.name)).reveal()
+
+    def collect(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> Facts:
+        """Return the latest archive's facts (one borg call)."""
+        steps, result = run_script(conn, COLLECT, [backup.repository or ""], secret=self._secret(backup, secrets),
+                                   timeout=300)
+        info = steps.get("info")
+        if info is None or info.rc != 0:
+            problem = classify(result.stderr, info.rc if info else (result.rc or 1))
+            return Facts(problem=problem[0] if problem else "error", detail=problem[1] if problem else result.stderr)
+        try:
+            return parse_info(info.out, host_offset(steps["tz"].out if "tz" in steps else ""))
+        except (ValueError, KeyError) as exc:
+            return Facts(problem="error", detail=_("unreadable borg output: {e}").format(e=exc))
+
+    def verify(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> VerifyOutcome:
+        """Run ``borg check`` (repository and archives) and return whether it is sound."""
+        script = PRELUDE + step("check", "borg check </dev/null 2>&1")
+        steps, result = run_script(conn, script, [backup.repository or ""], secret=self._secret(backup, secrets),
+                                   timeout=3600)
+        check = steps.get("check")
+        if check is None:
+            problem = classify(result.stderr, result.rc or 1)
+            return VerifyOutcome(False, problem[1] if problem else result.stderr.strip())
+        lines = [x for x in check.out.splitlines() if x.strip()]
+        if check.rc == 0:
+            return VerifyOutcome(True, _("borg check found no problem"))
+        problem = classify(check.out, check.rc)
+        return VerifyOutcome(False, (problem[1] if problem and problem[0] != "error" else "")
+                             or "; ".join(lines[-3:]))
+
+    def drill(self, conn: Connector, backup: Backup, secrets: SecretResolver, sample: list[str],
+              random_count: int, workdir: PurePath) -> DrillOutcome:
+        """Extract fixed and random files of the latest archive into ``workdir`` and compare with the source."""
+        secret = self._secret(backup, secrets)
+        listing_script = PRELUDE + step("tz", "date +%z") + step(
+            "last", "borg list --last 1 --format '{archive}{NL}' </dev/null") + \
+            step("ls", 'borg list --json-lines "::$(borg list --last 1 --format \'{archive}\' </dev/null)" </dev/null')
+        steps, result = run_script(conn, listing_script, [backup.repository or ""], secret=secret, timeout=600)
+        ls, last = steps.get("ls"), steps.get("last")
+        if ls is None or ls.rc != 0 or last is None:
+            problem = classify(result.stderr, ls.rc if ls else (result.rc or 1))
+            return DrillOutcome(False, (), detail=problem[1] if problem else result.stderr.strip())
+        archive = last.out.strip()
+        entries = [json.loads(x) for x in ls.out.splitlines() if x.strip().startswith("{")]
+        files = ["/" + e["path"] for e in entries if e.get("type") == "-"]
+        chosen = pick(files, sample, random_count)
+        if not chosen:
+            return DrillOutcome(False, (), detail=_("no file to restore in the latest archive"))
+        extract = f'mkdir -p "$W" && cd "$W" && borg extract ::{shlex.quote(archive)} ' + \
+            " ".join(f'"$(printf %s "${i + 3}" | cut -c2-)"' for i in range(len(chosen))) + " </dev/null"
+        script = PRELUDE + 'W="$2"\n' + step("restore", extract) + step("hash", COMPARE)
+        steps, result = run_script(conn, script, [backup.repository or "", str(workdir), *chosen], secret=secret,
+                                   timeout=3600)
+        info = self.collect(conn, backup, secrets)
+        return compare_outcome(steps, result.stderr, chosen, info.latest)
+
+
+KIND = Borg()

@@ -1,0 +1,194 @@
+"""``itref backup check``: collect every backup's facts in parallel, judge them, keep the history."""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from itref.backup import kinds
+from itref.backup.base import Facts
+from itref.backup.history import History, Previous
+from itref.config.project import HostSpec, Project
+from itref.config.schema import Backup
+from itref.config.selection import select
+from itref.config.units import parse_duration, parse_size
+from itref.connectors.base import Connector
+from itref.core.context import RunContext
+from itref.core.errors import UsageError
+from itref.core.findings import Finding, Severity
+from itref.core.humanize import ago, duration, size
+from itref.core.results import HostResult, Outcome
+from itref.i18n import _
+from itref.runner.executor import execute
+
+LOCAL = "localhost"
+DRILLABLE = ("restic", "borg")
+PROBLEM_SEVERITY = {"missing": Severity.CRITICAL, "wrong-password": Severity.CRITICAL, "empty": Severity.CRITICAL,
+                    "locked": Severity.UNKNOWN, "tool-missing": Severity.UNKNOWN, "unreachable": Severity.UNKNOWN,
+                    "error": Severity.UNKNOWN}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One backup to check, with its entity and the host the check runs on."""
+
+    backup: Backup
+    entity: str
+    host: HostSpec
+
+    @property
+    def where(self) -> str:
+        """Return ``host:location`` as people say it."""
+        location = self.backup.repository or self.backup.path or self.backup.job or ""
+        return f"{self.host.name}:{location}" if location else self.host.name
+
+
+def local_host(entity: str) -> HostSpec:
+    """Return the host standing for 'this machine' when a backup names no host."""
+    return HostSpec(LOCAL, entity, "local", LOCAL, (), None, {})
+
+
+def targets(project: Project, *, limit: str | None = None, entity: str | None = None,
+            names: list[str] | None = None) -> list[Target]:
+    """Return the backups selected by host (--limit), entity and name, in playbook order.
+
+    Raises UsageError when an entity or a name matches no backup.
+    """
+    if entity is not None and entity not in project.inventory.entities:
+        raise UsageError(_("unknown entity '{entity}'").format(entity=entity))
+    chosen_hosts = {h.name for h in select(project.hosts, limit)} if limit else None
+    found = []
+    for ent, book in project.playbooks.items():
+        if entity is not None and ent != entity:
+            continue
+        for backup in book.backups:
+            host = project.host(backup.host) if backup.host else local_host(ent)
+            assert host is not None
+            if chosen_hosts is not None and host.name not in chosen_hosts:
+                continue
+            if names and backup.name not in names:
+                continue
+            found.append(Target(backup, ent, host))
+    if names:
+        missing = set(names) - {t.backup.name for t in found}
+        if missing:
+            raise UsageError(_("no backup called {names} in the selection").format(names=", ".join(sorted(missing))))
+    return found
+
+
+def evaluate(project: Project, target: Target, facts: Facts, previous: Previous | None,
+             last_drill: datetime | None, now: datetime) -> Finding:
+    """Return the finding for one backup: one status and a one-line reason a stand-in can act on."""
+    b = target.backup
+    title = project.inventory.entities[target.entity].title
+    prefix = f"{title} — {kinds.get(b.kind).label} {target.where}: "
+    evidence: dict[str, object] = {
+        "snapshot": facts.latest_id, "time": facts.latest.isoformat() if facts.latest else None,
+        "size": facts.size, "files": facts.files, "count": facts.count, "hostname": facts.hostname,
+        "last_drill": last_drill.isoformat() if last_drill else None, **facts.extra}
+
+    def finding(severity: Severity, message: str, why: str = "", fix: str = "") -> Finding:
+        return Finding(f"backup.{b.kind}", severity, prefix + message, why, fix, entity=target.entity,
+                       host=target.host.name, subject=b.name, evidence=evidence)
+
+    if facts.problem is not None:
+        fixes = {"wrong-password": _("Check the secret referenced in the playbook against the repository's "
+                                     "real password (keep both in the KeePass database)."),
+                 "missing": _("Check the path and that the backup disk or NAS share is mounted."),
+                 "empty": _("The backup job has never written anything: check that it runs."),
+                 "locked": _("Wait for the running backup to end; if the lock stays, remove the stale lock."),
+                 "tool-missing": _("Install the backup tool on the host."),
+                 "unreachable": _("Check that the host is on and reachable.")}
+        return finding(PROBLEM_SEVERITY[facts.problem], facts.detail,
+                       _("A backup that cannot be read cannot be restored."), fixes.get(facts.problem, ""))
+    assert facts.latest is not None
+    age = now - facts.latest
+    problems: list[tuple[Severity, str]] = []
+    if facts.result and facts.result.lower() in ("failed", "warning"):
+        problems.append((Severity.CRITICAL if facts.result.lower() == "failed" else Severity.WARNING,
+                         _("last session ended with '{result}'").format(result=facts.result)))
+    if b.max_age and age > parse_duration(b.max_age):
+        problems.append((Severity.CRITICAL, _("last backup {ago} (max {max})").format(ago=ago(age), max=b.max_age)))
+    if b.min_size and facts.size is not None and facts.size < parse_size(b.min_size):
+        problems.append((Severity.CRITICAL, _("latest backup is {size}, below the minimum {min}").format(
+            size=size(facts.size), min=b.min_size)))
+    if b.size_change and previous and previous.size and facts.size is not None:
+        allowed = float(b.size_change.strip("±+%")) / 100
+        change = (facts.size - previous.size) / previous.size
+        if abs(change) > allowed:
+            problems.append((Severity.WARNING, _("size went from {old} to {new} ({pct:+.0f}%, allowed {allowed})")
+                             .format(old=size(previous.size), new=size(facts.size), pct=change * 100,
+                                     allowed=b.size_change)))
+    if b.expected_hostname and facts.hostname and facts.hostname != b.expected_hostname:
+        problems.append((Severity.WARNING, _("made by host {got}, expected {expected}").format(
+            got=facts.hostname, expected=b.expected_hostname)))
+    missing_paths = [p for p in b.expected_paths if facts.paths and p not in facts.paths]
+    if missing_paths:
+        problems.append((Severity.WARNING, _("does not contain {paths}").format(paths=", ".join(missing_paths))))
+    if b.drill is not None:
+        every = parse_duration(b.drill.every)
+        if last_drill is None or now - last_drill > every:
+            problems.append((Severity.WARNING, _("no successful restore test in {every}").format(
+                every=duration(every))))
+    drill_note = ""
+    if b.kind in DRILLABLE:
+        drill_note = "; " + (_("last restore test {ago}").format(ago=ago(now - last_drill)) if last_drill
+                             else _("never restore-tested"))
+    details = _("last backup {ago}").format(ago=ago(age)) + (f" ({facts.latest_id}, {size(facts.size)})"
+                                                             if facts.size is not None else f" ({facts.latest_id})")
+    if problems:
+        severity = max((s for s, _m in problems), key=lambda s: s.rank)
+        return finding(severity, "; ".join(m for _s, m in problems) + drill_note,
+                       _("A backup that is old, shrunk or never tested may not be there the day it is needed."),
+                       _("Look at the backup job's log on {host}; restart it or call its supplier.").format(
+                           host=target.host.name))
+    return finding(Severity.OK, details + drill_note)
+
+
+def check_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
+                  history: History | None = None, now: datetime | None = None,
+                  on_done: Callable[[Finding], None] | None = None) -> list[Finding]:
+    """Check every target in parallel (one connection per host, its backups side by side) and return
+    one finding per backup, in the order of ``chosen``. Each result is stored in the history."""
+    history = history or History()
+    now = now or datetime.now(UTC)
+    by_host: dict[str, list[Target]] = defaultdict(list)
+    hosts: dict[str, HostSpec] = {}
+    for t in chosen:
+        by_host[t.host.name].append(t)
+        hosts[t.host.name] = t.host
+    facts: dict[int, Facts] = {}
+    lock = threading.Lock()
+
+    def work(conn: Connector, host: HostSpec) -> HostResult:
+        mine = by_host[host.name]
+
+        def one(t: Target) -> None:
+            result = kinds.get(t.backup.kind).collect(conn, t.backup, ctx.secrets)
+            with lock:
+                facts[id(t)] = result
+
+        parallel = 1 if conn.shell_family == "powershell" else min(8, len(mine))
+        with ThreadPoolExecutor(max_workers=parallel) as pool:
+            list(pool.map(one, mine))
+        return HostResult(host.name, host.entity, Outcome.OK)
+
+    report = execute(ctx, list(hosts.values()), work, forks=forks)
+    failures = {r.host: r for r in report.results if r.failed}
+    findings = []
+    for t in chosen:
+        f = facts.get(id(t))
+        if f is None:
+            error = failures.get(t.host.name)
+            f = Facts(problem="unreachable", detail=error.error if error and error.error else _("not checked"))
+        previous = history.previous_snapshot(t.entity, t.backup.name, f.latest_id) if f.latest_id else None
+        finding = evaluate(ctx.project, t, f, previous, history.last_success("drills", t.entity, t.backup.name), now)
+        history.record_check(t.entity, t.backup.name, t.backup.kind, finding.severity.value, f)
+        findings.append(finding)
+        if on_done is not None:
+            on_done(finding)
+    return findings

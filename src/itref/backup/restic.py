@@ -1,0 +1,185 @@
+"""restic repositories: latest snapshot (time, id, size, files) in one round trip; check; restore drill."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime
+from pathlib import PurePath
+from typing import TYPE_CHECKING, Any
+
+from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
+from itref.backup.shell import run_script, step
+from itref.i18n import _
+
+if TYPE_CHECKING:
+    from itref.config.schema import Backup
+    from itref.connectors.base import Connector
+    from itref.secrets import SecretResolver
+
+PRELUDE = """IFS= read -r RESTIC_PASSWORD || exit 97
+export RESTIC_PASSWORD RESTIC_REPOSITORY="$1"
+export RESTIC_CACHE_DIR="${RESTIC_CACHE_DIR:-/var/tmp/itref-restic-cache-$(id -u)}"
+command -v restic >/dev/null 2>&1 || { echo 'restic: not found' >&2; exit 127; }
+"""
+COLLECT = PRELUDE + step("snapshots", "restic snapshots --json") + step("stats", "restic stats --json latest")
+
+
+def classify(stderr: str, rc: int) -> tuple[Problem, str] | None:
+    """Return (problem, detail) for a failed restic invocation, from its stderr and exit code."""
+    text = stderr.lower()
+    if rc == 127 or "restic: not found" in text:
+        return "tool-missing", _("restic is not installed on the host")
+    if "wrong password" in text or "no key found" in text:
+        return "wrong-password", _("the password itref has does not open the repository")
+    if "is there a repository at the following location" in text or "unable to open config file" in text:
+        return "missing", _("there is no repository at this location")
+    if "locked" in text:
+        return "locked", _("the repository is locked (a backup, prune or check is running, or a stale lock: "
+                           "'restic unlock' removes a stale one)")
+    if rc != 0:
+        last = [line for line in stderr.strip().splitlines() if line.strip()]
+        return "error", last[-1] if last else _("restic failed with exit code {rc}").format(rc=rc)
+    return None
+
+
+def parse_snapshots(text: str) -> list[dict[str, Any]]:
+    """Return restic's snapshot list, oldest first (``restic snapshots --json``)."""
+    data = json.loads(text or "[]") or []
+    return sorted(data, key=lambda s: s["time"])
+
+
+def parse_time(value: str) -> datetime:
+    """Return restic's RFC 3339 time (nanoseconds cut to microseconds) as an aware datetime."""
+    head, _sep, rest = value.partition(".")
+    if rest:
+        count = len(rest) - len(rest.lstrip("0123456789"))
+        value = f"{head}.{rest[:min(count, 6)]}{rest[count:]}"
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+class Restic:
+    """The ``restic`` backup kind."""
+
+    name = "restic"
+    label = "restic"
+
+    def _secret(self, backup: Backup, secrets: SecretResolver) -> str:
+        if backup.password is None:
+            return ""
+        return secrets.resolve(backup.password, _("password of backup {name}").format(name=backup.name)).reveal()
+
+    def collect(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> Facts:
+        """Return the latest snapshot's facts (two restic calls in one round trip)."""
+        steps, result = run_script(conn, COLLECT, [backup.repository or ""], secret=self._secret(backup, secrets),
+                                   timeout=300)
+        snaps_step = steps.get("snapshots")
+        if snaps_step is None or snaps_step.rc != 0:
+            problem = classify(result.stderr, snaps_step.rc if snaps_step else (result.rc or 1))
+            return Facts(problem=problem[0] if problem else "error", detail=problem[1] if problem else result.stderr)
+        try:
+            snaps = parse_snapshots(snaps_step.out)
+        except (ValueError, KeyError) as exc:
+            return Facts(problem="error", detail=_("unreadable restic output: {e}").format(e=exc))
+        if not snaps:
+            return Facts(problem="empty", detail=_("the repository holds no snapshot"), count=0)
+        latest = snaps[-1]
+        size = files = None
+        stats = steps.get("stats")
+        if stats is not None and stats.rc == 0:
+            try:
+                data = json.loads(stats.out)
+                size, files = data.get("total_size"), data.get("total_file_count")
+            except ValueError:
+                pass
+        return Facts(latest=parse_time(latest["time"]), latest_id=latest.get("short_id") or latest["id"][:8],
+                     size=size, files=files, count=len(snaps), hostname=latest.get("hostname"),
+                     paths=tuple(latest.get("paths", [])))
+
+    def verify(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> VerifyOutcome:
+        """Run ``restic check --read-data-subset`` and return whether the repository is sound."""
+        script = PRELUDE + step("check", 'restic check --read-data-subset="$2" 2>&1')
+        steps, result = run_script(conn, script, [backup.repository or "", backup.read_data_subset],
+                                   secret=self._secret(backup, secrets), timeout=3600)
+        check = steps.get("check")
+        if check is None:
+            problem = classify(result.stderr, result.rc or 1)
+            return VerifyOutcome(False, problem[1] if problem else result.stderr.strip())
+        lines = [x for x in check.out.splitlines() if x.strip()]
+        if check.rc == 0:
+            return VerifyOutcome(True, lines[-1] if lines else "no errors were found")
+        problem = classify(check.out, check.rc)
+        errors = [x for x in lines if "error" in x.lower() or "fatal" in x.lower()]
+        return VerifyOutcome(False, (problem[1] if problem and problem[0] != "error" else "")
+                             or "; ".join(errors[:3]) or (lines[-1] if lines else ""))
+
+    def drill(self, conn: Connector, backup: Backup, secrets: SecretResolver, sample: list[str],
+              random_count: int, workdir: PurePath) -> DrillOutcome:
+        """Restore the fixed files plus a random sample from the latest snapshot into ``workdir``, then
+        compare each with its source (when the source exists and has not changed since the snapshot)."""
+        secret = self._secret(backup, secrets)
+        listing, result = run_script(conn, PRELUDE + step("ls", "restic ls --json latest"),
+                                     [backup.repository or ""], secret=secret, timeout=600)
+        ls = listing.get("ls")
+        if ls is None or ls.rc != 0:
+            problem = classify(result.stderr, ls.rc if ls else (result.rc or 1))
+            return DrillOutcome(False, (), detail=problem[1] if problem else result.stderr.strip())
+        nodes = [json.loads(line) for line in ls.out.splitlines() if line.strip().startswith("{")]
+        snapshot_time = next((parse_time(n["time"]) for n in nodes if n.get("struct_type") == "snapshot"), None)
+        files = [n["path"] for n in nodes if n.get("type") == "file"]
+        chosen = pick(files, sample, random_count)
+        if not chosen:
+            return DrillOutcome(False, (), detail=_("no file to restore in the latest snapshot"))
+        includes = " ".join(f'--include "${i + 3}"' for i in range(len(chosen)))
+        script = PRELUDE + 'W="$2"\n' + step("restore", f'restic restore latest --target "$W" {includes} >/dev/null') \
+            + step("hash", COMPARE)
+        steps, result = run_script(conn, script, [backup.repository or "", str(workdir), *chosen], secret=secret,
+                                   timeout=3600)
+        return compare_outcome(steps, result.stderr, chosen, snapshot_time)
+
+
+COMPARE = """shift 2
+for f in "$@"; do
+  r=$(sha256sum "$W$f" 2>/dev/null | cut -d' ' -f1)
+  if [ -e "$f" ]; then s=$(sha256sum "$f" 2>/dev/null | cut -d' ' -f1); m=$(stat -c %Y "$f"); else s=-; m=-; fi
+  printf '%s\\t%s\\t%s\\t%s\\n' "${r:--}" "$s" "$m" "$f"
+done
+rm -rf "$W"
+"""
+
+
+def pick(files: list[str], fixed: list[str], count: int, rng: random.Random | None = None) -> list[str]:
+    """Return the fixed files that are in the snapshot plus ``count`` random others."""
+    present = [f for f in fixed if f in set(files)]
+    others = [f for f in files if f not in present]
+    chooser = rng or random.SystemRandom()
+    return present + chooser.sample(others, min(count, len(others)))
+
+
+def compare_outcome(steps: dict[str, Any], stderr: str, chosen: list[str], snapshot_time: datetime | None
+                    ) -> DrillOutcome:
+    """Return the drill's outcome from the restore and hash steps' output."""
+    restore, hashed = steps.get("restore"), steps.get("hash")
+    if restore is None or restore.rc != 0 or hashed is None:
+        return DrillOutcome(False, tuple(chosen), detail=_("restore failed: {err}").format(
+            err=(stderr.strip().splitlines() or ["?"])[-1]))
+    mismatched, unverified, missing = [], [], []
+    for line in hashed.out.splitlines():
+        restored, source, mtime, path = [*line.split("\t", 3), "", "", "", ""][:4]
+        if restored == "-":
+            missing.append(path)
+        elif source == "-":
+            unverified.append(path)
+        elif source != restored:
+            newer = snapshot_time is not None and mtime != "-" and float(mtime) > snapshot_time.timestamp()
+            (unverified if newer else mismatched).append(path)
+    ok = not mismatched and not missing
+    detail = ""
+    if missing:
+        detail = _("not restored: {files}").format(files=", ".join(missing))
+    elif mismatched:
+        detail = _("restored content differs from the source: {files}").format(files=", ".join(mismatched))
+    return DrillOutcome(ok, tuple(chosen), tuple(mismatched + missing), tuple(unverified), detail)
+
+
+KIND = Restic()

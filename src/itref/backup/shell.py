@@ -1,0 +1,50 @@
+"""Run a small POSIX script on a backup's host, the repository password passed on standard input.
+
+The password never appears on a command line (visible in ``ps``) nor in the script: the script
+reads it from stdin into an environment variable of its own process. Each step of a script ends
+with a marker carrying its exit code, so one round trip returns several commands' outputs.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from itref.connectors.base import Command, Connector
+from itref.core.results import CommandResult
+
+MARK = re.compile(r"^@@itref:(?P<name>[\w-]+):(?P<rc>\d+)@@$", re.M)
+
+
+def step(name: str, command: str) -> str:
+    """Return a script line running ``command`` and then printing the marker of step ``name``."""
+    return f"{command}\nprintf '\\n@@itref:{name}:%s@@\\n' \"$?\"\n"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step's exit code and stdout."""
+
+    rc: int
+    out: str
+
+
+def run_script(conn: Connector, script: str, args: list[str], *, secret: str | None, timeout: float) -> tuple[
+        dict[str, Step], CommandResult]:
+    """Run ``script`` with ``args`` as $1, $2... and ``secret`` on stdin; return each step and the raw result."""
+    argv = ["sh", "-c", script, "itref", *args]
+    stdin = (secret + "\n").encode() if secret is not None else b""
+    result = conn.run(Command.of(argv, timeout=timeout, stdin=stdin))
+    steps: dict[str, Step] = {}
+    start = 0
+    for m in MARK.finditer(result.stdout):
+        steps[m.group("name")] = Step(int(m.group("rc")), result.stdout[start:m.start()].strip("\n"))
+        start = m.end()
+    return steps, result
+
+
+def shell_quote(value: str) -> str:
+    """Return ``value`` quoted for sh."""
+    import shlex
+
+    return shlex.quote(value)

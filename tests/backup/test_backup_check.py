@@ -1,0 +1,216 @@
+"""Backup checks against real restic and borg repositories made by the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from itref.core.status import ExitStatus
+from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
+
+pytestmark = pytest.mark.peer
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory) -> RepoLab:
+    return RepoLab(tmp_path_factory.mktemp("repos"))
+
+
+@pytest.fixture(autouse=True)
+def tool_env(lab, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("RESTIC_PW", RESTIC_PASSWORD)
+    monkeypatch.setenv("BORG_PW", BORG_PASSPHRASE)
+    monkeypatch.setenv("BORG_BASE_DIR", str(lab.root / "borg-base"))
+    # Repositories copied from one template share their id, so each test gets its own restic cache.
+    monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "restic-cache"))
+    monkeypatch.setenv("TZ", "Europe/Brussels")
+
+
+def project(tmp_path: Path, backups: list[dict], hosts: dict | None = None) -> Path:
+    inv = {"version": 1, "organisation": "Test",
+           "secrets": {"restic-pw": {"env": "RESTIC_PW"}, "borg-pw": {"env": "BORG_PW"}},
+           "entities": {"cpas": {"title": "CPAS", "hosts": hosts or {}}}}
+    (tmp_path / "playbooks").mkdir(exist_ok=True)
+    (tmp_path / "playbooks" / "cpas.yaml").write_text(json.dumps({"entity": "cpas", "backups": backups}))
+    path = tmp_path / "inventory.yaml"
+    path.write_text(json.dumps(inv))
+    return path
+
+
+def restic(name: str, repo: Path, **extra) -> dict:
+    return {"name": name, "kind": "restic", "repository": str(repo), "password": {"secret": "restic-pw"},
+            "max_age": "26h", **extra}
+
+
+def borg(name: str, repo: Path, **extra) -> dict:
+    return {"name": name, "kind": "borg", "repository": str(repo), "password": {"secret": "borg-pw"},
+            "max_age": "26h", **extra}
+
+
+def by_name(result) -> dict[str, dict]:
+    assert result.out.strip(), result.all
+    return {f["subject"]: f for f in json.loads(result.out)}
+
+
+def test_fresh_stale_and_borg_are_ok_critical_ok(lab, tmp_path, cli) -> None:
+    src = lab.source("acceptance")
+    fresh = lab.restic_repo("r-fresh", src)
+    stale = lab.restic_repo("r-stale", src, age=timedelta(days=3))
+    b = lab.borg_repo("b-fresh", src)
+    inv = project(tmp_path, [restic("nas-restic", fresh), restic("old-restic", stale), borg("borg-nas", b)])
+    result = cli("-i", str(inv), "-f", "json", "backup", "check")
+    found = by_name(result)
+    assert result.rc == ExitStatus.CHECK_CRITICAL, result.all
+    assert [found[n]["severity"] for n in ("nas-restic", "old-restic", "borg-nas")] == ["ok", "critical", "ok"]
+    assert "last backup 3 days ago (max 26h)" in found["old-restic"]["message"]
+    assert found["old-restic"]["message"].startswith("CPAS — restic localhost:")
+    assert found["nas-restic"]["evidence"]["snapshot"] and found["nas-restic"]["evidence"]["size"] > 0
+    assert found["borg-nas"]["evidence"]["files"] == 20 and found["borg-nas"]["evidence"]["hostname"]
+    table = cli("-i", str(inv), "backup", "check")
+    assert "[CRITICAL]" in table.out and "3 days ago" in table.out and table.rc == ExitStatus.CHECK_CRITICAL
+
+
+def test_each_problem_has_its_own_reason(lab, tmp_path, cli, monkeypatch) -> None:
+    src = lab.source("problems")
+    good = lab.restic_repo("r-pw", src)
+    empty = lab.restic_repo("r-empty")
+    b = lab.borg_repo("b-pw", src)
+    inv = project(tmp_path, [
+        restic("missing", tmp_path / "nowhere"), restic("empty", empty),
+        {**restic("wrong-pw", good), "password": {"env": "WRONG_PW"}},
+        {**borg("borg-wrong", b), "password": {"env": "WRONG_PW"}},
+        borg("borg-missing", tmp_path / "nothing-here")])
+    monkeypatch.setenv("WRONG_PW", "not-the-password")
+    found = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
+    assert found["missing"]["severity"] == "critical" and "no repository" in found["missing"]["message"]
+    assert found["empty"]["severity"] == "critical" and "no snapshot" in found["empty"]["message"]
+    assert found["wrong-pw"]["severity"] == "critical" and "password" in found["wrong-pw"]["message"]
+    assert "passphrase" in found["borg-wrong"]["message"]
+    assert "no repository" in found["borg-missing"]["message"]
+    assert "not-the-password" not in json.dumps(found)
+
+
+def hold_foreign_restic_lock(lab: RepoLab, repo: Path) -> None:
+    """Leave an exclusive lock in ``repo`` made by a restic on another host name (killed while holding it):
+    restic cannot tell whether that process is still alive, so it honours the lock for 30 minutes."""
+    env = {**lab.env, "RESTIC_PASSWORD": RESTIC_PASSWORD}
+    for _attempt in range(10):
+        proc = subprocess.Popen(["unshare", "--uts", "sh", "-c", 'hostname backup-server && exec "$@"', "sh",
+                                 "restic", "--repo", str(repo), "check", "--read-data"], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+
+        def written() -> bool:  # a lock killed half-written is ignored by restic: wait for the whole file
+            return any(p.stat().st_size > 100 for p in (repo / "locks").iterdir())
+
+        while not written() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.002)
+        time.sleep(0.02)
+        proc.kill()
+        proc.wait()
+        if written():
+            return
+    raise AssertionError("could not leave a restic lock behind")
+
+
+def test_locked_repositories_are_unknown_with_the_way_out(lab, tmp_path, cli) -> None:
+    src = lab.source("locks", files=40, size=200_000)
+    r = lab.restic_repo("r-locked", src)
+    b = lab.borg_repo("b-locked", src)
+    hold_foreign_restic_lock(lab, r)
+    env = {**lab.env, "BORG_PASSPHRASE": BORG_PASSPHRASE}
+    holder = subprocess.Popen(["borg", "with-lock", str(b), "sleep", "30"], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not list(b.glob("lock.*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert list(b.glob("lock.*")), "borg with-lock did not take its lock"
+        inv = project(tmp_path, [restic("restic-locked", r), borg("borg-locked", b)])
+        found = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
+    finally:
+        holder.kill()
+        holder.wait()
+    assert found["restic-locked"]["severity"] == "unknown", found["restic-locked"]
+    assert "restic unlock" in found["restic-locked"]["message"]
+    assert found["borg-locked"]["severity"] == "unknown" and "break-lock" in found["borg-locked"]["message"]
+
+
+def test_file_drops_age_min_size_and_size_drift(tmp_path, cli) -> None:
+    dumps = tmp_path / "dumps"
+    dumps.mkdir()
+    (dumps / "cpas-2026-11-26.sql.gz").write_bytes(b"x" * 2_000_000)
+    os.utime(dumps / "cpas-2026-11-26.sql.gz", (time.time() - 86400, time.time() - 86400))
+    backups = [{"name": "sql-dumps", "kind": "files", "path": str(dumps), "pattern": "*.sql.gz", "max_age": "26h",
+                "min_size": "1MB", "size_change": "±30%"}]
+    inv = project(tmp_path, backups)
+    first = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["sql-dumps"]
+    assert first["severity"] == "ok" and first["evidence"]["size"] == 2_000_000
+    (dumps / "cpas-2026-11-27.sql.gz").write_bytes(b"x" * 1_200_000)  # -40% but above the minimum
+    drift = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["sql-dumps"]
+    assert drift["severity"] == "warning" and "size went from 2.0 MB to 1.2 MB (-40%" in drift["message"]
+    (dumps / "cpas-2026-11-28.sql.gz").write_bytes(b"x" * 1000)
+    tiny = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["sql-dumps"]
+    assert tiny["severity"] == "critical" and "below the minimum 1MB" in tiny["message"]
+    for f in dumps.iterdir():
+        os.utime(f, (time.time() - 3 * 86400, time.time() - 3 * 86400))
+    old = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["sql-dumps"]
+    assert "last backup 3 days ago (max 26h)" in old["message"]
+
+
+def test_verify_catches_a_corrupted_repository(lab, tmp_path, cli) -> None:
+    src = lab.source("corrupt", files=5, size=50_000)
+    sound = lab.restic_repo("r-sound", src)
+    broken = lab.restic_repo("r-broken", src)
+    pack = max((broken / "data").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
+    data = bytearray(pack.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    pack.chmod(0o600)
+    pack.write_bytes(bytes(data))
+    b_broken = lab.borg_repo("b-broken", src)
+    segment = max((b_broken / "data").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
+    seg = bytearray(segment.read_bytes())
+    seg[len(seg) // 2] ^= 0xFF
+    segment.write_bytes(bytes(seg))
+    inv = project(tmp_path, [restic("sound", sound, read_data_subset="100%"),
+                             restic("broken", broken, read_data_subset="100%"), borg("borg-broken", b_broken)])
+    result = cli("-i", str(inv), "-f", "json", "backup", "verify")
+    outcome = {r["backup"]: r for r in json.loads(result.out)}
+    assert outcome["sound"]["ok"] is True
+    assert outcome["broken"]["ok"] is False and outcome["borg-broken"]["ok"] is False
+    assert result.rc == ExitStatus.CHECK_CRITICAL
+    journal = json.loads(cli("journal", "-f", "json").out)
+    assert sorted(r["outcome"] for r in journal if r["action"] == "backup verify") == ["failed", "failed", "ok"]
+
+
+def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli) -> None:
+    src = lab.source("drill", files=6)
+    repo = lab.restic_repo("r-drill", src)
+    b = lab.borg_repo("b-drill", src)
+    target = str(src / "file001.txt")
+    inv = project(tmp_path, [restic("drilled", repo, drill={"files": [target], "random": 2, "every": "90d"}),
+                             borg("borg-drilled", b, drill={"files": [target], "random": 1})])
+    before = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
+    assert before["drilled"]["severity"] == "warning" and "no successful restore test" in before["drilled"]["message"]
+    ok = cli("-i", str(inv), "-f", "json", "backup", "drill")
+    results = {r["backup"]: r for r in json.loads(ok.out)}
+    assert ok.rc == 0, ok.all
+    assert results["drilled"]["ok"] and target in results["drilled"]["files"] and len(results["drilled"]["files"]) == 3
+    assert results["borg-drilled"]["ok"] and target in results["borg-drilled"]["files"]
+    after = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
+    assert after["drilled"]["severity"] == "ok" and "last restore test 0 minutes ago" in after["drilled"]["message"]
+    assert after["drilled"]["evidence"]["last_drill"]
+    # The source changes while keeping its old date: what the backup holds no longer matches it.
+    stamp = os.stat(target)
+    Path(target).write_text("tampered")
+    os.utime(target, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    bad = cli("-i", str(inv), "-f", "json", "backup", "drill", "drilled", "--random", "0")
+    result = json.loads(bad.out)[0]
+    assert bad.rc == ExitStatus.CHECK_CRITICAL and not result["ok"] and result["mismatched"] == [target]
+    assert not list(Path("/tmp").glob("itref-drill-*"))  # the temporary restore was removed
