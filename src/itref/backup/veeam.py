@@ -92,7 +92,7 @@ class Veeam:
 def _when(session: dict[str, Any]) -> datetime:
     value = str(session.get("end") or "")
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00")[:32])
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return datetime.fromtimestamp(0, UTC)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
