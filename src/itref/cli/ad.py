@@ -476,7 +476,7 @@ def report(
     fmt = st.require_format("table", "json")
     from itref.ad.report import Thresholds, directory_findings
     from itref.core.findings import exit_status, worst
-    from itref.report.ad import findings_view
+    from itref.report.findings import findings_view
     from itref.report.inventory import to_json
 
     rctx, client = _client(st, read_only=True)
