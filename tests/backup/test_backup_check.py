@@ -63,7 +63,8 @@ def test_fresh_stale_and_borg_are_ok_critical_ok(lab, tmp_path, cli) -> None:
     fresh = lab.restic_repo("r-fresh", src)
     stale = lab.restic_repo("r-stale", src, age=timedelta(days=3))
     b = lab.borg_repo("b-fresh", src)
-    inv = project(tmp_path, [restic("nas-restic", fresh), restic("old-restic", stale), borg("borg-nas", b)])
+    inv = project(tmp_path, [restic("nas-restic", fresh, size_change="±50%"), restic("old-restic", stale),
+                             borg("borg-nas", b)])
     result = cli("-i", str(inv), "-f", "json", "backup", "check")
     found = by_name(result)
     assert result.rc == ExitStatus.CHECK_CRITICAL, result.all
