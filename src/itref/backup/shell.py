@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itref.connectors.base import Command, Connector
 from itref.core.results import CommandResult
 
-MARK = re.compile(r"^@@itref:(?P<name>[\w-]+):(?P<rc>\d+)@@$", re.M)
+MARK = re.compile(r"^@@itref:(?P<name>[\w.-]+):(?P<rc>\d+)@@$", re.M)
 
 
 def step(name: str, command: str) -> str:

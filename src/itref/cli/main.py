@@ -11,6 +11,7 @@ import typer
 
 from itref import __version__
 from itref.cli import ad as ad_cli
+from itref.cli import audit as audit_cli
 from itref.cli import backup as backup_cli
 from itref.cli import hosts as hosts_cli
 from itref.cli import inventory as inventory_cli
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(inventory_cli.app, name="inventory")
 app.add_typer(playbook_cli.app, name="playbook")
 app.add_typer(hosts_cli.app, name="hosts")
+app.add_typer(audit_cli.app, name="audit")
 app.add_typer(ad_cli.app, name="ad")
 app.add_typer(backup_cli.app, name="backup")
 app.command("journal")(journal_cli.journal)

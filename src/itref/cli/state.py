@@ -16,7 +16,8 @@ if TYPE_CHECKING:
     from itref.config.project import Project
     from itref.core.context import RunContext
 
-FORMATS = ("table", "json")
+FORMATS = ("table", "json", "junit", "markdown", "html", "nagios", "prometheus")
+"""Every --format some command can write; each command says which it supports."""
 
 
 class CliState:

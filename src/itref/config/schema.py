@@ -252,6 +252,40 @@ class Directory(Strict):
         return value
 
 
+class EmailSettings(Strict):
+    """Where audit notifications are e-mailed (SMTP with STARTTLS)."""
+
+    smtp: str = Field(description="SMTP server name.")
+    port: int = Field(587, ge=1, le=65535)
+    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS (refuse to send if it fails).")
+    user: str | None = Field(None, description="Login, when the server asks for one.")
+    password: SecretRef | None = Field(None, description="Its password, as a reference.")
+    sender: str = Field(alias="from", description="Sender address.")
+    to: list[str] = Field(min_length=1, description="Recipients.")
+    ca_file: str | None = Field(None, description="CA that signed the server's certificate (system CAs otherwise).")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class WebhookSettings(Strict):
+    """A web address that receives a JSON message (ntfy, Teams, Slack or any generic receiver)."""
+
+    url: str = Field(pattern=r"^https?://", description="Where to POST.")
+    kind: Literal["generic", "ntfy", "slack", "teams"] = "generic"
+    token: SecretRef | None = Field(None, description="Bearer token, when the receiver needs one.")
+
+
+class Notifications(Strict):
+    """Who is told when an unattended audit finds something new or worse."""
+
+    email: EmailSettings | None = None
+    webhook: WebhookSettings | None = None
+    digest: Literal["none", "daily", "weekly"] = Field("none", description="Also send a summary of everything "
+                                                       "still failing, once a day or once a week.")
+    language: Literal["fr", "en"] | None = Field(None, description="Language of the messages (inventory's "
+                                                 "language by default).")
+
+
 class Inventory(Strict):
     """`inventory.yaml`: the organisation, its entities and hosts, secrets and directory."""
 
@@ -261,6 +295,7 @@ class Inventory(Strict):
     defaults: Defaults = Field(default_factory=Defaults)
     secrets: dict[Name, SecretRef] = Field(default_factory=dict, description="Named secret references.")
     directory: Directory | None = None
+    notifications: Notifications | None = None
     entities: dict[Name, Entity] = Field(description="The entities sharing the IT service.")
 
     @field_validator("entities")
@@ -453,12 +488,38 @@ class Backup(Strict):
         return self
 
 
-class Audits(Strict):
-    """Audit settings of the entity."""
+class Endpoint(Strict):
+    """A TLS service whose certificate expiry is watched."""
 
-    schedule: str | None = None
+    url: str = Field(pattern=r"^(https|ldaps|smtp|rdp|tls)://[^/\s]+(:\d+)?/?$",
+                     description="https://host[:port], ldaps://, smtp:// (STARTTLS), rdp:// or tls://host:port.")
+    name: str | None = Field(None, description="How people call it, e.g. 'webmail'.")
+    warn_days: int = Field(30, ge=0, description="Warn when the certificate expires within this many days.")
+    critical_days: int = Field(7, ge=0, description="Critical when it expires within this many days.")
+
+
+class PortCheck(Strict):
+    """A TCP port that must answer."""
+
+    host: str = Field(description="Name or address.")
+    port: int = Field(ge=1, le=65535)
+    name: str | None = None
+
+
+ThresholdMap = dict[str, dict[str, Any]]
+
+
+class Audits(Strict):
+    """Audit settings of the entity: thresholds per entity, tag and host; network endpoints to watch."""
+
+    schedule: str | None = Field(None, description="Cron schedule of the unattended audit of this entity.")
     skip: list[str] = Field(default_factory=list, description="Check ids or globs not run for this entity.")
-    thresholds: dict[str, dict[str, Any]] = Field(default_factory=dict, description="check id → settings.")
+    thresholds: ThresholdMap = Field(default_factory=dict, description="check id → settings, for the entity.")
+    tags: dict[Name, ThresholdMap] = Field(default_factory=dict, description="tag → check id → settings.")
+    hosts: dict[Name, ThresholdMap] = Field(default_factory=dict, description="host → check id → settings.")
+    endpoints: list[Endpoint] = Field(default_factory=list, description="TLS certificates to watch.")
+    ports: list[PortCheck] = Field(default_factory=list, description="TCP ports that must answer.")
+    dns: list[str] = Field(default_factory=list, description="Names that must resolve.")
 
     _check_schedule = field_validator("schedule", mode="before")(lambda cls, v: _schedule(v))
 

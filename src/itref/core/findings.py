@@ -37,12 +37,31 @@ class Finding:
     host: str | None = None
     subject: str | None = None
     evidence: dict[str, Any] = field(default_factory=dict)
+    waiver: dict[str, str] | None = None
+    """When a person accepted this finding for a while: reason, until, by (it then counts as OK)."""
+    change: str | None = None
+    """Compared with the previous audit: new, regressed, unchanged or improved (None when unknown)."""
+
+    @property
+    def key(self) -> str:
+        """Return what identifies this finding from one run to the next."""
+        return f"{self.check}|{self.entity or ''}|{self.host or ''}|{self.subject or ''}"
+
+    @property
+    def effective(self) -> Severity:
+        """Return the severity that counts: OK while a waiver covers the finding."""
+        return Severity.OK if self.waiver else self.severity
+
+    @property
+    def failing(self) -> bool:
+        """Return True for an unwaived warning, unknown or critical finding."""
+        return self.effective.rank >= Severity.WARNING.rank
 
     def as_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict."""
         return {"check": self.check, "severity": self.severity.value, "entity": self.entity, "host": self.host,
                 "subject": self.subject, "message": self.message, "why": self.why, "fix": self.fix,
-                "evidence": self.evidence}
+                "evidence": self.evidence, "waiver": self.waiver, "change": self.change}
 
 
 def exit_status(severity: Severity) -> ExitStatus:
@@ -53,5 +72,5 @@ def exit_status(severity: Severity) -> ExitStatus:
 
 
 def worst(findings: list[Finding]) -> Severity:
-    """Return the worst severity among ``findings`` (OK when there are none)."""
-    return max((f.severity for f in findings), key=lambda s: s.rank, default=Severity.OK)
+    """Return the worst severity that counts among ``findings`` (waived ones count as OK; OK when none)."""
+    return max((f.effective for f in findings), key=lambda s: s.rank, default=Severity.OK)

@@ -1,0 +1,1 @@
+"""Built-in check families; each module registers its checks when imported."""

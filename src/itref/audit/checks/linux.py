@@ -1,0 +1,193 @@
+"""Linux checks: disks and inodes, memory and swap, load, failed units, reboot, updates, time, uptime.
+
+Each check's script prints plain facts; evaluation happens in itref, so the thresholds and the
+wording stay in one place. A fact that cannot be read on a host (no systemd, no apt) gives an
+INFO "not applicable" finding rather than a false alarm.
+"""
+
+from __future__ import annotations
+
+from itref.audit.base import Check, Facts, level
+from itref.audit.registry import register
+from itref.core.findings import Finding, Severity
+from itref.i18n import _
+
+EXCLUDED_FS = "-x tmpfs -x devtmpfs -x squashfs -x overlay -x efivarfs"
+
+
+def _na(check: Check, facts: Facts, why: str) -> list[Finding]:
+    return [check.finding(facts, Severity.INFO, _("not applicable: {why}").format(why=why))]
+
+
+def _disk(check: Check, facts: Facts) -> list[Finding]:
+    t = facts.thresholds
+    out = []
+    for line in facts.output.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 7 or not parts[5].rstrip("%").isdigit():
+            continue
+        fs_type, size_kb, avail_kb, pct, mount = parts[1], int(parts[2]), int(parts[4]), int(parts[5][:-1]), parts[6]
+        severity = level(pct, t["warning"], t["critical"])
+        out.append(check.finding(facts, severity, _("{mount} is {pct}% full ({free} GB free of {size} GB; "
+                                                    "warning at {warn}%, critical at {crit}%)").format(
+            mount=mount, pct=pct, free=round(avail_kb / 1e6, 1), size=round(size_kb / 1e6, 1), warn=t["warning"],
+            crit=t["critical"]), subject=mount, evidence={"used_percent": pct, "type": fs_type,
+                                                          "available_kb": avail_kb, "size_kb": size_kb}))
+    return out or _na(check, facts, _("no disk reported"))
+
+
+def _inodes(check: Check, facts: Facts) -> list[Finding]:
+    t = facts.thresholds
+    out = []
+    for line in facts.output.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) < 6 or not parts[4].rstrip("%").isdigit():
+            continue
+        pct, mount = int(parts[4][:-1]), parts[5]
+        out.append(check.finding(facts, level(pct, t["warning"], t["critical"]), _(
+            "{mount}: {pct}% of its file entries (inodes) are used").format(mount=mount, pct=pct), subject=mount,
+            evidence={"inodes_used_percent": pct}))
+    return out or _na(check, facts, _("no file system reports inodes"))
+
+
+def _meminfo(text: str) -> dict[str, int]:
+    values = {}
+    for line in text.splitlines():
+        key, _sep, rest = line.partition(":")
+        if rest.strip():
+            values[key.strip()] = int(rest.split()[0])
+    return values
+
+
+def _memory(check: Check, facts: Facts) -> list[Finding]:
+    t = facts.thresholds
+    m = _meminfo(facts.output)
+    total, avail = m.get("MemTotal", 0), m.get("MemAvailable", 0)
+    if not total:
+        return _na(check, facts, _("/proc/meminfo unreadable"))
+    used = round(100 * (total - avail) / total)
+    findings = [check.finding(facts, level(used, t["warning"], t["critical"]), _(
+        "memory {pct}% used ({avail} MB available of {total} MB)").format(pct=used, avail=avail // 1024,
+                                                                        total=total // 1024),
+        subject="memory", evidence={"used_percent": used})]
+    swap_total, swap_free = m.get("SwapTotal", 0), m.get("SwapFree", 0)
+    if swap_total:
+        swap = round(100 * (swap_total - swap_free) / swap_total)
+        findings.append(check.finding(facts, level(swap, t["swap_warning"], t["swap_critical"]), _(
+            "swap {pct}% used").format(pct=swap), subject="swap", evidence={"swap_used_percent": swap}))
+    return findings
+
+
+def _load(check: Check, facts: Facts) -> list[Finding]:
+    t = facts.thresholds
+    try:
+        loadavg, cores = facts.output.split("\n")[:2]
+        five = float(loadavg.split()[1])
+        n = max(1, int(cores.strip()))
+    except (ValueError, IndexError):
+        return _na(check, facts, _("load unreadable"))
+    per_core = five / n
+    return [check.finding(facts, level(per_core, t["warning"], t["critical"]), _(
+        "load {load:.2f} over 5 minutes for {n} core(s) ({per:.2f} per core; warning at {warn})").format(
+        load=five, n=n, per=per_core, warn=t["warning"]), evidence={"load5": five, "cores": n})]
+
+
+def _units(check: Check, facts: Facts) -> list[Finding]:
+    if facts.rc != 0:
+        return _na(check, facts, _("systemd is not running on this host"))
+    units = [line.split()[0] for line in facts.output.splitlines() if line.strip()]
+    if not units:
+        return [check.finding(facts, Severity.OK, _("no failed service"))]
+    return [check.finding(facts, Severity.CRITICAL, _("{n} service(s) failed: {units}").format(
+        n=len(units), units=", ".join(units)), subject=",".join(units), evidence={"units": units})]
+
+
+def _reboot(check: Check, facts: Facts) -> list[Finding]:
+    if facts.rc != 0:
+        return [check.finding(facts, Severity.OK, _("no reboot pending"))]
+    packages = [p for p in facts.output.split() if p]
+    return [check.finding(facts, Severity.WARNING, _("a reboot is needed to finish updates{pkgs}").format(
+        pkgs=(" (" + ", ".join(packages[:5]) + ")") if packages else ""), evidence={"packages": packages})]
+
+
+def _updates(check: Check, facts: Facts) -> list[Finding]:
+    if facts.rc == 3:
+        return _na(check, facts, _("neither apt nor dnf on this host"))
+    if facts.rc != 0:
+        return [check.finding(facts, Severity.UNKNOWN, _("could not list pending updates"))]
+    counts = dict(line.split("=", 1) for line in facts.output.splitlines() if "=" in line)
+    total, security = int(counts.get("total", 0)), int(counts.get("security", 0))
+    if security:
+        return [check.finding(facts, Severity.WARNING, _("{n} security update(s) waiting ({total} updates in all)")
+                              .format(n=security, total=total), evidence={"security": security, "total": total})]
+    severity = Severity.INFO if total else Severity.OK
+    return [check.finding(facts, severity, _("{total} update(s) waiting, none for security").format(total=total),
+                          evidence={"security": 0, "total": total})]
+
+
+def _time(check: Check, facts: Facts) -> list[Finding]:
+    answer = facts.output.strip().lower()
+    if facts.rc != 0 or answer not in ("yes", "no"):
+        return _na(check, facts, _("timedatectl is not available"))
+    if answer == "yes":
+        return [check.finding(facts, Severity.OK, _("the clock is synchronised"))]
+    return [check.finding(facts, Severity.WARNING, _("the clock is not synchronised with a time server"))]
+
+
+def _uptime(check: Check, facts: Facts) -> list[Finding]:
+    try:
+        days = int(float(facts.output.split()[0]) // 86400)
+    except (ValueError, IndexError):
+        return _na(check, facts, _("uptime unreadable"))
+    severity = Severity.WARNING if days >= facts.thresholds["warning_days"] else Severity.OK
+    return [check.finding(facts, severity, _("up for {days} day(s)").format(days=days), evidence={"days": days})]
+
+
+register(Check(
+    "linux.disk.free", _("Disk space"), _("A full disk stops databases, mail and backups, and can corrupt files."),
+    _("Delete or move old files (logs, dumps, downloads) or enlarge the disk; 'du -xh --max-depth=1 /mount | "
+      "sort -h' shows what takes the space."),
+    {"warning": 80, "critical": 90}, linux=f"df -P -T -k {EXCLUDED_FS}", evaluate=_disk))
+register(Check(
+    "linux.disk.inodes", _("File entries (inodes)"),
+    _("When a disk runs out of file entries, nothing new can be written even with free space left."),
+    _("Find folders with millions of small files (often a cache or mail queue) and clean them up."),
+    {"warning": 80, "critical": 90}, linux=f"df -P -i {EXCLUDED_FS}", evaluate=_inodes))
+register(Check(
+    "linux.memory", _("Memory and swap"), _("A machine short of memory slows down, then kills programs."),
+    _("Find the process using the memory (top, sorted by memory); restart it or add memory."),
+    {"warning": 90, "critical": 97, "swap_warning": 50, "swap_critical": 80}, linux="cat /proc/meminfo",
+    evaluate=_memory))
+register(Check(
+    "linux.load", _("Processor load"), _("A load far above the number of cores makes every service slow."),
+    _("Look at the busiest processes (top) and at what changed recently."),
+    {"warning": 1.5, "critical": 3.0}, linux="cat /proc/loadavg; nproc", evaluate=_load))
+register(Check(
+    "linux.systemd.failed", _("Failed services"), _("A failed service is something that should run and does not."),
+    _("See why with 'systemctl status UNIT' and 'journalctl -u UNIT -b', fix, then 'systemctl restart UNIT'."),
+    linux="systemctl list-units --state=failed --no-legend --plain 2>/dev/null", evaluate=_units))
+register(Check(
+    "linux.reboot.required", _("Reboot pending"), _("Security updates of the kernel or libraries only protect "
+                                                   "after a reboot."),
+    _("Plan a reboot at a quiet time and warn the users."),
+    linux="[ -f /var/run/reboot-required ] && cat /var/run/reboot-required.pkgs 2>/dev/null", evaluate=_reboot))
+register(Check(
+    "linux.updates", _("Pending updates"), _("Each missing security update is a known way in."),
+    _("Install them: 'apt-get update && apt-get upgrade' (or 'dnf upgrade'), then reboot if asked."),
+    linux=r"""if command -v apt-get >/dev/null 2>&1; then
+  s=$(LC_ALL=C apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null) || exit 1
+  echo "total=$(printf '%s\n' "$s" | grep -c '^Inst ')"
+  echo "security=$(printf '%s\n' "$s" | grep '^Inst ' | grep -ci 'security')"
+elif command -v dnf >/dev/null 2>&1; then
+  echo "total=$(dnf -q check-update 2>/dev/null | grep -c '^[[:alnum:]]')"
+  echo "security=$(dnf -q check-update --security 2>/dev/null | grep -c '^[[:alnum:]]')"
+else exit 3; fi""", evaluate=_updates))
+register(Check(
+    "linux.time.sync", _("Clock synchronisation"), _("A wrong clock breaks Active Directory logons, certificates "
+                                                    "and the order of logs."),
+    _("Enable time synchronisation: 'timedatectl set-ntp true' (or configure chrony)."),
+    linux="timedatectl show -p NTPSynchronized --value 2>/dev/null", evaluate=_time))
+register(Check(
+    "linux.uptime", _("Time since last reboot"), _("A machine never rebooted still runs old, vulnerable code."),
+    _("Reboot during the next maintenance window."), {"warning_days": 180}, linux="cat /proc/uptime",
+    evaluate=_uptime))

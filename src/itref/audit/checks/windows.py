@@ -1,0 +1,1 @@
+"""Windows checks over WinRM (filled in by the Windows family)."""

@@ -1,0 +1,45 @@
+"""The result of one audit run, as every output format receives it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from itref.audit.history import Past
+from itref.core.findings import Finding, Severity, worst
+
+
+@dataclass
+class AuditReport:
+    """Findings of one run (with their change since the previous run and any waiver), and context."""
+
+    run_id: str
+    organisation: str
+    started: datetime
+    duration: float
+    findings: list[Finding]
+    entities: dict[str, str] = field(default_factory=dict)
+    """entity name → title, in inventory order."""
+    resolved: list[Past] = field(default_factory=list)
+    previous_run: str | None = None
+
+    @property
+    def worst(self) -> Severity:
+        """Return the worst severity that counts (waived findings count as OK)."""
+        return worst(self.findings)
+
+    def by_entity(self) -> dict[str, list[Finding]]:
+        """Return findings grouped by entity (inventory order, then 'other'), worst first in each group."""
+        groups: dict[str, list[Finding]] = {name: [] for name in self.entities}
+        for f in self.findings:
+            groups.setdefault(f.entity or "", []).append(f)
+        return {k: sorted(v, key=lambda f: (-f.effective.rank, f.check, f.host or "", f.subject or ""))
+                for k, v in groups.items() if v}
+
+    def counts(self) -> dict[str, int]:
+        """Return how many findings count as each severity (waived ones under 'waived')."""
+        out = {s.value: 0 for s in Severity}
+        out["waived"] = 0
+        for f in self.findings:
+            out["waived" if f.waiver else f.severity.value] += 1
+        return out
