@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from itref.cli.state import state
 from itref.core.status import ExitStatus
 from itref.i18n import _
+
+if TYPE_CHECKING:
+    from itref.runner.routine import RunState
 
 app = typer.Typer(help=_("Check, list and show the playbooks (what each entity needs)."),
                   no_args_is_help=True, rich_markup_mode=None)
@@ -86,3 +90,87 @@ def show(
     else:
         st.out.print(playbook_tree(book, routine or None))
     return ExitStatus.SUCCESS
+
+
+@app.command("run")
+def run_routine(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(metavar="ENTITY/ROUTINE", help=_("The routine to run."))],
+    guided: Annotated[bool, typer.Option("--guided", "-g", help=_(
+        "Step by step for a stand-in: explain each step and ask before doing it."))] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help=_("Show every step's effect; change nothing."))]
+    = False,
+    values: Annotated[list[str] | None, typer.Option("--set", help=_("Give a parameter: NAME=VALUE (repeatable)."))]
+    = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Unattended: nobody answers (for cron)."))] = False,
+    password_file: Annotated[Path | None, typer.Option("--password-file", help=_(
+        "Where new account passwords go (mode 0600) instead of the terminal."))] = None,
+) -> ExitStatus:
+    """Run a playbook routine, step by step; progress is saved so it can be resumed."""
+    return _drive(ctx, target, guided=guided, dry_run=dry_run, values=values or [], yes=yes,
+                  password_file=password_file, saved=None)
+
+
+@app.command("resume")
+def resume_routine(
+    ctx: typer.Context,
+    run_id: Annotated[str | None, typer.Argument(help=_("Which run (default: the latest unfinished)."))] = None,
+    guided: Annotated[bool, typer.Option("--guided", "-g", help=_("Step by step, asking before each step."))]
+    = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Unattended: nobody answers."))] = False,
+    password_file: Annotated[Path | None, typer.Option("--password-file")] = None,
+) -> ExitStatus:
+    """Continue a routine where it stopped (Ctrl-C, a lost SSH session, a failed step, 'q')."""
+    from itref.runner.routine import load
+
+    saved = load(run_id)
+    if saved.finished:
+        from itref.core.errors import UsageError
+
+        raise UsageError(_("routine run {id} is already finished").format(id=saved.run_id))
+    return _drive(ctx, saved.target, guided=guided, dry_run=False, values=[], yes=yes, password_file=password_file,
+                  saved=saved)
+
+
+def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, values: list[str], yes: bool,
+           password_file: Path | None, saved: RunState | None) -> ExitStatus:
+    """Run or resume ``target`` with a terminal interaction; return SUCCESS when every step succeeded."""
+    from itref.cli.guided import TerminalUI
+    from itref.core.errors import UsageError
+    from itref.runner.routine import RunState, resolve, run_routine
+
+    st = state(ctx)
+    rctx = st.context(dry_run=dry_run)
+    entity, _name, routine = resolve(rctx.project, target)
+    book = rctx.project.playbooks[entity]
+    contacts = [*rctx.project.inventory.entities[entity].contacts, *book.contacts]
+    ui = TerminalUI(st.err, guided=guided, contacts=contacts, yes=yes, password_file=password_file)
+    given = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UsageError(_("'{item}' is not NAME=VALUE").format(item=item))
+        given[key.strip()] = value
+    if saved is not None:
+        current = saved
+        rctx.run_id = current.run_id
+        st.err.print(_("Resuming {target} at step {n}.").format(target=target, n=current.next_step), markup=False)
+    else:
+        params = {**routine.vars, **given}
+        for pname, spec in routine.ask.items():
+            if pname not in params:
+                params[pname] = ui.ask(pname, spec)
+        current = RunState(rctx.run_id, target, params)
+    if dry_run:
+        st.err.print(_("Dry run of {target}: nothing is changed.").format(target=target), markup=False)
+    result = run_routine(rctx, target, ui, state=current, dry_run=dry_run)
+    if dry_run:
+        return ExitStatus.SUCCESS
+    if result.finished:
+        failed = [r for r in result.records if r.status == "failed"]
+        st.err.print(_("Routine {target} finished ({n} step(s) failed).").format(target=target, n=len(failed)),
+                     markup=False)
+        return ExitStatus.FAILURE if failed else ExitStatus.SUCCESS
+    st.err.print(_("Routine stopped at step {n}. Continue with: itref playbook resume {id}").format(
+        n=result.next_step, id=result.run_id), markup=False)
+    return ExitStatus.FAILURE
