@@ -158,8 +158,8 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
     else:
         params = {**routine.vars, **given}
         for pname, spec in routine.ask.items():
-            if pname not in params:
-                params[pname] = ui.ask(pname, spec)
+            if pname not in params:  # a dry run shows where the answer would go instead of asking
+                params[pname] = f"<{pname}>" if dry_run else ui.ask(pname, spec)
         current = RunState(rctx.run_id, target, params)
     if dry_run:
         st.err.print(_("Dry run of {target}: nothing is changed.").format(target=target), markup=False)
@@ -167,7 +167,8 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
     if dry_run:
         return ExitStatus.SUCCESS
     if result.finished:
-        failed = [r for r in result.records if r.status == "failed"]
+        last = {r.number: r.status for r in result.records}  # a retried step counts by its last attempt
+        failed = [n for n, status in last.items() if status == "failed"]
         st.err.print(_("Routine {target} finished ({n} step(s) failed).").format(target=target, n=len(failed)),
                      markup=False)
         return ExitStatus.FAILURE if failed else ExitStatus.SUCCESS

@@ -184,9 +184,9 @@ def _finding(f: Finding) -> list[str]:
             text += " " + _("(decided by {by})").format(by=f.waiver["by"])
         out.append(f"<p>{esc(text)}</p>")
     if f.why and (f.failing or f.waiver):
-        out.append(f'<p><span class="label">{esc(_("Why it matters:"))}</span> {esc(f.why)}</p>')
+        out.append(f'<p><span class="label">{esc(_("Why it matters: ").strip())}</span> {esc(f.why)}</p>')
     if f.fix and f.failing:
-        out.append(f'<p><span class="label">{esc(_("What to do:"))}</span> {esc(f.fix)}</p>')
+        out.append(f'<p><span class="label">{esc(_("What to do: ").strip())}</span> {esc(f.fix)}</p>')
     tech = [_("check {id}").format(id=f.check)]
     if f.host:
         tech.append(_("host {host}").format(host=f.host))
@@ -211,6 +211,7 @@ def render(report: AuditReport) -> str:
     titles = {entity: report.entities.get(entity, entity or _("other")) for entity in groups}
     tallies = {entity: _tally(findings) for entity, findings in groups.items()}
     title = _("IT health check — {org}").format(org=report.organisation)
+    when = _("Audit of {date} at {time}").format(date=local.strftime("%d/%m/%Y"), time=local.strftime("%H:%M"))
     out = [
         "<!DOCTYPE html>",
         f'<html lang="{esc(page_language())}">',
@@ -224,7 +225,7 @@ def render(report: AuditReport) -> str:
         "<body>",
         "<header>",
         f"<h1>{esc(title)}</h1>",
-        f'<p class="when">{esc(_("Audit of {date} at {time}").format(date=local.strftime("%d/%m/%Y"), time=local.strftime("%H:%M")))}</p>',  # noqa: E501
+        f'<p class="when">{esc(when)}</p>',
         "</header>",
         '<section class="summary" id="summary">',
         f"<h2>{esc(_('At a glance'))}</h2>",
@@ -238,13 +239,12 @@ def render(report: AuditReport) -> str:
     for number, entity in enumerate(groups):
         n = tallies[entity]
         kind = _worst_kind(n)
-        out += [f'<div class="card {kind}">',
-                f'<h3><a href="#entity-{number}">{esc(titles[entity])}</a></h3>',
-                f'<p><span class="badge {kind}">{esc(badge_text(n))}</span>'
-                + (f'<span class="badge waived">{esc(ngettext("{n} accepted for now", "{n} accepted for now", n["waived"]).format(n=n["waived"]))}</span>'  # noqa: E501
-                   if n["waived"] else "") + "</p>",
-                f"<p>{esc(_sentence(n))}</p>",
-                "</div>"]
+        badges = f'<span class="badge {kind}">{esc(badge_text(n))}</span>'
+        if n["waived"]:
+            accepted = ngettext("{n} accepted for now", "{n} accepted for now", n["waived"]).format(n=n["waived"])
+            badges += f'<span class="badge waived">{esc(accepted)}</span>'
+        out += [f'<div class="card {kind}">', f'<h3><a href="#entity-{number}">{esc(titles[entity])}</a></h3>',
+                f"<p>{badges}</p>", f"<p>{esc(_sentence(n))}</p>", "</div>"]
     if not groups:
         out.append(f"<p>{esc(_('No check was run.'))}</p>")
     out.append("</section>")
@@ -264,7 +264,6 @@ def render(report: AuditReport) -> str:
         out += ['<section class="resolved">', f"<h2>{esc(_('Resolved since the previous audit'))}</h2>", "<ul>"]
         out += [_resolved(p) for p in report.resolved]
         out += ["</ul>", "</section>"]
-    out += ["<footer>",
-            f"<p>{esc(_('Made by itref: audit {run}, {seconds:.1f} s.').format(run=report.run_id, seconds=report.duration))}</p>",  # noqa: E501
-            "</footer>", "</body>", "</html>"]
+    made = _("Made by itref: audit {run}, {seconds:.1f} s.").format(run=report.run_id, seconds=report.duration)
+    out += ["<footer>", f"<p>{esc(made)}</p>", "</footer>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

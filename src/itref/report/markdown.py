@@ -15,6 +15,7 @@ from itref.core.findings import Finding, Severity
 from itref.i18n import _
 from itref.report.findings import severity_label
 
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _SPECIAL = re.compile(r"([\\`*_\[\]<>#|~&])")
 """What can start emphasis, a link, raw HTML, an entity, a code span or a table cell inside a line (line-start
 syntax cannot occur: escaped text never starts a line)."""
@@ -22,7 +23,7 @@ syntax cannot occur: escaped text never starts a line)."""
 
 def md(text: object) -> str:
     """Return ``text`` on one line with every Markdown-active character backslash-escaped."""
-    return _SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+    return _SPECIAL.sub(r"\\\1", " ".join(_CONTROL.sub("\ufffd", str(text)).split()))
 
 
 def _code(text: str) -> str:
@@ -39,7 +40,7 @@ def day(value: str) -> str:
 
 def _marks(f: Finding) -> str:
     if f.waiver:
-        text = _("WAIVED until {until}: {reason}").format(until=day(f.waiver.get("until", "?")),
+        text = _("until {until}: {reason}").format(until=day(f.waiver.get("until", "?")),
                                                          reason=f.waiver.get("reason", ""))
         if f.waiver.get("by"):
             text += " " + _("(accepted by {by})").format(by=f.waiver["by"])
@@ -58,9 +59,9 @@ def _finding(f: Finding) -> list[str]:
     lines = [f"- {head} {where}{md(f.message)}{_marks(f)} ({_code(f.check)})"]
     if f.failing:
         if f.why:
-            lines.append(f"  - {md(_('Why it matters: '))}{md(f.why)}")
+            lines.append(f"  - {md(_('Why it matters: '))} {md(f.why)}")
         if f.fix:
-            lines.append(f"  - {md(_('What to do: '))}{md(f.fix)}")
+            lines.append(f"  - {md(_('What to do: '))} {md(f.fix)}")
     return lines
 
 

@@ -6,9 +6,13 @@ The status word, ``ITREF`` and the performance labels are protocol, never transl
 
 from __future__ import annotations
 
+import re
+
 from itref.audit.report import AuditReport
 from itref.core.findings import Finding, Severity
 from itref.i18n import _, ngettext
+
+_CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 
 STATUS_WORD = {Severity.OK: "OK", Severity.INFO: "OK", Severity.WARNING: "WARNING",
                Severity.CRITICAL: "CRITICAL", Severity.UNKNOWN: "UNKNOWN"}
@@ -17,7 +21,7 @@ STATUS_WORD = {Severity.OK: "OK", Severity.INFO: "OK", Severity.WARNING: "WARNIN
 
 def _plain(text: str) -> str:
     """Return ``text`` on one line without ``|`` (which would start performance data)."""
-    return " ".join(text.replace("|", "/").split())
+    return " ".join(_CONTROL.sub("\ufffd", text).replace("|", "/").split())
 
 
 def perf(label: str, value: int | str, uom: str = "", minimum: int | None = None) -> str:
