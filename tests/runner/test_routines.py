@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from itref.core.status import ExitStatus
 from tests.conftest import ROOT
 
