@@ -12,7 +12,6 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import AD_PASSWORD_VAR
 from tests.peers.samba import ldap_connection
 
 pytestmark = pytest.mark.peer
