@@ -20,3 +20,10 @@ def test_every_exit_status_is_documented_with_its_number() -> None:
     table = (ROOT / "docs" / "exit-codes.md").read_text(encoding="utf-8")
     documented = {int(n): name for n, name in re.findall(r"^\| *(\d+) \| `(\w+)`", table, re.M)}
     assert documented == {s.value: s.name for s in ExitStatus}
+
+
+def test_check_catalogue_matches_the_registry() -> None:
+    from itref.audit.catalogue import render
+
+    committed = (ROOT / "docs" / "checks.md").read_text(encoding="utf-8")
+    assert committed == render(), "docs/checks.md is stale: run python -m itref.audit.catalogue docs/checks.md"
