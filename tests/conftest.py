@@ -14,6 +14,10 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "docs" / "examples" / "commune" / "inventory.yaml"
 
+# The tests read itref's English texts: a developer's French locale (LANG=fr_BE.UTF-8) must not translate them.
+# LANGUAGE comes first among the locale variables; tests of French set --lang or ITREF_LANG (tests/test_i18n.py).
+os.environ["LANGUAGE"] = "en"
+
 
 @dataclass
 class CliResult:

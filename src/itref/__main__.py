@@ -1,6 +1,6 @@
 """``python -m itref``."""
 
-from itref.cli.main import main
+from itref.cli.entry import main
 
 if __name__ == "__main__":
     main()

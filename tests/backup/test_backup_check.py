@@ -108,7 +108,13 @@ def hold_foreign_restic_lock(lab: RepoLab, repo: Path) -> None:
         deadline = time.monotonic() + 10
 
         def written() -> bool:  # a lock killed half-written is ignored by restic: wait for the whole file
-            return any(p.stat().st_size > 100 for p in (repo / "locks").iterdir())
+            for p in (repo / "locks").iterdir():
+                try:  # restic writes "<id>-tmp-<n>" then renames it: skip those and vanished names
+                    if "-tmp-" not in p.name and p.stat().st_size > 100:
+                        return True
+                except FileNotFoundError:
+                    continue
+            return False
 
         while not written() and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.002)

@@ -230,3 +230,21 @@ def test_fingerprint_matches_openssh(sshd) -> None:
 
     key = paramiko.Ed25519Key.from_private_key_file(str(sshd.host_key))
     assert fingerprint(key) == sshd.keys.host_fingerprint()
+
+
+def test_output_sent_after_the_exit_status_is_not_lost(sshd) -> None:
+    """OpenSSH may send the exit status before the last output: every byte must still come back."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    size = 300_000
+
+    def worker(_n: int) -> list[int]:
+        conn = connect(sshd)
+        try:
+            return [len(conn.run(Command.of(["sh", "-c", f"yes | head -c {size}"])).stdout) for _ in range(15)]
+        finally:
+            conn.close()
+
+    with ThreadPoolExecutor(4) as pool:
+        lengths = [n for batch in pool.map(worker, range(4)) for n in batch]
+    assert lengths == [size] * 60

@@ -41,7 +41,9 @@ class Check:
     linux: str | None = None
     windows: str | None = None
     evaluate: Callable[[Check, Facts], list[Finding]] | None = None
-    run: Callable[[Check, RunContext, dict[str, Any]], list[Finding]] | None = None
+    run: Callable[[Check, RunContext, dict[str, Any], set[str] | None], list[Finding]] | None = None
+    """For host-less checks: ``run(check, ctx, thresholds, entities)``; ``entities`` limits the check to
+    those entities (None: all of them)."""
 
     def platforms(self) -> list[str]:
         """Return the platforms this check has a body for (linux, windows) or ['global']."""

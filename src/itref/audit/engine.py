@@ -116,8 +116,10 @@ def run_audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check
         return HostResult(host.name, host.entity, Outcome.OK)
 
     global_checks = [c for c in checks if c.run is not None]
+    everyone = {h.name for h in project.hosts}
+    entities = None if {h.name for h in hosts} >= everyone else {h.entity for h in hosts}
     with ThreadPoolExecutor(max_workers=max(1, len(global_checks))) as pool:
-        futures = [pool.submit(_run_global, c, ctx) for c in global_checks]
+        futures = [pool.submit(_run_global, c, ctx, entities) for c in global_checks]
         report = execute(ctx, list(hosts), work, forks=forks, on_progress=on_progress)
         for fut in futures:
             findings.extend(fut.result())
@@ -130,10 +132,10 @@ def run_audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check
     return findings
 
 
-def _run_global(check: Check, ctx: RunContext) -> list[Finding]:
+def _run_global(check: Check, ctx: RunContext, entities: set[str] | None) -> list[Finding]:
     assert check.run is not None
     try:
-        return check.run(check, ctx, dict(check.thresholds))
+        return check.run(check, ctx, dict(check.thresholds), entities)
     except Exception as exc:  # one failing family must not lose the whole audit
         return [Finding(check.id, Severity.UNKNOWN, _("the check failed: {kind}: {e}").format(
             kind=type(exc).__name__, e=exc))]

@@ -14,7 +14,8 @@ from itref.core.findings import Finding, Severity
 from itref.journal import state_dir
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, time TEXT NOT NULL, worst TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, time TEXT NOT NULL, worst TEXT NOT NULL,
+  scope TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS findings (
   run_id TEXT NOT NULL, key TEXT NOT NULL, check_id TEXT NOT NULL, severity TEXT NOT NULL, entity TEXT,
   host TEXT, subject TEXT, message TEXT NOT NULL, waived INTEGER NOT NULL);
@@ -65,15 +66,21 @@ class AuditHistory:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            if "scope" not in columns:  # history written by an earlier itref
+                db.execute("ALTER TABLE runs ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
             yield db
             db.commit()
         finally:
             db.close()
 
-    def runs(self) -> list[tuple[str, str, str]]:
-        """Return (run id, time, worst severity) of every run, oldest first."""
+    def runs(self, scope: str | None = None) -> list[tuple[str, str, str]]:
+        """Return (run id, time, worst severity) of every run (of ``scope`` when given), oldest first."""
         with self._db() as db:
-            return list(db.execute("SELECT run_id, time, worst FROM runs ORDER BY time, rowid"))
+            if scope is None:
+                return list(db.execute("SELECT run_id, time, worst FROM runs ORDER BY time, rowid"))
+            return list(db.execute("SELECT run_id, time, worst FROM runs WHERE scope=? ORDER BY time, rowid",
+                                   (scope,)))
 
     def findings_of(self, run_id: str) -> dict[str, Past]:
         """Return the findings of ``run_id`` by key."""
@@ -82,24 +89,26 @@ class AuditHistory:
                               "WHERE run_id=?", (run_id,)).fetchall()
         return {r[0]: Past(r[0], r[1], Severity(r[2]), r[3], r[4], r[5], r[6], bool(r[7])) for r in rows}
 
-    def previous_run(self, before: str | None = None) -> str | None:
-        """Return the id of the latest run (before run ``before`` when given), or None."""
-        ids = [r[0] for r in self.runs()]
+    def previous_run(self, before: str | None = None, scope: str | None = None) -> str | None:
+        """Return the id of the latest run of ``scope`` (before run ``before`` when given), or None."""
+        ids = [r[0] for r in self.runs(scope)]
         if before is not None and before in ids:
             ids = ids[: ids.index(before)]
         return ids[-1] if ids else None
 
-    def record(self, run_id: str, findings: list[Finding], worst: Severity) -> None:
-        """Store a run and its findings."""
+    def record(self, run_id: str, findings: list[Finding], worst: Severity, scope: str = "") -> None:
+        """Store a run (with its scope: which hosts and checks it covered) and its findings."""
         with self._db() as db:
-            db.execute("INSERT INTO runs VALUES (?,?,?)", (run_id, datetime.now(UTC).isoformat(), worst.value))
+            db.execute("INSERT INTO runs (run_id, time, worst, scope) VALUES (?,?,?,?)",
+                       (run_id, datetime.now(UTC).isoformat(), worst.value, scope))
             db.executemany("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?)", [
                 (run_id, f.key, f.check, f.severity.value, f.entity, f.host, f.subject, f.message,
                  int(f.waiver is not None)) for f in findings])
 
-    def compare(self, findings: list[Finding], since: str | None) -> tuple[list[Finding], Diff]:
-        """Return ``findings`` marked with their change since run ``since`` (the latest when None), and the diff."""
-        base = since or self.previous_run()
+    def compare(self, findings: list[Finding], since: str | None, scope: str = "") -> tuple[list[Finding], Diff]:
+        """Return ``findings`` marked with their change since run ``since`` (else the latest run of the same
+        ``scope``, so audits of different entities never undo each other's news), and the diff."""
+        base = since or self.previous_run(scope=scope)
         before = self.findings_of(base) if base else {}
         marked, new, regressed, still = [], [], [], []
         for f in findings:

@@ -300,6 +300,8 @@ def compose(report: AuditReport, diff: Diff, *, digest: str | None = None, inven
         lines.append(ngettext("{n} problem was resolved since the last audit.",
                               "{n} problems were resolved since the last audit.", len(diff.resolved)).format(
             n=len(diff.resolved)))
+    while lines and not lines[-1]:
+        lines.pop()
     if inventory is not None:
         lines += ["", _("Full report: itref -i {inventory} audit").format(inventory=inventory.resolve())]
     lines += ["", "-- ", _("itref on {machine}").format(machine=socket.gethostname())]
@@ -375,7 +377,7 @@ def send_email(ctx: RunContext, cfg: EmailSettings, message: Message) -> None:
                     raise NotifyError(_("refusing to send the password of {user} over an unencrypted connection; "
                                         "set email.starttls: true").format(user=cfg.user))
                 assert password is not None
-                smtp.login(cfg.user, password)
+                _login(smtp, cfg.user, password)
             refused = smtp.send_message(msg)
         if refused:
             raise NotifyError(_("{server} refused some recipients: {who}").format(
@@ -394,6 +396,23 @@ def send_email(ctx: RunContext, cfg: EmailSettings, message: Message) -> None:
     except (smtplib.SMTPException, OSError) as exc:
         raise NotifyError(_network_reason(exc, server, _("set email.ca_file to the CA that signed its "
                                                          "certificate"))) from None
+
+
+def _login(smtp: Any, user: str, password: str) -> None:
+    """Log in; smtplib sends credentials as ASCII only, so others go as AUTH PLAIN in UTF-8 (RFC 4616)."""
+    import base64
+    import smtplib
+
+    if user.isascii() and password.isascii():
+        smtp.login(user, password)
+        return
+    if "PLAIN" not in smtp.esmtp_features.get("auth", "").upper().split():
+        raise NotifyError(_("the login or the password has non-ASCII characters and the server does not offer "
+                            "AUTH PLAIN, the only way to send them"))
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
+    code, answer = smtp.docmd("AUTH", "PLAIN " + token)
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, answer)
 
 
 def _smtp_text(raw: bytes | str) -> str:
@@ -430,7 +449,7 @@ def webhook_request(cfg: WebhookSettings, message: Message) -> tuple[bytes, dict
         if not title.isascii():  # one RFC 2047 encoded word, which ntfy decodes (HTTP headers are latin-1)
             title = "=?UTF-8?B?" + base64.b64encode(title.encode("utf-8")).decode("ascii") + "?="
         priority = {Severity.CRITICAL: "urgent", Severity.UNKNOWN: "high", Severity.WARNING: "high"}.get(
-            message.worst, "default")
+            message.worst, "default") if message.new or message.regressed else "default"  # a plain digest
         tags = {Severity.CRITICAL: "rotating_light", Severity.UNKNOWN: "question",
                 Severity.WARNING: "warning"}.get(message.worst, "white_check_mark")
         return message.body.encode("utf-8"), {"Content-Type": "text/plain; charset=utf-8", "Title": title,

@@ -32,12 +32,13 @@ def audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check], *
         findings = run_audit(ctx, hosts, checks, forks=ctx.project.inventory.defaults.forks,
                              on_progress=on_progress)
         findings = Waivers().apply(findings)
-        marked, diff = history.compare(findings, since)
+        scope = ",".join(sorted(h.name for h in hosts)) + "|" + ",".join(sorted(c.id for c in checks))
+        marked, diff = history.compare(findings, since, scope)
         report = AuditReport(ctx.run_id, ctx.project.inventory.organisation, started, time.monotonic() - clock,
                              marked, {n: e.title for n, e in ctx.project.inventory.entities.items()},
                              diff.resolved, diff.since)
         if record:
-            history.record(ctx.run_id, marked, report.worst)
+            history.record(ctx.run_id, marked, report.worst, scope)
             ctx.journal.append(JournalRecord(
                 action="audit", target=f"{len(hosts)} host(s), {len(checks)} check(s)", outcome=report.worst.value,
                 duration=round(report.duration, 3), run_id=ctx.run_id,

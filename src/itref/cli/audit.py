@@ -52,6 +52,10 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
     from itref.core.findings import Severity, exit_status
 
     rctx = st.context()
+    if output is not None:  # a report file is for others: the inventory's language unless --lang/ITREF_LANG says
+        from itref.i18n import document_language, set_language
+
+        set_language(document_language(rctx.project.inventory.language))
     hosts = select(rctx.project.hosts, limit)
     chosen = select_checks([c.strip() for c in checks.split(",") if c.strip()] if checks else None)
     progress_ctx = None

@@ -13,13 +13,15 @@ from itref import __version__
 from itref.cli import ad as ad_cli
 from itref.cli import audit as audit_cli
 from itref.cli import backup as backup_cli
+from itref.cli import handover as handover_cli
 from itref.cli import hosts as hosts_cli
 from itref.cli import inventory as inventory_cli
 from itref.cli import journal as journal_cli
 from itref.cli import playbook as playbook_cli
 from itref.cli import run as run_cli
+from itref.cli import schedule as schedule_cli
 from itref.cli.state import FORMATS, CliState
-from itref.i18n import _
+from itref.i18n import _, normalize
 
 app = typer.Typer(
     name="itref",
@@ -37,7 +39,9 @@ app.add_typer(hosts_cli.app, name="hosts")
 app.add_typer(audit_cli.app, name="audit")
 app.add_typer(ad_cli.app, name="ad")
 app.add_typer(backup_cli.app, name="backup")
+app.add_typer(schedule_cli.app, name="schedule")
 app.command("journal")(journal_cli.journal)
+app.command("handover")(handover_cli.handover)
 app.command("run", context_settings={"allow_interspersed_args": False})(run_cli.run)
 
 
@@ -61,8 +65,12 @@ def root(
     no_color: Annotated[bool, typer.Option("--no-color", help=_("No colours (also: NO_COLOR=1)."))] = False,
     version: Annotated[bool, typer.Option(
         "--version", callback=_version, is_eager=True, help=_("Show the version and exit."))] = False,
+    lang: Annotated[str | None, typer.Option(
+        "--lang", metavar="fr|en", help=_("Language of the messages (default: ITREF_LANG, then LANG)."))] = None,
 ) -> None:
     """Global options; they may also be written after the command name."""
+    if lang is not None and normalize(lang) is None:  # a known one was put in use by itref.cli.entry
+        raise typer.BadParameter(_("choose one of: {choices}").format(choices="fr, en"), param_hint="--lang")
     if fmt not in FORMATS:
         raise typer.BadParameter(_("choose one of: {choices}").format(choices=", ".join(FORMATS)),
                                  param_hint="--format")
@@ -75,7 +83,7 @@ def root(
                             format="%(levelname)s %(name)s: %(message)s")
 
 
-_GLOBAL_WITH_VALUE = {"--inventory", "-i", "--playbooks", "--format", "-f"}
+_GLOBAL_WITH_VALUE = {"--inventory", "-i", "--playbooks", "--format", "-f", "--lang"}
 _GLOBAL_FLAGS = {"--no-color", "-v", "-vv", "-vvv", "--verbose"}
 
 

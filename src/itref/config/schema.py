@@ -13,21 +13,22 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 from pydantic_core import PydanticCustomError
 
 from itref.config.units import parse_duration, parse_size
+from itref.i18n import N_
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
 """Names of hosts, entities, secrets, routines, templates: letters, digits, '.', '_' and '-'."""
 
 MESSAGES = {
-    "secret_literal": "a secret must be a reference such as {{secret: NAME}}, {{env: VAR}} or {{file: PATH}}, "
-                      "never the value itself",
-    "secret_kind": "a secret reference needs exactly one of: secret, env, file, keepass, prompt",
-    "connection_field": "{fields} do(es) not apply to a '{kind}' host",
-    "no_entities": "at least one entity is needed",
-    "url": "'{v}' is not an ldap:// or ldaps:// URL",
-    "step_kind": "a step needs exactly one action among: {kinds}",
-    "backup_field": "a '{kind}' backup needs '{field}'",
-    "schedule": "'{text}' is not a cron schedule; write five fields such as '0 7 * * 1' or @daily",
+    "secret_literal": N_("a secret must be a reference such as {{secret: NAME}}, {{env: VAR}} or {{file: PATH}}, "
+                         "never the value itself"),
+    "secret_kind": N_("a secret reference needs exactly one of: secret, env, file, keepass, prompt"),
+    "connection_field": N_("{fields} do(es) not apply to a '{kind}' host"),
+    "no_entities": N_("at least one entity is needed"),
+    "url": N_("'{v}' is not an ldap:// or ldaps:// URL"),
+    "step_kind": N_("a step needs exactly one action among: {kinds}"),
+    "backup_field": N_("a '{kind}' backup needs '{field}'"),
+    "schedule": N_("'{text}' is not a cron schedule; write five fields such as '0 7 * * 1' or @daily"),
 }
 """Message ids of the schema's own errors; ``config.validate`` translates them."""
 

@@ -12,11 +12,12 @@ from pydantic import BaseModel, ValidationError
 from itref.config.schema import MESSAGES
 from itref.config.yamlfile import Document, Loc
 from itref.core.errors import ConfigIssue
-from itref.i18n import _
+from itref.i18n import N_, _
 
 _KIND_WORDS = {
-    "str": "text", "int": "a number", "float": "a number", "bool": "true/false", "dict": "a mapping",
-    "list": "a list", "NoneType": "nothing", "date": "a date", "datetime": "a date and time",
+    "str": N_("text"), "int": N_("a number"), "float": N_("a number"), "bool": N_("true/false"),
+    "dict": N_("a mapping"), "list": N_("a list"), "NoneType": N_("nothing"), "date": N_("a date"),
+    "datetime": N_("a date and time"),
 }
 
 

@@ -237,6 +237,11 @@ class SSHConnector(Connector):
             chan.close()
 
     def _collect(self, chan: paramiko.Channel, start: float, timeout: float) -> CommandResult:
+        """Read stdout and stderr until the channel's end of file AND its exit status have both arrived.
+
+        OpenSSH may send the exit status before the last output (the command ended, its pipes are still
+        being forwarded), so stopping at the exit status would lose output.
+        """
         out, err = bytearray(), bytearray()
         deadline = start + timeout
         fd = chan.fileno()
@@ -247,19 +252,20 @@ class SSHConnector(Connector):
             if chan.recv_stderr_ready():
                 err += chan.recv_stderr(READ_CHUNK)
                 continue
-            if chan.exit_status_ready():
+            if chan.exit_status_ready() and (chan.eof_received or chan.closed):
                 break
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return CommandResult(None, _decode(out), _decode(err), time.monotonic() - start, timed_out=True)
             if chan.closed or not chan.get_transport().is_active():
+                if chan.exit_status_ready():
+                    break
                 raise ConnectionFailed(_("{host}: the connection closed before the command finished").format(
                     host=self.host.name))
             if chan.eof_received:
                 chan.status_event.wait(min(remaining, 0.5))
             else:
                 select.select([fd], [], [], min(remaining, 0.5))
-        # The exit status comes after the last data, but data may have landed between our checks: drain it.
         while chan.recv_ready():
             out += chan.recv(READ_CHUNK)
         while chan.recv_stderr_ready():

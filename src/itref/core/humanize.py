@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from itref.i18n import _, ngettext
+from itref.i18n import _, format_size, ngettext
 
 
 def duration(delta: timedelta) -> str:
@@ -26,12 +26,5 @@ def ago(delta: timedelta) -> str:
 
 
 def size(n: int | None) -> str:
-    """Return a byte count as "512 B", "1.5 MB", "2.3 GB" (powers of 1000)."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} TB"
+    """Return a byte count as "512 B", "1.5 MB", "2.3 GB" (powers of 1000; "1,5 Mo" in French)."""
+    return format_size(n)

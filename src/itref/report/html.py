@@ -20,7 +20,7 @@ from itref import i18n
 from itref.audit.history import Past
 from itref.audit.report import AuditReport
 from itref.core.findings import Finding, Severity
-from itref.i18n import _, ngettext
+from itref.i18n import _, format_number, ngettext
 
 _NOT_HTML = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef\ufffe\uffff]")
 """Control characters, lone surrogates and non-characters: never meant as text, a parse error in HTML."""
@@ -264,6 +264,7 @@ def render(report: AuditReport) -> str:
         out += ['<section class="resolved">', f"<h2>{esc(_('Resolved since the previous audit'))}</h2>", "<ul>"]
         out += [_resolved(p) for p in report.resolved]
         out += ["</ul>", "</section>"]
-    made = _("Made by itref: audit {run}, {seconds:.1f} s.").format(run=report.run_id, seconds=report.duration)
+    made = _("Made by itref: audit {run}, {seconds} s.").format(run=report.run_id,
+                                                           seconds=format_number(report.duration, 1))
     out += ["<footer>", f"<p>{esc(made)}</p>", "</footer>", "</body>", "</html>"]
     return "\n".join(out) + "\n"

@@ -12,7 +12,7 @@ from datetime import date
 
 from itref.audit.report import AuditReport
 from itref.core.findings import Finding, Severity
-from itref.i18n import _
+from itref.i18n import _, format_number
 from itref.report.findings import severity_label
 
 _CONTROL = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
@@ -71,10 +71,10 @@ def render(report: AuditReport) -> str:
     when = report.started.astimezone().strftime("%d/%m/%Y %H:%M")
     out = [f"# {md(_('Audit of {org}').format(org=report.organisation))}", ""]
     out.append(md(_("Audit of {date}, worst result: {worst}. {crit} critical, {warn} warning(s), {unk} unknown, "
-                    "{ok} OK, {waived} waived ({seconds:.1f} s, run {run}).").format(
+                    "{ok} OK, {waived} waived ({seconds} s, run {run}).").format(
         date=when, worst=severity_label(report.worst), crit=counts["critical"], warn=counts["warning"],
         unk=counts["unknown"], ok=counts["ok"] + counts["info"], waived=counts["waived"],
-        seconds=report.duration, run=report.run_id)))
+        seconds=format_number(report.duration, 1), run=report.run_id)))
     out += ["", f"## {md(_('Summary'))}", ""]
     columns = [_("Entity"), severity_label(Severity.CRITICAL), severity_label(Severity.WARNING),
                severity_label(Severity.UNKNOWN), severity_label(Severity.OK), _("WAIVED")]

@@ -11,10 +11,11 @@ from itref.core.findings import Finding
 from itref.i18n import _
 
 
-def _backups(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> list[Finding]:
+def _backups(check: Check, ctx: RunContext, thresholds: dict[str, Any], entities: set[str] | None
+             ) -> list[Finding]:
     from itref.backup.check import check_backups, targets
 
-    chosen = targets(ctx.project)
+    chosen = [t for t in targets(ctx.project) if entities is None or t.entity in entities]
     return check_backups(ctx, chosen) if chosen else []
 
 

@@ -11,7 +11,8 @@ from itref.core.findings import Finding
 from itref.i18n import _
 
 
-def _directory(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> list[Finding]:
+def _directory(check: Check, ctx: RunContext, thresholds: dict[str, Any], entities: set[str] | None
+               ) -> list[Finding]:
     if ctx.project.inventory.directory is None:
         return []
     from itref.ad.client import DirectoryClient
@@ -19,7 +20,8 @@ def _directory(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> lis
 
     limits = Thresholds(**{k: v for k, v in thresholds.items() if k in Thresholds.__dataclass_fields__})
     with DirectoryClient(ctx.project.inventory.directory, ctx.secrets, read_only=True) as client:
-        return directory_findings(client, ctx.project, limits)
+        found = directory_findings(client, ctx.project, limits)
+    return [f for f in found if entities is None or f.entity is None or f.entity in entities]
 
 
 register(Check("directory", _("Active Directory hygiene"), _("See each finding."), _("See each finding."),

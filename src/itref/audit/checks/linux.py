@@ -10,7 +10,7 @@ from __future__ import annotations
 from itref.audit.base import Check, Facts, level
 from itref.audit.registry import register
 from itref.core.findings import Finding, Severity
-from itref.i18n import _
+from itref.i18n import _, format_number
 
 EXCLUDED_FS = "-x tmpfs -x devtmpfs -x squashfs -x overlay -x efivarfs"
 
@@ -30,8 +30,8 @@ def _disk(check: Check, facts: Facts) -> list[Finding]:
         severity = level(pct, t["warning"], t["critical"])
         out.append(check.finding(facts, severity, _("{mount} is {pct}% full ({free} GB free of {size} GB; "
                                                     "warning at {warn}%, critical at {crit}%)").format(
-            mount=mount, pct=pct, free=round(avail_kb / 1e6, 1), size=round(size_kb / 1e6, 1), warn=t["warning"],
-            crit=t["critical"]), subject=mount, evidence={"used_percent": pct, "type": fs_type,
+            mount=mount, pct=pct, free=format_number(avail_kb / 1e6, 1), size=format_number(size_kb / 1e6, 1),
+            warn=t["warning"], crit=t["critical"]), subject=mount, evidence={"used_percent": pct, "type": fs_type,
                                                           "available_kb": avail_kb, "size_kb": size_kb}))
     return out or _na(check, facts, _("no disk reported"))
 
@@ -88,8 +88,9 @@ def _load(check: Check, facts: Facts) -> list[Finding]:
         return _na(check, facts, _("load unreadable"))
     per_core = five / n
     return [check.finding(facts, level(per_core, t["warning"], t["critical"]), _(
-        "load {load:.2f} over 5 minutes for {n} core(s) ({per:.2f} per core; warning at {warn})").format(
-        load=five, n=n, per=per_core, warn=t["warning"]), evidence={"load5": five, "cores": n})]
+        "load {load} over 5 minutes for {n} core(s) ({per} per core; warning at {warn})").format(
+        load=format_number(five, 2), n=n, per=format_number(per_core, 2), warn=t["warning"]),
+        evidence={"load5": five, "cores": n})]
 
 
 def _units(check: Check, facts: Facts) -> list[Finding]:

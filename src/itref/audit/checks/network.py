@@ -67,8 +67,12 @@ def certificate_expiry(url: str, timeout: float = TIMEOUT) -> tuple[datetime, st
     return cert.not_valid_after_utc, cert.subject.rfc4514_string()
 
 
-def _tls(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> list[Finding]:
-    endpoints: list[tuple[str, Endpoint]] = [(entity, e) for entity, book in ctx.project.playbooks.items()
+def _books(ctx: RunContext, entities: set[str] | None) -> list[tuple[str, Any]]:
+    return [(e, b) for e, b in ctx.project.playbooks.items() if entities is None or e in entities]
+
+
+def _tls(check: Check, ctx: RunContext, thresholds: dict[str, Any], entities: set[str] | None) -> list[Finding]:
+    endpoints: list[tuple[str, Endpoint]] = [(entity, e) for entity, book in _books(ctx, entities)
                                              for e in book.audits.endpoints]
 
     def one(item: tuple[str, Endpoint]) -> Finding:
@@ -93,8 +97,8 @@ def _tls(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> list[Find
         return list(pool.map(one, endpoints))
 
 
-def _ports(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> list[Finding]:
-    items = [(entity, p) for entity, book in ctx.project.playbooks.items() for p in book.audits.ports]
+def _ports(check: Check, ctx: RunContext, thresholds: dict[str, Any], entities: set[str] | None) -> list[Finding]:
+    items = [(entity, p) for entity, book in _books(ctx, entities) for p in book.audits.ports]
 
     def one(item: tuple[str, Any]) -> Finding:
         entity, p = item
@@ -112,9 +116,9 @@ def _ports(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> list[Fi
         return list(pool.map(one, items))
 
 
-def _dns(check: Check, ctx: RunContext, thresholds: dict[str, Any]) -> list[Finding]:
+def _dns(check: Check, ctx: RunContext, thresholds: dict[str, Any], entities: set[str] | None) -> list[Finding]:
     out = []
-    for entity, book in ctx.project.playbooks.items():
+    for entity, book in _books(ctx, entities):
         for name in book.audits.dns:
             try:
                 addresses = sorted({a[4][0] for a in socket.getaddrinfo(name, None)})

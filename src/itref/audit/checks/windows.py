@@ -25,7 +25,7 @@ from typing import Any
 from itref.audit.base import Check, Facts, level
 from itref.audit.registry import register
 from itref.core.findings import Finding, Severity
-from itref.i18n import _
+from itref.i18n import _, format_date, format_number
 
 GIB = 1024**3
 """Windows Explorer's "GB" (a gibibyte), so the figures match what the person sees on the server."""
@@ -249,8 +249,8 @@ def _disk(check: Check, facts: Facts, data: Any) -> list[Finding]:
         label = _shown(disk.get("label"), 40)
         out.append(check.finding(facts, level(pct, t["warning"], t["critical"]), _(
             "{disk}{label} is {pct}% full ({free} GB free of {size} GB; warning at {warn}%, critical at {crit}%)"
-        ).format(disk=name, label=f" ({label})" if label else "", pct=pct, free=round(free / GIB, 1),
-                 size=round(size / GIB, 1), warn=t["warning"], crit=t["critical"]), subject=name,
+        ).format(disk=name, label=f" ({label})" if label else "", pct=pct, free=format_number(free / GIB, 1),
+                 size=format_number(size / GIB, 1), warn=t["warning"], crit=t["critical"]), subject=name,
             evidence={"used_percent": pct, "free_bytes": free, "size_bytes": size,
                       "file_system": disk.get("fs"), "label": disk.get("label")}))
     return out or _na(check, facts, _("no local fixed disk reported"))
@@ -348,7 +348,7 @@ def _updates(check: Check, facts: Facts, data: Any) -> list[Finding]:
     days = max(0, (_now(data) - when).days)
     return [check.finding(facts, level(days, t["warning_days"], t["critical_days"]), _(
         "last update installed {days} day(s) ago, on {date} ({title}); warning after {warn} days, critical "
-        "after {crit}").format(days=days, date=when.date().isoformat(), title=_shown(title, 120),
+        "after {crit}").format(days=days, date=format_date(when), title=_shown(title, 120),
                                warn=t["warning_days"], crit=t["critical_days"]),
         evidence={"days": days, "installed": when.isoformat(), "title": title, "source": source})]
 
@@ -391,7 +391,7 @@ def _defender(check: Check, facts: Facts, data: Any) -> list[Finding]:
                 "the age of the virus definitions is unknown"), subject="signatures")]
         age = max(0, (_now(data) - updated).days)
     age = int(age)
-    when = _(" (last updated {date})").format(date=updated.date().isoformat()) if updated else ""
+    when = _(" (last updated {date})").format(date=format_date(updated)) if updated else ""
     text = _("the virus definitions were never updated") if age >= 10_000 else _(
         "the virus definitions are {days} day(s) old{when}; warning at {warn}, critical at {crit}").format(
         days=age, when=when, warn=t["signature_warning_days"], crit=t["signature_critical_days"])
