@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from itref.cli import complete
 from itref.cli.state import CliState, state
 from itref.core.status import ExitStatus
 from itref.i18n import _
@@ -21,7 +22,8 @@ app = typer.Typer(help=_("Health audit of every host, the directory, the backups
 @app.callback()
 def audit(
     ctx: typer.Context,
-    limit: Annotated[str | None, typer.Option("--limit", "-l", help=_("Only these hosts (same syntax as run)."))]
+    limit: Annotated[str | None, typer.Option("--limit", "-l", autocompletion=complete.selectors,
+                                              help=_("Only these hosts (same syntax as run)."))]
     = None,
     checks: Annotated[str | None, typer.Option("--checks", "-c", help=_(
         "Only these checks: ids or globs, comma-separated (e.g. 'linux.*,backups')."))] = None,
@@ -103,7 +105,8 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
 
 
 @app.command()
-def explain(ctx: typer.Context, check_id: Annotated[str, typer.Argument(metavar="CHECK")]) -> ExitStatus:
+def explain(ctx: typer.Context,
+            check_id: Annotated[str, typer.Argument(metavar="CHECK", autocompletion=complete.checks)]) -> ExitStatus:
     """Explain a check: what it looks at, why it matters, how to fix it, its thresholds."""
     st = state(ctx)
     from rich.text import Text
@@ -145,10 +148,11 @@ def list_checks(ctx: typer.Context) -> ExitStatus:
 @app.command()
 def waive(
     ctx: typer.Context,
-    check_id: Annotated[str, typer.Argument(metavar="CHECK")],
+    check_id: Annotated[str, typer.Argument(metavar="CHECK", autocompletion=complete.checks)],
     until: Annotated[str, typer.Option("--until", help=_("Last day of the waiver (YYYY-MM-DD)."))],
     reason: Annotated[str, typer.Option("--reason", help=_("Why this is accepted for now."))],
-    host: Annotated[str | None, typer.Option("--host", help=_("Only on this host (every host otherwise)."))] = None,
+    host: Annotated[str | None, typer.Option("--host", autocompletion=complete.hosts,
+                                             help=_("Only on this host (every host otherwise)."))] = None,
 ) -> ExitStatus:
     """Accept a finding until a date, with a reason; it shows as waived, then fails again after that date."""
     st = state(ctx)
@@ -176,7 +180,8 @@ def waive(
 
 
 @app.command()
-def unwaive(ctx: typer.Context, check_id: Annotated[str, typer.Argument(metavar="CHECK")],
+def unwaive(ctx: typer.Context,
+            check_id: Annotated[str, typer.Argument(metavar="CHECK", autocompletion=complete.checks)],
             host: Annotated[str | None, typer.Option("--host")] = None) -> ExitStatus:
     """Remove a waiver before its date."""
     st = state(ctx)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from itref.cli import complete
 from itref.cli.state import CliState, state
 from itref.core.status import ExitStatus
 from itref.i18n import _
@@ -16,8 +17,10 @@ if TYPE_CHECKING:
 app = typer.Typer(help=_("Check, verify and restore-test the backups described in the playbooks."),
                   no_args_is_help=True, rich_markup_mode=None)
 
-Limit = Annotated[str | None, typer.Option("--limit", "-l", help=_("Only backups checked on these hosts."))]
-Entity = Annotated[str | None, typer.Option("--entity", "-e", help=_("Only this entity's backups."))]
+Limit = Annotated[str | None, typer.Option("--limit", "-l", autocompletion=complete.selectors,
+                                           help=_("Only backups checked on these hosts."))]
+Entity = Annotated[str | None, typer.Option("--entity", "-e", autocompletion=complete.entities,
+                                            help=_("Only this entity's backups."))]
 Names = Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help=_("Only these backups."))]
 
 

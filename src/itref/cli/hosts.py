@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 
+from itref.cli import complete
 from itref.cli.state import state
 from itref.core.status import ExitStatus
 from itref.i18n import _
@@ -17,7 +18,7 @@ app = typer.Typer(help=_("Decisions about hosts (trust an SSH host key)."), no_a
 @app.command()
 def trust(
     ctx: typer.Context,
-    host: Annotated[str, typer.Argument(help=_("Host name from the inventory."))],
+    host: Annotated[str, typer.Argument(autocompletion=complete.hosts, help=_("Host name from the inventory."))],
     replace: Annotated[bool, typer.Option("--replace", help=_(
         "Replace a different key already recorded (after checking why it changed)."))] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Do not ask for confirmation."))] = False,

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from itref.cli import complete
 from itref.cli.state import state
 from itref.core.status import ExitStatus
 from itref.i18n import _
@@ -16,8 +17,10 @@ def journal(
     ctx: typer.Context,
     since: Annotated[str | None, typer.Option(
         "--since", help=_("Only records newer than a duration (2h, 7d) or a date (2026-11-01)."))] = None,
-    entity: Annotated[str | None, typer.Option("--entity", "-e", help=_("Only this entity."))] = None,
-    host: Annotated[str | None, typer.Option("--host", help=_("Only this host."))] = None,
+    entity: Annotated[str | None, typer.Option("--entity", "-e", autocompletion=complete.entities,
+                                               help=_("Only this entity."))] = None,
+    host: Annotated[str | None, typer.Option("--host", autocompletion=complete.hosts, help=_("Only this host."))]
+    = None,
     last: Annotated[int | None, typer.Option("--last", "-n", min=1, help=_("Only the N most recent."))] = None,
 ) -> ExitStatus:
     """Show the journal of actions (who ran what, where, with what outcome)."""

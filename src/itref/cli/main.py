@@ -10,39 +10,22 @@ from typing import Annotated
 import typer
 
 from itref import __version__
-from itref.cli import ad as ad_cli
-from itref.cli import audit as audit_cli
-from itref.cli import backup as backup_cli
-from itref.cli import handover as handover_cli
-from itref.cli import hosts as hosts_cli
-from itref.cli import inventory as inventory_cli
-from itref.cli import journal as journal_cli
-from itref.cli import playbook as playbook_cli
-from itref.cli import run as run_cli
-from itref.cli import schedule as schedule_cli
+from itref.cli.lazy import LazyGroup
 from itref.cli.state import FORMATS, CliState
 from itref.i18n import _, normalize
 
 app = typer.Typer(
     name="itref",
+    cls=LazyGroup,
     help=_("itref: run, check and hand over the IT of a commune, its CPAS and its ASBLs."),
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(inventory_cli.app, name="inventory")
-app.add_typer(playbook_cli.app, name="playbook")
-app.add_typer(hosts_cli.app, name="hosts")
-app.add_typer(audit_cli.app, name="audit")
-app.add_typer(ad_cli.app, name="ad")
-app.add_typer(backup_cli.app, name="backup")
-app.add_typer(schedule_cli.app, name="schedule")
-app.command("journal")(journal_cli.journal)
-app.command("handover")(handover_cli.handover)
-app.command("run", context_settings={"allow_interspersed_args": False})(run_cli.run)
+# The commands themselves are listed in itref.cli.lazy and imported only when used.
 
 
 def _version(value: bool) -> None:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from itref.cli import complete
 from itref.cli.state import state
 from itref.core.status import ExitStatus
 from itref.i18n import _
@@ -66,7 +67,8 @@ def list_(ctx: typer.Context) -> ExitStatus:
 @app.command()
 def show(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(metavar="ENTITY[/ROUTINE]", help=_("An entity, or one routine."))],
+    target: Annotated[str, typer.Argument(metavar="ENTITY[/ROUTINE]", autocompletion=complete.routines,
+                                          help=_("An entity, or one routine."))],
 ) -> ExitStatus:
     """Show one entity's playbook, or one routine step by step."""
     st = state(ctx)
@@ -95,7 +97,8 @@ def show(
 @app.command("run")
 def run_routine(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(metavar="ENTITY/ROUTINE", help=_("The routine to run."))],
+    target: Annotated[str, typer.Argument(metavar="ENTITY/ROUTINE", autocompletion=complete.routines,
+                                          help=_("The routine to run."))],
     guided: Annotated[bool, typer.Option("--guided", "-g", help=_(
         "Step by step for a stand-in: explain each step and ask before doing it."))] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help=_("Show every step's effect; change nothing."))]

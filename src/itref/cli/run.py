@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from itref.cli import complete
 from itref.cli.state import CliState, state
 from itref.core.status import ExitStatus
 from itref.i18n import _
@@ -19,7 +20,7 @@ def run(
     ctx: typer.Context,
     command: Annotated[list[str], typer.Argument(help=_("The command and its arguments (after --)."),
                                                  metavar="-- COMMAND [ARGS]...")],
-    limit: Annotated[str | None, typer.Option("--limit", "-l", help=_(
+    limit: Annotated[str | None, typer.Option("--limit", "-l", autocompletion=complete.selectors, help=_(
         "Hosts: names, globs, entity:NAME, tag:NAME; ',' for several, '!' to exclude."))] = None,
     timeout: Annotated[float | None, typer.Option(
         "--timeout", "-t", min=0.1, help=_("Seconds before a command is stopped (default from the inventory)."))]
