@@ -48,8 +48,19 @@ def load(name: str) -> Any:
     return command
 
 
+# Typer's own help texts of the completion options, translated like the rest.
+TYPER_COMPLETION_TEXTS = (N_("Install completion for the current shell."),
+                          N_("Show completion for the current shell, to copy it or customize the installation."))
+
+
 class LazyGroup(TyperGroup):
     """The root group: its subcommands come from :data:`COMMANDS`, imported on first use."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if getattr(param, "help", None) in TYPER_COMPLETION_TEXTS:
+                param.help = _(param.help)
 
     def list_commands(self, ctx: Any) -> list[str]:
         """Return the eager commands, then the lazy ones in table order."""
