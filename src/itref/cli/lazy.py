@@ -56,11 +56,13 @@ TYPER_COMPLETION_TEXTS = (N_("Install completion for the current shell."),
 class LazyGroup(TyperGroup):
     """The root group: its subcommands come from :data:`COMMANDS`, imported on first use."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
+    def get_params(self, ctx: Any) -> list[Any]:
+        """Return the options, Typer's completion ones with their help translated (Typer adds them last)."""
+        params = super().get_params(ctx)
+        for param in params:
             if getattr(param, "help", None) in TYPER_COMPLETION_TEXTS:
                 param.help = _(param.help)
+        return params
 
     def list_commands(self, ctx: Any) -> list[str]:
         """Return the eager commands, then the lazy ones in table order."""
