@@ -105,8 +105,9 @@ def _venv_stamp() -> str:
     return digest.hexdigest()
 
 
-def ensure_venv() -> None:
-    """Re-exec this script inside ``bench/.venv``, creating or refreshing the venv first when needed.
+def ensure_venv(script: Path | None = None) -> None:
+    """Re-exec ``script`` (this file by default) inside ``bench/.venv``, creating or refreshing the venv first
+    when needed.
 
     Returns only when already running inside the venv.
     """
@@ -123,7 +124,7 @@ def ensure_venv() -> None:
         subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                         "-r", str(REQUIREMENTS), "-e", str(ROOT)], check=True)
         stamp_file.write_text(stamp)
-    os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
+    os.execv(str(python), [str(python), str((script or Path(__file__)).resolve()), *sys.argv[1:]])
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -259,10 +260,11 @@ def machine_busy() -> float:
     return (int(fields[1]) + int(fields[2]) + int(fields[3]) + int(fields[8])) / _TICKS
 
 
-def our_cpu() -> float:
+def our_cpu(roots: Sequence[int] = ()) -> float:
     """Return the CPU seconds used so far by this process and every process it started, alive or reaped
     (the sshd peers and their sessions, the tools): own + children's times of this process and of every
     living descendant (a child's times move into its parent's when it is reaped, so nothing counts twice).
+    With ``roots``, the same for those processes and their descendants instead of this process.
     """
     times: dict[int, float] = {}
     children: dict[int, list[int]] = {}
@@ -278,7 +280,7 @@ def our_cpu() -> float:
         pid = int(name)
         times[pid] = sum(int(x) for x in fields[11:15]) / _TICKS  # utime stime cutime cstime
         children.setdefault(int(fields[1]), []).append(pid)
-    total, todo = 0.0, [os.getpid()]
+    total, todo = 0.0, list(roots) or [os.getpid()]
     while todo:
         pid = todo.pop()
         total += times.get(pid, 0.0)
