@@ -75,6 +75,19 @@ class LazyGroup(TyperGroup):
             self.commands[name] = load(name)
         return super().get_command(ctx, name)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Resolve the command, suggesting a close name among every command (loaded or not) on a typo."""
+        try:
+            return self._click_resolve_command(ctx, args)
+        except typer.TyperException as exc:  # click's UsageError: "No such command 'audti'."
+            import difflib
+
+            matches = difflib.get_close_matches(args[0], self.list_commands(ctx)) if args else []
+            message = getattr(exc, "message", None)
+            if matches and isinstance(message, str):
+                exc.message = f"{message.rstrip('.')}. Did you mean {', '.join(repr(m) for m in matches)}?"
+            raise
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         """Write the command list from the short descriptions, without importing any command module."""
         rows = [(name, _(short)) for name, (_m, _a, short, _s) in COMMANDS.items()]
