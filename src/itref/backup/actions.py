@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import secrets as _random
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from itref.backup import kinds
-from itref.backup.check import Target
+from itref.backup.check import Target, group_by_host
 from itref.backup.history import History
 from itref.config.project import HostSpec
 from itref.connectors.base import Connector
@@ -35,11 +34,7 @@ class ActionResult:
 
 def _run(ctx: RunContext, chosen: list[Target], action: Callable[[Connector, Target], ActionResult],
          forks: int) -> list[ActionResult]:
-    by_host: dict[str, list[Target]] = defaultdict(list)
-    hosts: dict[str, HostSpec] = {}
-    for t in chosen:
-        by_host[t.host.name].append(t)
-        hosts[t.host.name] = t.host
+    by_host, hosts = group_by_host(chosen)
     done: dict[int, ActionResult] = {}
 
     def work(conn: Connector, host: HostSpec) -> HostResult:

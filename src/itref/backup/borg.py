@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
 from itref.backup.restic import COMPARE, compare_outcome, pick
-from itref.backup.shell import run_script, step
+from itref.backup.shell import repository_secret, run_script, step
 from itref.i18n import _
 
 if TYPE_CHECKING:
@@ -81,14 +81,9 @@ class Borg:
     name = "borg"
     label = "borg"
 
-    def _secret(self, backup: Backup, secrets: SecretResolver) -> str:
-        if backup.password is None:
-            return ""
-        return secrets.resolve(backup.password, _("passphrase of backup {name}").format(name=backup.name)).reveal()
-
     def collect(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> Facts:
         """Return the latest archive's facts (one borg call)."""
-        steps, result = run_script(conn, COLLECT, [backup.repository or ""], secret=self._secret(backup, secrets),
+        steps, result = run_script(conn, COLLECT, [backup.repository or ""], secret=repository_secret(backup, secrets),
                                    timeout=300)
         info = steps.get("info")
         if info is None or info.rc != 0:
@@ -102,7 +97,7 @@ class Borg:
     def verify(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> VerifyOutcome:
         """Run ``borg check`` (repository and archives) and return whether it is sound."""
         script = PRELUDE + step("check", "borg check </dev/null 2>&1")
-        steps, result = run_script(conn, script, [backup.repository or ""], secret=self._secret(backup, secrets),
+        steps, result = run_script(conn, script, [backup.repository or ""], secret=repository_secret(backup, secrets),
                                    timeout=3600)
         check = steps.get("check")
         if check is None:
@@ -118,7 +113,7 @@ class Borg:
     def drill(self, conn: Connector, backup: Backup, secrets: SecretResolver, sample: list[str],
               random_count: int, workdir: PurePath) -> DrillOutcome:
         """Extract fixed and random files of the latest archive into ``workdir`` and compare with the source."""
-        secret = self._secret(backup, secrets)
+        secret = repository_secret(backup, secrets)
         listing_script = PRELUDE + step("tz", "date +%z") + step(
             "last", "borg list --last 1 --format '{archive}{NL}' </dev/null") + \
             step("ls", 'borg list --json-lines "::$(borg list --last 1 --format \'{archive}\' </dev/null)" </dev/null')

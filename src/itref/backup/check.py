@@ -149,6 +149,16 @@ def evaluate(project: Project, target: Target, facts: Facts, previous: Previous 
     return finding(Severity.OK, details + drill_note)
 
 
+def group_by_host(chosen: list[Target]) -> tuple[dict[str, list[Target]], dict[str, HostSpec]]:
+    """Return the targets grouped by the host they are checked on, and those hosts by name."""
+    by_host: dict[str, list[Target]] = defaultdict(list)
+    hosts: dict[str, HostSpec] = {}
+    for t in chosen:
+        by_host[t.host.name].append(t)
+        hosts[t.host.name] = t.host
+    return by_host, hosts
+
+
 def check_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
                   history: History | None = None, now: datetime | None = None,
                   on_done: Callable[[Finding], None] | None = None) -> list[Finding]:
@@ -156,11 +166,7 @@ def check_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
     one finding per backup, in the order of ``chosen``. Each result is stored in the history."""
     history = history or History()
     now = now or datetime.now(UTC)
-    by_host: dict[str, list[Target]] = defaultdict(list)
-    hosts: dict[str, HostSpec] = {}
-    for t in chosen:
-        by_host[t.host.name].append(t)
-        hosts[t.host.name] = t.host
+    by_host, hosts = group_by_host(chosen)
     facts: dict[int, Facts] = {}
     lock = threading.Lock()
 

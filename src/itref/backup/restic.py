@@ -9,7 +9,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
-from itref.backup.shell import run_script, step
+from itref.backup.shell import repository_secret, run_script, step
 from itref.i18n import _
 
 if TYPE_CHECKING:
@@ -65,11 +65,6 @@ class Restic:
     name = "restic"
     label = "restic"
 
-    def _secret(self, backup: Backup, secrets: SecretResolver) -> str:
-        if backup.password is None:
-            return ""
-        return secrets.resolve(backup.password, _("password of backup {name}").format(name=backup.name)).reveal()
-
     def collect(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> Facts:
         """Return the latest snapshot's facts in one round trip.
 
@@ -77,7 +72,7 @@ class Restic:
         (``restic stats``, a second call) is read only when the backup has ``min_size`` or ``size_change``.
         """
         script = WITH_SIZE if (backup.min_size or backup.size_change) else SNAPSHOTS
-        steps, result = run_script(conn, script, [backup.repository or ""], secret=self._secret(backup, secrets),
+        steps, result = run_script(conn, script, [backup.repository or ""], secret=repository_secret(backup, secrets),
                                    timeout=300)
         snaps_step = steps.get("snapshots")
         if snaps_step is None or snaps_step.rc != 0:
@@ -106,7 +101,7 @@ class Restic:
         """Run ``restic check --read-data-subset`` and return whether the repository is sound."""
         script = PRELUDE + step("check", 'restic check --read-data-subset="$2" 2>&1')
         steps, result = run_script(conn, script, [backup.repository or "", backup.read_data_subset],
-                                   secret=self._secret(backup, secrets), timeout=3600)
+                                   secret=repository_secret(backup, secrets), timeout=3600)
         check = steps.get("check")
         if check is None:
             problem = classify(result.stderr, result.rc or 1)
@@ -123,7 +118,7 @@ class Restic:
               random_count: int, workdir: PurePath) -> DrillOutcome:
         """Restore the fixed files plus a random sample from the latest snapshot into ``workdir``, then
         compare each with its source (when the source exists and has not changed since the snapshot)."""
-        secret = self._secret(backup, secrets)
+        secret = repository_secret(backup, secrets)
         listing, result = run_script(conn, PRELUDE + step("ls", "restic ls --json latest"),
                                      [backup.repository or ""], secret=secret, timeout=600)
         ls = listing.get("ls")

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from itref.connectors.base import Command, Connector
 from itref.core.results import CommandResult
+from itref.i18n import _
+
+if TYPE_CHECKING:
+    from itref.config.schema import Backup
+    from itref.secrets import SecretResolver
 
 MARK = re.compile(r"^@@itref:(?P<name>[\w.-]+):(?P<rc>\d+)@@$", re.M)
 
@@ -41,6 +47,13 @@ def run_script(conn: Connector, script: str, args: list[str], *, secret: str | N
         steps[m.group("name")] = Step(int(m.group("rc")), result.stdout[start:m.start()].strip("\n"))
         start = m.end()
     return steps, result
+
+
+def repository_secret(backup: Backup, secrets: SecretResolver) -> str:
+    """Return the backup's repository password ("" when it has none), resolved only now."""
+    if backup.password is None:
+        return ""
+    return secrets.resolve(backup.password, _("password of backup {name}").format(name=backup.name)).reveal()
 
 
 def shell_quote(value: str) -> str:
