@@ -176,17 +176,9 @@ register(Check(
     "linux.updates", _("Pending updates"), _("Each missing security update is a known way in."),
     _("Install them: 'apt-get update && apt-get upgrade' (or 'dnf upgrade'), then reboot if asked."),
     linux=r"""if command -v apt-get >/dev/null 2>&1; then
-  # apt's answer only changes with the package lists or what is installed: reuse it until one of them changes
-  c="/var/tmp/itref-updates-$(id -u)"
-  if [ -f "$c" ] && [ "$c" -nt /var/lib/dpkg/status ] && \
-     [ -z "$(find /var/lib/apt/lists /etc/apt -newer "$c" -print 2>/dev/null | head -n 1)" ]; then
-    cat "$c"; exit 0
-  fi
   s=$(LC_ALL=C apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null) || exit 1
-  r="total=$(printf '%s\n' "$s" | grep -c '^Inst ')
-security=$(printf '%s\n' "$s" | grep '^Inst ' | grep -ci 'security')"
-  printf '%s\n' "$r"
-  (umask 077; printf '%s\n' "$r" > "$c.$$" && mv -f "$c.$$" "$c") 2>/dev/null
+  echo "total=$(printf '%s\n' "$s" | grep -c '^Inst ')"
+  echo "security=$(printf '%s\n' "$s" | grep '^Inst ' | grep -ci 'security')"
 elif command -v dnf >/dev/null 2>&1; then
   echo "total=$(dnf -q check-update 2>/dev/null | grep -c '^[[:alnum:]]')"
   echo "security=$(dnf -q check-update --security 2>/dev/null | grep -c '^[[:alnum:]]')"
