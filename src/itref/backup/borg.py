@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
 from itref.backup.restic import COMPARE, compare_outcome, pick
-from itref.backup.shell import repository_secret, run_script, step
-from itref.i18n import _
+from itref.backup.shell import Rule, classify_failure, repository_secret, run_script, step
+from itref.i18n import N_, _
 
 if TYPE_CHECKING:
     from itref.config.schema import Backup
@@ -31,22 +31,20 @@ command -v borg >/dev/null 2>&1 || { echo 'borg: not found' >&2; exit 127; }
 COLLECT = PRELUDE + step("tz", "date +%z") + step("info", "borg info --json --last 1 </dev/null")
 
 
+RULES: list[Rule] = [
+    ("wrong-password", lambda t: "passphrase supplied" in t and "incorrect" in t,
+     N_("the passphrase itref has does not open the repository")),
+    ("missing", lambda t: "does not exist" in t or "is not a valid repository" in t,
+     N_("there is no repository at this location")),
+    ("locked", lambda t: "lock" in t and ("failed to create/acquire" in t or "timeout" in t),
+     N_("the repository is locked (a backup or prune is running, or a stale lock: 'borg break-lock' removes "
+        "a stale one)")),
+]
+
+
 def classify(stderr: str, rc: int) -> tuple[Problem, str] | None:
     """Return (problem, detail) for a failed borg call, from its stderr and exit code."""
-    text = stderr.lower()
-    if rc == 127 or "borg: not found" in text:
-        return "tool-missing", _("borg is not installed on the host")
-    if "passphrase supplied" in text and "incorrect" in text:
-        return "wrong-password", _("the passphrase itref has does not open the repository")
-    if "does not exist" in text or "is not a valid repository" in text:
-        return "missing", _("there is no repository at this location")
-    if "lock" in text and ("failed to create/acquire" in text or "timeout" in text):
-        return "locked", _("the repository is locked (a backup or prune is running, or a stale lock: "
-                           "'borg break-lock' removes a stale one)")
-    if rc != 0:
-        last = [line for line in stderr.strip().splitlines() if line.strip()]
-        return "error", last[-1] if last else _("borg failed with exit code {rc}").format(rc=rc)
-    return None
+    return classify_failure("borg", RULES, stderr, rc)
 
 
 def host_offset(text: str) -> timezone:

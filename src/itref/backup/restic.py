@@ -9,8 +9,8 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
-from itref.backup.shell import repository_secret, run_script, step
-from itref.i18n import _
+from itref.backup.shell import Rule, classify_failure, repository_secret, run_script, step
+from itref.i18n import N_, _
 
 if TYPE_CHECKING:
     from itref.config.schema import Backup
@@ -26,22 +26,20 @@ SNAPSHOTS = PRELUDE + step("snapshots", "restic snapshots --json")
 WITH_SIZE = SNAPSHOTS + step("stats", "restic stats --json latest")
 
 
+RULES: list[Rule] = [
+    ("wrong-password", lambda t: "wrong password" in t or "no key found" in t,
+     N_("the password itref has does not open the repository")),
+    ("missing", lambda t: "is there a repository at the following location" in t or "unable to open config file" in t,
+     N_("there is no repository at this location")),
+    ("locked", lambda t: "locked" in t,
+     N_("the repository is locked (a backup, prune or check is running, or a stale lock: 'restic unlock' removes "
+        "a stale one)")),
+]
+
+
 def classify(stderr: str, rc: int) -> tuple[Problem, str] | None:
     """Return (problem, detail) for a failed restic invocation, from its stderr and exit code."""
-    text = stderr.lower()
-    if rc == 127 or "restic: not found" in text:
-        return "tool-missing", _("restic is not installed on the host")
-    if "wrong password" in text or "no key found" in text:
-        return "wrong-password", _("the password itref has does not open the repository")
-    if "is there a repository at the following location" in text or "unable to open config file" in text:
-        return "missing", _("there is no repository at this location")
-    if "locked" in text:
-        return "locked", _("the repository is locked (a backup, prune or check is running, or a stale lock: "
-                           "'restic unlock' removes a stale one)")
-    if rc != 0:
-        last = [line for line in stderr.strip().splitlines() if line.strip()]
-        return "error", last[-1] if last else _("restic failed with exit code {rc}").format(rc=rc)
-    return None
+    return classify_failure("restic", RULES, stderr, rc)
 
 
 def parse_snapshots(text: str) -> list[dict[str, Any]]:

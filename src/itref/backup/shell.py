@@ -8,6 +8,7 @@ with a marker carrying its exit code, so one round trip returns several commands
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from itref.core.results import CommandResult
 from itref.i18n import _
 
 if TYPE_CHECKING:
+    from itref.backup.base import Problem
     from itref.config.schema import Backup
     from itref.secrets import SecretResolver
 
@@ -47,6 +49,25 @@ def run_script(conn: Connector, script: str, args: list[str], *, secret: str | N
         steps[m.group("name")] = Step(int(m.group("rc")), result.stdout[start:m.start()].strip("\n"))
         start = m.end()
     return steps, result
+
+
+Rule = tuple[str, Callable[[str], bool], str]
+"""(problem, test on the lower-cased stderr, sentence for people)."""
+
+
+def classify_failure(tool: str, rules: Sequence[Rule], stderr: str, rc: int) -> tuple[Problem, str] | None:
+    """Return (problem, sentence) for a failed ``tool`` call: the first rule whose test matches its stderr,
+    "tool-missing" for exit code 127, otherwise "error" with stderr's last line. None when it succeeded."""
+    text = stderr.lower()
+    if rc == 127 or f"{tool}: not found" in text:
+        return "tool-missing", _("{tool} is not installed on the host").format(tool=tool)
+    for problem, matches, sentence in rules:
+        if matches(text):
+            return problem, _(sentence)  # type: ignore[return-value]
+    if rc != 0:
+        last = [line for line in stderr.strip().splitlines() if line.strip()]
+        return "error", last[-1] if last else _("{tool} failed with exit code {rc}").format(tool=tool, rc=rc)
+    return None
 
 
 def repository_secret(backup: Backup, secrets: SecretResolver) -> str:
