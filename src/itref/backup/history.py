@@ -42,9 +42,10 @@ class History:
 
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / "backups.sqlite"
+        self._shared: sqlite3.Connection | None = None
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
+    def _open(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         db = sqlite3.connect(self.path, timeout=30)
         try:
@@ -54,6 +55,28 @@ class History:
             db.commit()
         finally:
             db.close()
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        if self._shared is not None:
+            yield self._shared
+            return
+        with self._open() as db:
+            yield db
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run every call made inside on one connection, committed once at the end (one open, one fsync,
+        instead of one per call). For the thread that opened it only."""
+        if self._shared is not None:
+            yield
+            return
+        with self._open() as db:
+            self._shared = db
+            try:
+                yield
+            finally:
+                self._shared = None
 
     def record_check(self, entity: str, backup: str, kind: str, status: str, facts: Facts) -> None:
         """Store one check's figures."""

@@ -9,7 +9,7 @@ from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
-from itref.backup.shell import Rule, classify_failure, repository_secret, run_script, step
+from itref.backup.shell import Rule, classify_failure, repository_secret, run_script, shell_quote, step
 from itref.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -19,11 +19,40 @@ if TYPE_CHECKING:
 
 PRELUDE = """IFS= read -r RESTIC_PASSWORD || exit 97
 export RESTIC_PASSWORD RESTIC_REPOSITORY="$1"
-export RESTIC_CACHE_DIR="${RESTIC_CACHE_DIR:-/var/tmp/itref-restic-cache-$(id -u)}"
+export RESTIC_CACHE_DIR="${RESTIC_CACHE_DIR:-%CACHE%}"
 command -v restic >/dev/null 2>&1 || { echo 'restic: not found' >&2; exit 127; }
 """
-SNAPSHOTS = PRELUDE + step("snapshots", "restic snapshots --json")
-WITH_SIZE = SNAPSHOTS + step("stats", "restic stats --json latest")
+REMOTE_CACHE = "/var/tmp/itref-restic-cache-$(id -u)"
+"""restic's cache on a host reached over SSH (never the user's home; kept between runs)."""
+NO_LOCK_IF_FREE = 'L=--no-lock; for f in "$2"/locks/*; do [ -e "$f" ] && L=; done\n'
+"""Reading a repository whose ``locks/`` is empty needs no lock: restic's own lock costs two writes and a
+0.2 s wait. When a lock is there, restic takes its own and says whether the repository is really locked."""
+SNAPSHOTS = step("snapshots", "restic $L snapshots --json")
+WITH_SIZE = SNAPSHOTS + step("stats", "restic $L stats --json latest")
+REMOTE_SCHEMES = ("sftp:", "rest:", "s3:", "b2:", "azure:", "gs:", "swift:", "rclone:")
+
+
+def local_path(repository: str) -> str | None:
+    """Return the path of a repository the host's shell can list (a path or ``local:PATH``), None for a URL
+    (sftp:, rest:, s3:... are read by restic alone)."""
+    if repository.startswith("local:"):
+        return repository[len("local:"):]
+    if repository.lower().startswith(REMOTE_SCHEMES):
+        return None
+    return repository
+
+
+def prelude(conn: Connector) -> str:
+    """Return the script start for ``conn``'s host: password from stdin, repository, and restic's cache folder
+    (``$RESTIC_CACHE_DIR`` if set; else itref's state folder on this machine, /var/tmp on other hosts), so the
+    cache survives between runs and stays out of the user's home."""
+    if conn.kind == "local":
+        from itref.journal import state_dir
+
+        cache = shell_quote(str(state_dir() / "restic-cache"))
+    else:
+        cache = REMOTE_CACHE
+    return PRELUDE.replace("%CACHE%", cache)
 
 
 RULES: list[Rule] = [
@@ -68,9 +97,13 @@ class Restic:
 
         Every restic call pays the repository's key derivation (about 0.5 s of CPU), so the size
         (``restic stats``, a second call) is read only when the backup has ``min_size`` or ``size_change``.
+        A local repository with no lock file is read with ``--no-lock``.
         """
-        script = WITH_SIZE if (backup.min_size or backup.size_change) else SNAPSHOTS
-        steps, result = run_script(conn, script, [backup.repository or ""], secret=repository_secret(backup, secrets),
+        repository = backup.repository or ""
+        path = local_path(repository)
+        lock_choice = NO_LOCK_IF_FREE if path is not None else "L=\n"
+        script = prelude(conn) + lock_choice + (WITH_SIZE if (backup.min_size or backup.size_change) else SNAPSHOTS)
+        steps, result = run_script(conn, script, [repository, path or ""], secret=repository_secret(backup, secrets),
                                    timeout=300)
         snaps_step = steps.get("snapshots")
         if snaps_step is None or snaps_step.rc != 0:
@@ -97,7 +130,7 @@ class Restic:
 
     def verify(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> VerifyOutcome:
         """Run ``restic check --read-data-subset`` and return whether the repository is sound."""
-        script = PRELUDE + step("check", 'restic check --read-data-subset="$2" 2>&1')
+        script = prelude(conn) + step("check", 'restic check --read-data-subset="$2" 2>&1')
         steps, result = run_script(conn, script, [backup.repository or "", backup.read_data_subset],
                                    secret=repository_secret(backup, secrets), timeout=3600)
         check = steps.get("check")
@@ -117,7 +150,7 @@ class Restic:
         """Restore the fixed files plus a random sample from the latest snapshot into ``workdir``, then
         compare each with its source (when the source exists and has not changed since the snapshot)."""
         secret = repository_secret(backup, secrets)
-        listing, result = run_script(conn, PRELUDE + step("ls", "restic ls --json latest"),
+        listing, result = run_script(conn, prelude(conn) + step("ls", "restic ls --json latest"),
                                      [backup.repository or ""], secret=secret, timeout=600)
         ls = listing.get("ls")
         if ls is None or ls.rc != 0:
@@ -130,8 +163,8 @@ class Restic:
         if not chosen:
             return DrillOutcome(False, (), detail=_("no file to restore in the latest snapshot"))
         includes = " ".join(f'--include "${i + 3}"' for i in range(len(chosen)))
-        script = PRELUDE + 'W="$2"\n' + step("restore", f'restic restore latest --target "$W" {includes} >/dev/null') \
-            + step("hash", COMPARE)
+        script = prelude(conn) + 'W="$2"\n' \
+            + step("restore", f'restic restore latest --target "$W" {includes} >/dev/null') + step("hash", COMPARE)
         steps, result = run_script(conn, script, [backup.repository or "", str(workdir), *chosen], secret=secret,
                                    timeout=3600)
         return compare_outcome(steps, result.stderr, chosen, snapshot_time)
