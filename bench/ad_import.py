@@ -475,7 +475,7 @@ def profile_itref(inv: Path, rows: list[Person], csv_file: Path, bind_password: 
 
     ops: dict[str, list[float]] = {}
     names = {"search": "search", "add": "add", "set_password": "password", "replace": "modify",
-             "add_member": "add-member"}
+             "add_member": "add-member", "add_members": "add-members", "delete": "delete"}
     originals = {name: getattr(DirectoryClient, name) for name in names}
 
     def timed(name: str, method):

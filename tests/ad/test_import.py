@@ -78,6 +78,9 @@ def test_import_creates_then_a_rerun_creates_nothing(ad_project, cli, samba_dc, 
                 "--yes")
     assert [r["status"] for r in json.loads(again.out)] == ["exists"] * 12
     assert len(pw.read_text().splitlines()) == 12
+    journal = [r["target"].split(" ")[0] for r in json.loads(cli("journal", "-f", "json").out)]
+    assert sorted(set(journal)) == ["add-member", "create", "password"]  # password and enabling: one modify
+    assert [journal.count(k) for k in ("create", "password", "add-member")] == [12, 12, 12]
     from tests.peers.samba import ldap_connection
 
     conn = ldap_connection(samba_dc)
@@ -117,12 +120,100 @@ def test_import_interrupted_by_a_dc_failure_is_finished_by_a_rerun(ad_project, s
         results = import_rows(client, project, todo, on_password=keep)
     finally:
         client.close()
-    assert [r.status for r in results[:8]] == ["exists"] * 8
+    # the first 8 were made but their group additions (sent per chunk of rows) were not: the rerun adds them
+    assert [(r.status, r.login) for r in results[:8]] == [("completed", r.login) for r in results[:8]]
+    assert all(r.login for r in results[:8])
     assert {r.status for r in results[8:]} <= {"created", "completed"}
     conn = ldap_connection(samba_dc)
-    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["userAccountControl", "sAMAccountName"])
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["userAccountControl", "sAMAccountName", "memberOf"])
     accounts = {e.sAMAccountName.value: e.userAccountControl.value for e in conn.entries}
+    groups = {e.sAMAccountName.value: [g.split(",")[0] for g in e.memberOf.values] for e in conn.entries}
     conn.unbind()
     assert len(accounts) == 20 and set(accounts.values()) == {512}  # all 20, once each, all enabled
-    login = next(iter(accounts))
-    assert ldap_connection(samba_dc, f"{login}@{samba_dc.dns_domain}", passwords[login]).bound
+    assert all(g == ["CN=GG-Commune"] for g in groups.values()), groups  # all 20 in the template's group
+    for login in (results[0].login, results[-1].login):
+        assert ldap_connection(samba_dc, f"{login}@{samba_dc.dns_domain}", passwords[login]).bound
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    try:
+        third = import_rows(client, project, todo, on_password=keep)
+    finally:
+        client.close()
+    assert [r.status for r in third] == ["exists"] * 20
+
+
+@pytest.mark.peer
+def test_import_interrupted_inside_a_chunk_after_some_group_additions(ad_project, samba_dc, tmp_path) -> None:
+    from itref.ad.client import DirectoryClient
+    from itref.ad.importer import import_rows, read_rows
+    from itref.config.project import load_project
+    from itref.core.errors import ConnectionFailed
+    from itref.secrets import SecretResolver
+    from tests.peers.samba import ldap_connection
+
+    tag = uuid.uuid4().hex[:6]
+    project = load_project(ad_project)
+    todo = read_rows(write(tmp_path / "hr.csv", [HEADER, *rows(10, tag, "cpas/social-worker")]), project, None)
+    changes: list[str] = []
+
+    def journal(change, dn) -> None:
+        changes.append(change.kind)
+        if change.kind == "password" and changes.count("password") == 7:
+            samba_dc.kill()  # rows 1-4 are in their groups (chunk of 4), rows 5-7 are not
+
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    with pytest.raises(ConnectionFailed):
+        import_rows(client, project, todo, on_password=lambda login, secret: None, on_change=journal, chunk=4)
+    client.close()
+    assert changes.count("add-member") == 8  # 4 accounts x 2 groups, journaled one by one
+    samba_dc.start()
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    try:
+        results = import_rows(client, project, todo, on_password=lambda login, secret: None)
+    finally:
+        client.close()
+    assert [r.status for r in results] == ["exists"] * 4 + ["completed"] * 3 + ["created"] * 3
+    conn = ldap_connection(samba_dc)
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["memberOf", "userAccountControl"])
+    assert len(conn.entries) == 10
+    assert all(len(e.memberOf.values) == 2 and e.userAccountControl.value == 512 for e in conn.entries)
+    conn.unbind()
+
+
+@pytest.mark.peer
+def test_logins_taken_meanwhile_or_by_a_upn_still_get_the_next_digit(ad_project, samba_dc, tmp_path) -> None:
+    from itref.ad.client import DirectoryClient
+    from itref.ad.importer import import_rows, load_index, read_rows
+    from itref.config.project import load_project
+    from itref.secrets import SecretResolver
+    from tests.peers.samba import ldap_connection, ou_dn
+
+    tag = uuid.uuid4().hex[:6]
+    project = load_project(ad_project)
+    lines = [HEADER, f"Anne;Mw{tag};commune/clerk;{tag}-1;RH\n", f"Paul;Up{tag};commune/clerk;{tag}-2;RH\n",
+             f"Luc;Sa{tag};commune/clerk;{tag}-3;RH\n", f"Luc;Sa{tag};cpas/social-worker;{tag}-4;RH\n",
+             f"Lea;Tw{tag};commune/clerk;{tag}-5;RH\n"]
+    todo = read_rows(write(tmp_path / "hr.csv", lines), project, None)
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    try:
+        index = load_index(client, project, todo)
+        # after the index was read: another tool takes anne's login, creates lea itself (same employee id, in
+        # the template's OU but not in its group), and an account whose UPN (not its login) is paul's
+        conn = ldap_connection(samba_dc)
+        classes = ["top", "person", "organizationalPerson", "user"]
+        assert conn.add(f"CN=Other {tag},{ou_dn('OU=Commune')}", classes,
+                        {"sAMAccountName": f"anne.mw{tag}", "userAccountControl": "514"})
+        assert conn.add(f"CN=Lea Tw{tag},{ou_dn('OU=Commune')}", classes,
+                        {"sAMAccountName": f"lea.el{tag}", "employeeID": f"{tag}-5", "userAccountControl": "512",
+                         "givenName": "Lea", "sn": f"Tw{tag}"})
+        index_upn = f"paul.up{tag}@{samba_dc.dns_domain}"
+        assert conn.add(f"CN=Upn holder {tag},{ou_dn('OU=Commune')}", classes,
+                        {"sAMAccountName": f"holder{tag}", "userPrincipalName": index_upn, "userAccountControl": "514"})
+        conn.unbind()
+        results = import_rows(client, project, todo, on_password=lambda login, secret: None, index=index)
+        again = import_rows(client, project, todo, on_password=lambda login, secret: None)
+    finally:
+        client.close()
+    assert [(r.status, r.login) for r in results] == [
+        ("created", f"anne.mw{tag}2"), ("created", f"paul.up{tag}2"), ("created", f"luc.sa{tag}"),
+        ("created", f"lsa{tag}"), ("completed", f"lea.el{tag}")], [r.message for r in results]
+    assert [r.status for r in again] == ["exists"] * 5

@@ -4,9 +4,9 @@ group membership. Each function only reads the directory and returns a :class:`P
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
-from itref.ad.client import DirectoryClient, Entry, escape_filter, escape_rdn, parent_dn
+from itref.ad.client import DirectoryClient, Entry, PasswordPolicy, escape_filter, escape_rdn, parent_dn
 from itref.ad.errors import DirectoryError
 from itref.ad.naming import render_login, render_pattern, unique_login
 from itref.ad.passwords import generate
@@ -48,9 +48,53 @@ def template(project: Project, ref: str) -> tuple[str, str, AccountTemplate]:
     return entity, role, templates[role]
 
 
-def login_taken(client: DirectoryClient, login: str) -> bool:
-    """Return True when any object already uses ``login`` as sAMAccountName."""
-    return client.exists(f"(sAMAccountName={escape_filter(login)})")
+def login_taken(client: DirectoryClient, login: str, upn: str | None = None) -> bool:
+    """Return True when any object already uses ``login`` as sAMAccountName (or ``upn`` as userPrincipalName)."""
+    sam = f"(sAMAccountName={escape_filter(login)})"
+    return client.exists(f"(|{sam}(userPrincipalName={escape_filter(upn)}))" if upn else sam)
+
+
+class DirectoryView(Protocol):
+    """What planning an account creation needs to know about the directory (reads only)."""
+
+    def taken(self, login: str, upn: str | None) -> bool:
+        """Return True when ``login`` (sAMAccountName) or ``upn`` (userPrincipalName) is used by any object."""
+        ...
+
+    def exists(self, dn: str) -> bool:
+        """Return True when an object ``dn`` exists."""
+        ...
+
+    def group_dns(self, names: list[str]) -> dict[str, str]:
+        """Return name → DN for each group. Raises DirectoryError listing every missing group."""
+        ...
+
+    def password_policy(self) -> PasswordPolicy:
+        """Return the domain's password policy."""
+        ...
+
+
+class LiveView:
+    """A :class:`DirectoryView` asking the DC each question (one search each): for single commands."""
+
+    def __init__(self, client: DirectoryClient) -> None:
+        self.client = client
+
+    def taken(self, login: str, upn: str | None) -> bool:
+        """Return True when ``login`` or ``upn`` is used by any object (one search)."""
+        return login_taken(self.client, login, upn)
+
+    def exists(self, dn: str) -> bool:
+        """Return True when ``dn`` exists (one search)."""
+        return self.client.get(dn, ["objectClass"]) is not None
+
+    def group_dns(self, names: list[str]) -> dict[str, str]:
+        """Return name → DN for each group (each group searched once per session)."""
+        return group_dns(self.client, names)
+
+    def password_policy(self) -> PasswordPolicy:
+        """Return the domain's password policy (read once per session)."""
+        return self.client.password_policy()
 
 
 def require_user(client: DirectoryClient, login: str) -> Entry:
@@ -78,37 +122,43 @@ def group_dns(client: DirectoryClient, names: list[str]) -> dict[str, str]:
 
 def plan_create(client: DirectoryClient, project: Project, ref: str, first: str, last: str,
                 extra: dict[str, str] | None = None, *, login: str | None = None,
-                now: datetime | None = None) -> Plan:
+                now: datetime | None = None, view: DirectoryView | None = None) -> Plan:
     """Return the plan creating ``first last`` from the template ``ref`` (ENTITY/ROLE).
 
     The account is created disabled, gets a generated password meeting the domain policy, is then
     enabled and added to the template's groups. Raises UsageError / DirectoryError before any change
-    when the template, its OU or a group is missing.
+    when the template, its OU or a group is missing. The directory is read through ``view`` (by default
+    one search per question; an import passes what it read once for all its rows).
     """
     first, last = first.strip(), last.strip()
     if not first or not last:
         raise UsageError(_("a first name and a last name are needed"))
     entity, role, tmpl = template(project, ref)
+    look: DirectoryView = view or LiveView(client)
     try:
         base = login or render_login(tmpl.username, first, last)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if login and login_taken(client, login):
+
+    def upn(candidate: str) -> str | None:
+        return f"{candidate}@{tmpl.upn_suffix}" if tmpl.upn_suffix else None
+
+    if login and look.taken(login, upn(login)):
         raise UsageError(_("the login '{login}' is already used").format(login=login))
-    chosen = unique_login(base, lambda candidate: login_taken(client, candidate))
-    if client.get(tmpl.ou, ["objectClass"]) is None:
+    chosen = unique_login(base, lambda candidate: look.taken(candidate, upn(candidate)))
+    if not look.exists(tmpl.ou):
         raise DirectoryError(_("the template's OU does not exist: {ou}").format(ou=tmpl.ou))
-    groups = group_dns(client, list(tmpl.groups))
+    groups = look.group_dns(list(tmpl.groups))
     display = f"{first} {last}"
     dn = f"CN={escape_rdn(display)},{tmpl.ou}"
-    if client.get(dn, ["objectClass"]) is not None:  # a homonym in the same OU: keep both readable
+    if look.exists(dn):  # a homonym in the same OU: keep both readable
         dn = f"CN={escape_rdn(f'{display} ({chosen})')},{tmpl.ou}"
     attrs: dict[str, object] = {
         "sAMAccountName": chosen, "givenName": first, "sn": last, "displayName": display,
         "userAccountControl": str(UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE),
     }
     if tmpl.upn_suffix:
-        attrs["userPrincipalName"] = f"{chosen}@{tmpl.upn_suffix}"
+        attrs["userPrincipalName"] = upn(chosen)
     if tmpl.mail:
         attrs["mail"] = render_pattern(tmpl.mail, first, last, chosen)
     for key, pattern in (("homeDirectory", tmpl.home_directory), ("profilePath", tmpl.profile_path)):
@@ -133,7 +183,7 @@ def plan_create(client: DirectoryClient, project: Project, ref: str, first: str,
     plan.changes.append(Change("password", dn))
     plan.changes.append(Change("modify", dn, enable, {"userAccountControl": attrs["userAccountControl"]}))
     plan.changes += [Change("add-member", dn, target=gdn) for gdn in groups.values()]
-    plan.password = generate(client.password_policy(), forbidden=[chosen, first, last])
+    plan.password = generate(look.password_policy(), forbidden=[chosen, first, last])
     if chosen != base:
         plan.notes.append(_("'{base}' is taken: the login is {login}").format(base=base, login=chosen))
     plan.notes.append(_("entity {entity}, role {role}").format(entity=entity, role=role))

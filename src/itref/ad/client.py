@@ -309,19 +309,27 @@ class DirectoryClient:
     @_guard
     def replace(self, dn: str, attributes: dict[str, Any]) -> None:
         """Set each attribute of ``attributes`` on ``dn`` (None or [] clears it)."""
+        self._check(self.connection.modify(dn, self._changes(attributes)), _("change {dn}").format(dn=dn))
+
+    @staticmethod
+    def _changes(attributes: dict[str, Any]) -> dict[str, list[tuple[Any, list[Any]]]]:
         from ldap3 import MODIFY_DELETE, MODIFY_REPLACE
 
-        changes = {k: [(MODIFY_DELETE, [])] if v in (None, [], "") else
-                   [(MODIFY_REPLACE, v if isinstance(v, list) else [v])] for k, v in attributes.items()}
-        self._check(self.connection.modify(dn, changes), _("change {dn}").format(dn=dn))
+        return {k: [(MODIFY_DELETE, [])] if v in (None, [], "") else
+                [(MODIFY_REPLACE, v if isinstance(v, list) else [v])] for k, v in attributes.items()}
 
     @_guard
-    def set_password(self, dn: str, password: Secret) -> None:
-        """Set (reset) the password of ``dn``. Raises PasswordRejected with the policy's reason."""
+    def set_password(self, dn: str, password: Secret, then: dict[str, Any] | None = None) -> None:
+        """Set (reset) the password of ``dn``, then set the attributes ``then`` (e.g. enable the account) in the
+        same LDAP modify: the DC applies both or neither. Raises PasswordRejected with the policy's reason."""
+        from ldap3 import MODIFY_REPLACE
+
         if not self.secure and not self.connection.tls_started:
             raise UsageError(_("refusing to send a password over an unencrypted connection"))
-        ok = self.connection.extend.microsoft.modify_password(dn, password.reveal())
-        self._check(bool(ok), _("set the password of {dn}").format(dn=dn))
+        encoded = f'"{password.reveal()}"'.encode("utf-16-le")  # what AD expects in unicodePwd
+        changes: dict[str, Any] = {"unicodePwd": [(MODIFY_REPLACE, [encoded])]}
+        changes.update(self._changes({k: v for k, v in (then or {}).items() if k.lower() != "unicodepwd"}))
+        self._check(self.connection.modify(dn, changes), _("set the password of {dn}").format(dn=dn))
 
     @_guard
     def add_member(self, group_dn: str, member_dn: str) -> None:
@@ -332,6 +340,27 @@ class DirectoryClient:
         if not ok and self.connection.result.get("result") == 68:  # already a member
             return
         self._check(ok, _("add {member} to {group}").format(member=member_dn, group=group_dn))
+
+    @_guard
+    def add_members(self, group_dn: str, member_dns: Sequence[str]) -> None:
+        """Add every one of ``member_dns`` to ``group_dn`` in one LDAP modify (the DC adds all or none).
+
+        When the DC refuses because one of them is already a member, they are added one by one instead
+        (members already there are skipped). Raises DirectoryError otherwise.
+        """
+        from ldap3 import MODIFY_ADD
+
+        if not member_dns:
+            return
+        if len(member_dns) == 1:
+            self.add_member(group_dn, member_dns[0])
+            return
+        ok = self.connection.modify(group_dn, {"member": [(MODIFY_ADD, list(member_dns))]})
+        if not ok and self.connection.result.get("result") == 68:  # one of them already is a member
+            for dn in member_dns:
+                self.add_member(group_dn, dn)
+            return
+        self._check(ok, _("add {n} members to {group}").format(n=len(member_dns), group=group_dn))
 
     @_guard
     def remove_member(self, group_dn: str, member_dn: str) -> None:

@@ -11,9 +11,20 @@ from itref.i18n import _
 
 
 class DirectoryError(ItrefError):
-    """The directory refused an operation (policy, rights, conflict...)."""
+    """The directory refused an operation (policy, rights, conflict...). ``code`` is the LDAP result code
+    when the DC gave one (68: already exists, 19: constraint violation...), else None."""
 
     status = ExitStatus.FAILURE
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+    @property
+    def already_used(self) -> bool:
+        """Return True when the DC refused because the name, login or UPN is already taken by another object."""
+        text = self.message.lower()  # Samba: "... is already in use"; Windows: "... is not unique forest-wide"
+        return self.code == 68 or (self.code == 19 and ("already in use" in text or "not unique" in text))
 
 
 class PasswordRejected(DirectoryError):
@@ -50,7 +61,7 @@ def describe_result(result: dict[str, Any], action: str) -> DirectoryError:
     message = str(result.get("message", ""))
     policy = password_policy_sentence(message)
     if policy:
-        return PasswordRejected(_("{action}: {reason}").format(action=action, reason=policy))
+        return PasswordRejected(_("{action}: {reason}").format(action=action, reason=policy), code)
     reasons = {
         50: _("the service account is not allowed to do this (insufficient rights in AD)"),
         68: _("it already exists"),
@@ -66,4 +77,5 @@ def describe_result(result: dict[str, Any], action: str) -> DirectoryError:
     reason = reasons.get(code if isinstance(code, int) else -1, name or _("error"))
     detail = message.strip()
     return DirectoryError(_("{action}: {reason} ({code} {detail})").format(
-        action=action, reason=reason, code=name or code, detail=detail).replace(" )", ")"))
+        action=action, reason=reason, code=name or code, detail=detail).replace(" )", ")"),
+        code if isinstance(code, int) else None)

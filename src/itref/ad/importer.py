@@ -16,12 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from itref.ad.accounts import USER_ATTRIBUTES, ad_attribute, plan_create, template
-from itref.ad.client import DirectoryClient, Entry, escape_filter
+from itref.ad.accounts import USER_ATTRIBUTES, DirectoryView, LiveView, ad_attribute, plan_create, template
+from itref.ad.client import DirectoryClient, Entry, escape_filter, parent_dn
 from itref.ad.errors import DirectoryError
+from itref.ad.index import DirectoryIndex, norm_dn
 from itref.ad.naming import ascii_name, render_login
 from itref.ad.passwords import generate
-from itref.ad.plan import Change, Plan, apply
+from itref.ad.plan import Change, Plan, apply, fuse_password, split_memberships
 from itref.ad.values import UAC_ACCOUNTDISABLE
 from itref.core.errors import ConfigError, ConfigIssue, ConnectionFailed, ItrefError
 from itref.i18n import _
@@ -174,7 +175,8 @@ def read_rows(path: Path, project: Project, default_template: str | None, displa
 
 
 def existing(client: DirectoryClient, project: Project, row: Row) -> Entry | None:
-    """Return the account this row already made (same employee id, or same names in the template's OU)."""
+    """Return the account this row already made (same employee id, or same names in the template's OU),
+    asking the DC (one search); :func:`import_rows` asks a :class:`DirectoryIndex` read once instead."""
     if row.employee_id:
         found = client.search(f"(&(objectClass=user)(employeeID={escape_filter(row.employee_id)}))", USER_ATTRIBUTES)
     else:
@@ -184,9 +186,23 @@ def existing(client: DirectoryClient, project: Project, row: Row) -> Entry | Non
     return found[0] if found else None
 
 
-def plan_finish(client: DirectoryClient, project: Project, row: Row, user: Entry) -> Plan:
+def load_index(client: DirectoryClient, project: Project, rows: list[Row]) -> DirectoryIndex:
+    """Return what importing ``rows`` needs to know about the directory, read with one paged search."""
+    return DirectoryIndex.load(client, [template(project, r.template)[2].ou for r in rows])
+
+
+def find(index: DirectoryIndex, project: Project, row: Row) -> Entry | None:
+    """Return the account this row already made, from ``index`` (same employee id, or names in the OU)."""
+    if row.employee_id:
+        return index.by_employee_id(row.employee_id)
+    return index.by_names(row.first, row.last, template(project, row.template)[2].ou)
+
+
+def plan_finish(client: DirectoryClient, project: Project, row: Row, user: Entry,
+                view: DirectoryView | None = None) -> Plan:
     """Return the plan finishing an account an interrupted run left disabled without a password."""
     _entity, _role, tmpl = template(project, row.template)
+    look: DirectoryView = view or LiveView(client)
     login = user.text("sAMAccountName") or ""
     uac = user.int("userAccountControl") or 0
     enable: dict[str, object] = {"userAccountControl": str(uac & ~UAC_ACCOUNTDISABLE)}
@@ -194,15 +210,15 @@ def plan_finish(client: DirectoryClient, project: Project, row: Row, user: Entry
         enable["pwdLastSet"] = "0"
     plan = Plan(_("Finish the account {login} (line {line})").format(login=login, line=row.line), login,
                 [Change("password", user.dn), Change("modify", user.dn, enable)])
-    member_of = {g.lower() for g in user.texts("memberOf")}
-    for group in tmpl.groups:
-        entry = client.find_group(group, fresh=False)
-        if entry is None:
-            raise DirectoryError(_("these groups do not exist in the directory: {groups}").format(groups=group))
-        if entry.dn.lower() not in member_of:
-            plan.changes.append(Change("add-member", user.dn, target=entry.dn))
-    plan.password = generate(client.password_policy(), forbidden=[login, row.first, row.last])
+    plan.changes += [Change("add-member", user.dn, target=gdn) for gdn in missing_groups(look, tmpl.groups, user)]
+    plan.password = generate(look.password_policy(), forbidden=[login, row.first, row.last])
     return plan
+
+
+def missing_groups(view: DirectoryView, groups: list[str], user: Entry) -> list[str]:
+    """Return the DNs of the ``groups`` that ``user`` is not a member of. Raises DirectoryError for a missing group."""
+    member_of = {g.lower() for g in user.texts("memberOf")}
+    return [dn for dn in view.group_dns(list(groups)).values() if dn.lower() not in member_of]
 
 
 def incomplete(user: Entry) -> bool:
@@ -210,42 +226,186 @@ def incomplete(user: Entry) -> bool:
     return bool((user.int("userAccountControl") or 0) & UAC_ACCOUNTDISABLE) and not user.int("pwdLastSet")
 
 
+RowAction = Literal["create", "finish", "groups", "exists"]
+
+
+def decide(view: DirectoryView, project: Project, row: Row, user: Entry | None) -> tuple[RowAction, list[str]]:
+    """Return what a row needs, and the DNs of the template's groups its account is not in yet.
+
+    ``create``: no account yet; ``finish``: created, never given its password (interrupted run);
+    ``groups``: enabled, still in the template's OU, but not yet in all the template's groups (a run
+    interrupted before its group additions); ``exists``: nothing to do.
+    """
+    if user is None:
+        return "create", []
+    if incomplete(user):
+        return "finish", []
+    _entity, _role, tmpl = template(project, row.template)
+    if (user.int("userAccountControl") or 0) & UAC_ACCOUNTDISABLE or norm_dn(parent_dn(user.dn)) != norm_dn(tmpl.ou):
+        return "exists", []  # disabled, or moved since: the account is someone's business now, not this file's
+    try:
+        missing = missing_groups(view, tmpl.groups, user)
+    except DirectoryError:
+        return "exists", []
+    return ("groups", missing) if missing else ("exists", [])
+
+
+CHUNK = 100
+"""Rows whose group additions are sent together (one modify per group per chunk)."""
+MAX_MEMBERS = 500
+"""Most members added to a group in one modify."""
+
+
+@dataclass
+class _Pending:
+    """Group additions not sent yet: group DN → [(member DN, row position)], and the accounts made by this run."""
+
+    members: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
+    created: dict[int, str] = field(default_factory=dict)
+    rows: set[int] = field(default_factory=set)
+
+    def add(self, position: int, member: str, groups: list[str], *, created: bool) -> None:
+        for group in groups:
+            listed = self.members.setdefault(group, [])
+            if all(dn != member for dn, _pos in listed):
+                listed.append((member, position))
+        if groups:
+            self.rows.add(position)
+            if created:
+                self.created[position] = member
+
+
+def _flush(client: DirectoryClient, pending: _Pending, results: list[RowResult],
+           on_change: Callable[[Change, str], None] | None) -> None:
+    """Add the pending members, many per modify; an account a group refuses fails its row (and is deleted
+    again when this run created it, as a failed create leaves nothing behind)."""
+    refused: dict[int, str] = {}
+    for group, members in pending.members.items():
+        for start in range(0, len(members), MAX_MEMBERS):
+            part = [(dn, pos) for dn, pos in members[start:start + MAX_MEMBERS] if pos not in refused]
+            try:
+                client.add_members(group, [dn for dn, _pos in part])
+                done = part
+            except ConnectionFailed:
+                raise
+            except DirectoryError:  # one of them is refused: find which, one by one
+                done = []
+                for dn, pos in part:
+                    try:
+                        client.add_member(group, dn)
+                        done.append((dn, pos))
+                    except ConnectionFailed:
+                        raise
+                    except DirectoryError as exc:
+                        refused[pos] = exc.message
+            if on_change is not None:
+                for dn, _pos in done:
+                    on_change(Change("add-member", dn, target=group), dn)
+    for pos, message in refused.items():
+        made = pending.created.get(pos)
+        if made is not None:
+            try:
+                client.delete(made)
+            except DirectoryError:
+                pass
+            else:
+                if on_change is not None:
+                    on_change(Change("delete", made), made)
+        results[pos] = RowResult(results[pos].row, "failed", "" if made else results[pos].login, message)
+    pending.members.clear()
+    pending.created.clear()
+    pending.rows.clear()
+
+
+def _created_entry(plan: Plan, dn: str, groups: list[str]) -> Entry:
+    """Return the index entry of the account ``plan`` has just created at ``dn``, as it will be once enabled
+    and in its ``groups``."""
+    raw: dict[str, list[bytes]] = {}
+    for change in plan.changes:
+        if change.kind in ("create", "password", "modify"):
+            raw.update({k: [str(v).encode()] for k, v in change.attributes.items()})
+        if change.kind == "create":
+            raw["objectClass"] = [c.encode() for c in change.object_class]
+    raw["memberOf"] = [g.encode() for g in groups]
+    return Entry(dn, raw)
+
+
+def _settle(client: DirectoryClient, project: Project, row: Row, user: Entry | None, view: DirectoryView,
+            on_password: Callable[[str, Secret], None],
+            on_change: Callable[[Change, str], None] | None) -> tuple[RowResult, str, list[str], Plan | None]:
+    """Make the directory writes one row needs except its group additions; return its result, the account's
+    DN, the groups it still has to join and the plan applied (None when nothing was written)."""
+    action, missing = decide(view, project, row, user)
+    login = (user.text("sAMAccountName") or "") if user is not None else ""
+    if action == "exists":
+        return RowResult(row, "exists", login, _("already exists")), "", [], None
+    if action == "groups":
+        assert user is not None
+        return RowResult(row, "completed", login), user.dn, missing, None
+    if action == "finish":
+        assert user is not None
+        plan, status = plan_finish(client, project, row, user, view), "completed"
+    else:
+        extra = {ad_attribute(k): v for k, v in row.attributes.items()}
+        if row.employee_id:
+            extra["employeeID"] = row.employee_id
+        plan = plan_create(client, project, row.template, row.first, row.last, extra, login=row.login, view=view)
+        status = "created"
+    plan, groups = split_memberships(fuse_password(plan))
+    password = plan.password
+    assert password is not None
+
+    def keep(change: Change) -> None:
+        if change.kind == "password":  # kept before it is set: an interruption cannot lose it
+            on_password(plan.login, password)
+
+    applied = apply(client, plan, on_change, before=keep)
+    return RowResult(row, status, plan.login), applied[0].dn, groups, plan  # type: ignore[arg-type]
+
+
 def import_rows(client: DirectoryClient, project: Project, rows: list[Row], *,
                 on_password: Callable[[str, Secret], None],
                 on_change: Callable[[Change, str], None] | None = None,
-                on_row: Callable[[RowResult], None] | None = None) -> list[RowResult]:
+                on_row: Callable[[RowResult], None] | None = None,
+                index: DirectoryIndex | None = None, chunk: int = CHUNK) -> list[RowResult]:
     """Create each row's account unless it exists; return one result per row.
 
-    ``on_password(login, secret)`` is called just before an account gets its password (the caller
-    writes it to the passwords file, so an interruption cannot lose it), ``on_row`` after each row.
-    A row refused by the directory is recorded as failed and the next rows go on; a lost connection
-    stops the import (ConnectionFailed), and running it again finishes the job.
+    The directory is read once (:func:`load_index`), then each new account costs two writes: its creation
+    (disabled) and one modify setting its password and enabling it. Group additions are sent every
+    ``chunk`` rows, one modify per group for all the accounts of the chunk. ``on_password(login, secret)``
+    is called just before an account gets its password (the caller writes it to the passwords file, so an
+    interruption cannot lose it), ``on_row`` once a row's account is made (its groups may follow with its
+    chunk). A row refused by the directory is recorded as failed and the next rows go on; a lost connection
+    stops the import (ConnectionFailed), and running it again finishes the job: accounts never given their
+    password are finished, accounts not yet in their groups are added to them.
     """
+    if index is None:
+        index = load_index(client, project, rows)
     results: list[RowResult] = []
-    for row in rows:
-        user = existing(client, project, row)
+    pending = _Pending()
+    for position, row in enumerate(rows):
+        user = find(index, project, row)
         try:
-            if user is not None and not incomplete(user):
-                result = RowResult(row, "exists", user.text("sAMAccountName") or "", _("already exists"))
-            else:
-                if user is not None:
-                    plan, status = plan_finish(client, project, row, user), "completed"
-                else:
-                    extra = {ad_attribute(k): v for k, v in row.attributes.items()}
-                    if row.employee_id:
-                        extra["employeeID"] = row.employee_id
-                    plan = plan_create(client, project, row.template, row.first, row.last, extra, login=row.login)
-                    status = "created"
-                assert plan.password is not None
-                on_password(plan.login, plan.password)  # kept before it is set: an interruption cannot lose it
-
-                apply(client, plan, on_change)
-                result = RowResult(row, status, plan.login)  # type: ignore[arg-type]
+            try:
+                result, dn, groups, plan = _settle(client, project, row, user, index, on_password, on_change)
+            except DirectoryError as exc:
+                if user is not None or not exc.already_used:
+                    raise
+                # created by someone else since the index was read (or an object it does not list): ask the DC
+                user = existing(client, project, row)
+                result, dn, groups, plan = _settle(client, project, row, user, LiveView(client), on_password,
+                                                   on_change)
+            if plan is not None and result.status == "created":
+                index.add(_created_entry(plan, dn, groups))
         except ConnectionFailed:
             raise  # the DC is gone: stop here; a rerun finishes the job
         except ItrefError as exc:
-            result = RowResult(row, "failed", "", exc.message)
+            result, dn, groups = RowResult(row, "failed", "", exc.message), "", []
         results.append(result)
+        pending.add(position, dn, groups, created=result.status == "created")
         if on_row is not None:
             on_row(result)
+        if len(pending.rows) >= chunk:
+            _flush(client, pending, results, on_change)
+    _flush(client, pending, results, on_change)
     return results

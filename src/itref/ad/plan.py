@@ -24,7 +24,8 @@ ChangeKind = Literal["create", "modify", "password", "add-member", "remove-membe
 @dataclass(frozen=True)
 class Change:
     """One directory write. ``attributes`` are the new values, ``before`` the current ones (for the diff);
-    ``target`` is the group DN (member changes) or the new parent OU (move)."""
+    ``target`` is the group DN (member changes) or the new parent OU (move). A ``password`` change with
+    ``attributes`` sets them in the same LDAP modify, right after the password (see :func:`fuse_password`)."""
 
     kind: ChangeKind
     dn: str
@@ -58,8 +59,33 @@ class Applied:
     dn: str
 
 
-def apply(client: DirectoryClient, plan: Plan, on_change: Callable[[Change, str], None] | None = None) -> list[Applied]:
-    """Perform ``plan`` in order; return what was done. ``on_change`` is called after each change (journal).
+def fuse_password(plan: Plan) -> Plan:
+    """Return ``plan`` with each password change followed by a change of the same account's attributes
+    made one change: the password first, then the attributes, in one atomic LDAP modify (one round trip
+    instead of two; the DC applies both or neither, so the account is never enabled without its password)."""
+    changes: list[Change] = []
+    for change in plan.changes:
+        last = changes[-1] if changes else None
+        if (change.kind == "modify" and last is not None and last.kind == "password" and last.dn == change.dn
+                and not last.attributes):
+            changes[-1] = Change("password", last.dn, dict(change.attributes), dict(change.before))
+        else:
+            changes.append(change)
+    return Plan(plan.title, plan.login, changes, plan.password, list(plan.notes))
+
+
+def split_memberships(plan: Plan) -> tuple[Plan, list[str]]:
+    """Return ``plan`` without its add-member changes of the account it creates or finishes, and the DNs
+    of those groups, so that many accounts can join a group in one modify (:meth:`DirectoryClient.add_members`)."""
+    groups = [c.target for c in plan.changes if c.kind == "add-member"]
+    rest = [c for c in plan.changes if c.kind != "add-member"]
+    return Plan(plan.title, plan.login, rest, plan.password, list(plan.notes)), groups
+
+
+def apply(client: DirectoryClient, plan: Plan, on_change: Callable[[Change, str], None] | None = None, *,
+          before: Callable[[Change], None] | None = None) -> list[Applied]:
+    """Perform ``plan`` in order; return what was done. ``on_change`` is called after each change (journal),
+    ``before`` just before each one (e.g. to keep a password before it is set).
 
     Raises DirectoryError at the first refused change; a create whose later steps fail is rolled back.
     """
@@ -69,6 +95,8 @@ def apply(client: DirectoryClient, plan: Plan, on_change: Callable[[Change, str]
     try:
         for change in plan.changes:
             dn = renamed.get(change.dn, change.dn)
+            if before is not None:
+                before(change)
             new_dn = _perform(client, change, dn, plan.password)
             if change.kind == "create":
                 created = new_dn
@@ -98,7 +126,7 @@ def _perform(client: DirectoryClient, change: Change, dn: str, password: Secret 
     elif change.kind == "password":
         if password is None:
             raise DirectoryError(_("no password to set for {dn}").format(dn=dn))
-        client.set_password(dn, password)
+        client.set_password(dn, password, change.attributes or None)
     elif change.kind == "add-member":
         client.add_member(change.target, dn)
     elif change.kind == "remove-member":

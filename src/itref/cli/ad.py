@@ -183,7 +183,7 @@ def user_import(
     """Create the accounts of a CSV file; every row is checked first, and a rerun creates nothing twice."""
     st = state(ctx)
     fmt = st.require_format("table", "json")
-    from itref.ad.importer import existing, import_rows, incomplete, read_rows
+    from itref.ad.importer import decide, find, import_rows, load_index, read_rows
     from itref.core.errors import UsageError
     from itref.report.inventory import to_json
 
@@ -193,12 +193,14 @@ def user_import(
         raise UsageError(_("give --passwords-file PATH: new passwords are written there, never shown or journaled"))
     rctx, client = _client(st, read_only=dry_run)
     try:
+        index = load_index(client, project, rows)
         if dry_run:
             todo = []
             for row in rows:
-                user = existing(client, project, row)
+                user = find(index, project, row)
+                action = decide(index, project, row, user)[0]
                 todo.append({"line": row.line, "name": f"{row.first} {row.last}", "template": row.template,
-                             "action": "create" if user is None else "finish" if incomplete(user) else "exists",
+                             "action": "finish" if action == "groups" else action,
                              "login": (user.text("sAMAccountName") if user else None)})
             if fmt == "json":
                 st.out.print(to_json({"dry_run": True, "rows": todo}), markup=False, soft_wrap=True)
@@ -229,7 +231,7 @@ def user_import(
             try:
                 results = import_rows(client, project, rows, on_password=keep,
                                       on_change=_journal(rctx, None, client.host),
-                                      on_row=lambda r: progress.advance(task))
+                                      on_row=lambda r: progress.advance(task), index=index)
             finally:
                 os.close(fd)
     finally:

@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from itref.ad.client import Entry
-from itref.ad.plan import Plan
+from itref.ad.plan import Change, Plan
 from itref.i18n import _
 
 
@@ -27,12 +27,10 @@ def plan_text(plan: Plan) -> Text:
         elif c.kind == "password":
             out.append("* " + _("password of {dn}: generated to meet the domain policy, shown once").format(dn=c.dn)
                        + "\n", style="yellow")
+            _changed_values(out, c)  # set in the same operation, right after the password
         elif c.kind == "modify":
             out.append(f"~ {c.dn}\n", style="yellow")
-            for key, value in c.attributes.items():
-                old = c.before.get(key)
-                out.append(f"    ~ {key}: {old if old not in (None, '') else '∅'} → "
-                           f"{value if value not in (None, '') else '∅'}\n", style="yellow")
+            _changed_values(out, c)
         elif c.kind == "add-member":
             out.append("+ " + _("{dn} joins {group}").format(dn=c.dn, group=c.target) + "\n", style="green")
         elif c.kind == "remove-member":
@@ -44,6 +42,13 @@ def plan_text(plan: Plan) -> Text:
             out.append("✗ " + _("delete {dn}").format(dn=c.dn) + (f" ({extra})" if extra else "") + "\n",
                        style="bold red")
     return out
+
+
+def _changed_values(out: Text, change: Change) -> None:
+    for key, value in change.attributes.items():
+        old = change.before.get(key)
+        out.append(f"    ~ {key}: {old if old not in (None, '') else '∅'} → "
+                   f"{value if value not in (None, '') else '∅'}\n", style="yellow")
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:
