@@ -109,6 +109,49 @@ def test_changed_host_key_is_refused_and_says_so(sshd, tmp_path: Path, ssh_keys)
     assert "--replace" in exc.value.message
 
 
+def test_known_hosts_is_parsed_once_per_content(sshd, tmp_path: Path, ssh_keys) -> None:
+    import os
+
+    from itref.connectors.ssh import host_keys
+    from tests.peers.sshd import read_public_key, write_known_hosts
+
+    kh = write_known_hosts(tmp_path / "known_hosts", [sshd])
+    first = host_keys(kh)
+    assert host_keys(kh) is first  # unchanged file: the same parse serves every connection
+    conn = connect(sshd, known_hosts=str(kh))
+    conn.close()
+    # Same size, same modification time, another key: the new content is parsed, and refused.
+    stat = kh.stat()
+    other_pub = read_public_key(ssh_keys.other_host_key("impostor-2"))
+    write_known_hosts(kh, [sshd], public_key=other_pub)
+    os.utime(kh, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert kh.stat().st_size == stat.st_size and kh.stat().st_mtime_ns == stat.st_mtime_ns
+    assert host_keys(kh) is not first
+    with pytest.raises(HostKeyRejected, match="CHANGED"):
+        connect(sshd, known_hosts=str(kh))
+
+
+def test_known_hosts_problem_is_reported_before_a_connection_failure(monkeypatch, tmp_path: Path) -> None:
+    import socket
+
+    from itref.connectors import ssh
+
+    def unreadable(path: Path) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(ssh, "host_keys", unreadable)
+    kh = tmp_path / "known_hosts"
+    kh.write_text("")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x",
+                                                                     "known_hosts": str(kh)})
+    with pytest.raises(HostKeyRejected, match="cannot read"):
+        SSHConnector(host, SecretResolver()).open()
+
+
 def test_closed_port_fails_fast() -> None:
     import socket
 

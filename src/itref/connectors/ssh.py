@@ -9,6 +9,10 @@ Settings (``defaults.ssh`` merged with the host's own fields): ``address``, ``po
 Host keys are checked against ``known_hosts`` and an unknown or changed key is refused; ``itref
 hosts trust HOST`` records a key deliberately. Standard input is closed after each command, so a
 remote prompt can never hang a run.
+
+Start-up, for many hosts at once: the TCP connection is opened before paramiko is imported, so the
+servers start their side of the handshake meanwhile; a known_hosts file is parsed once per content
+and process (see :func:`host_keys`), not once per host.
 """
 
 from __future__ import annotations
@@ -53,6 +57,32 @@ def known_hosts_name(address: str, port: int) -> str:
 def known_hosts_path(host: HostSpec) -> Path:
     """Return the known_hosts file that applies to ``host``."""
     return Path(host.option("known_hosts", "~/.ssh/known_hosts")).expanduser()
+
+
+_KNOWN_HOSTS: dict[str, tuple[bytes, Any]] = {}
+_KNOWN_HOSTS_LOCK = threading.Lock()
+
+
+def host_keys(path: Path) -> paramiko.HostKeys:
+    """Return the parsed known_hosts file ``path``, shared by every connection of the process.
+
+    paramiko parses a whole known_hosts file for each client (every key decoded, every line compared
+    with the lines before it); with 50 hosts that is 50 parses of the same file. Here the file is read
+    each time but parsed only when its content differs from the last parse. Callers must only read
+    the result. Raises OSError or paramiko.SSHException when the file cannot be read.
+    """
+    import paramiko
+
+    key = str(path)
+    data = path.read_bytes()
+    with _KNOWN_HOSTS_LOCK:
+        cached = _KNOWN_HOSTS.get(key)
+        if cached is not None and cached[0] == data:
+            return cached[1]
+        keys = paramiko.HostKeys(key)
+        if path.read_bytes() == data:  # unchanged while paramiko read it: the parse is of ``data``
+            _KNOWN_HOSTS[key] = (data, keys)
+        return keys
 
 
 def open_socket(address: str, port: int, timeout: float, name: str) -> socket.socket:
@@ -135,8 +165,6 @@ class SSHConnector(Connector):
 
         Raises ConnectionFailed, HostKeyRejected, AuthenticationFailed or SecretError.
         """
-        import paramiko
-
         name = self.host.name
         password = self._secret("password", _("SSH password of {host}").format(host=name))
         identity = self.host.option("identity")
@@ -144,16 +172,27 @@ class SSHConnector(Connector):
         if key_file and not Path(key_file).is_file():
             raise AuthenticationFailed(_("{host}: the key file {path} does not exist").format(
                 host=name, path=identity))
-        client = paramiko.SSHClient()
-        kh = known_hosts_path(self.host)
-        if kh.is_file():
+        # A direct connection is opened first: the server forks and starts its side of the handshake
+        # while paramiko is imported and known_hosts read. A problem with known_hosts is still reported
+        # before a connection failure, as when the socket was opened last.
+        early: Any = None
+        early_failure: ConnectionFailed | None = None
+        if self.host.option("via") is None:
             try:
-                client.load_host_keys(str(kh))
-            except (OSError, paramiko.SSHException) as exc:
-                raise HostKeyRejected(_("{host}: cannot read {path}: {reason}").format(
-                    host=name, path=kh, reason=exc)) from None
-        client.set_missing_host_key_policy(_RefuseUnknown(name, kh))
-        sock = self._sock()
+                early = self._sock()
+            except ConnectionFailed as exc:
+                early_failure = exc
+        try:
+            client = self._client_with_host_keys()
+        except BaseException:
+            if early is not None:
+                early.close()
+            raise
+        if early_failure is not None:
+            raise early_failure
+        sock = early if early is not None else self._sock()
+        import paramiko
+
         try:
             client.connect(
                 self.host.address, port=self.port, username=self.host.option("user"), password=password,
@@ -185,6 +224,28 @@ class SSHConnector(Connector):
         if transport is not None:
             transport.set_keepalive(KEEPALIVE)
         self._client = client
+
+    def _client_with_host_keys(self) -> paramiko.SSHClient:
+        """Return a paramiko client that knows this host's known_hosts entries and refuses any other key.
+
+        Raises HostKeyRejected when known_hosts cannot be read.
+        """
+        import paramiko
+
+        client = paramiko.SSHClient()
+        kh = known_hosts_path(self.host)
+        if kh.is_file():
+            try:
+                known = host_keys(kh)
+            except (OSError, paramiko.SSHException) as exc:
+                raise HostKeyRejected(_("{host}: cannot read {path}: {reason}").format(
+                    host=self.host.name, path=kh, reason=exc)) from None
+            # Only this host's entries are copied: paramiko looks the server up under the same name.
+            name = known_hosts_name(self.host.address, self.port)
+            for keytype, key in (known.lookup(name) or {}).items():
+                client.get_host_keys().add(name, keytype, key)
+        client.set_missing_host_key_policy(_RefuseUnknown(self.host.name, kh))
+        return client
 
     def _secret(self, option: str, purpose: str) -> str | None:
         ref = self.host.option(option)
