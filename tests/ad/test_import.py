@@ -217,3 +217,44 @@ def test_logins_taken_meanwhile_or_by_a_upn_still_get_the_next_digit(ad_project,
         ("created", f"anne.mw{tag}2"), ("created", f"paul.up{tag}2"), ("created", f"luc.sa{tag}"),
         ("created", f"lsa{tag}"), ("completed", f"lea.el{tag}")], [r.message for r in results]
     assert [r.status for r in again] == ["exists"] * 5
+
+
+@pytest.mark.peer
+def test_an_account_a_group_refuses_fails_its_row_and_is_deleted_again(ad_project, samba_dc, tmp_path,
+                                                                       monkeypatch) -> None:
+    from itref.ad.client import DirectoryClient
+    from itref.ad.errors import DirectoryError
+    from itref.ad.importer import import_rows, read_rows
+    from itref.config.project import load_project
+    from itref.secrets import SecretResolver
+    from tests.peers.samba import ldap_connection
+
+    tag = uuid.uuid4().hex[:6]
+    project = load_project(ad_project)
+    todo = read_rows(write(tmp_path / "hr.csv", [HEADER, *rows(3, tag)]), project, None)
+    real_add_member = DirectoryClient.add_member
+
+    def refuse_batch(self, group_dn, member_dns) -> None:
+        raise DirectoryError("refused (test)", 53)
+
+    def refuse_agent1(self, group_dn, member_dn) -> None:
+        if member_dn.startswith("CN=Agent1 "):
+            raise DirectoryError("Agent1 refused (test)", 53)
+        real_add_member(self, group_dn, member_dn)
+
+    monkeypatch.setattr(DirectoryClient, "add_members", refuse_batch)
+    monkeypatch.setattr(DirectoryClient, "add_member", refuse_agent1)
+    changes: list[str] = []
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    try:
+        results = import_rows(client, project, todo, on_password=lambda login, secret: None,
+                              on_change=lambda change, dn: changes.append(f"{change.kind} {dn.split(',')[0]}"))
+    finally:
+        client.close()
+    assert [(r.status, r.message) for r in results] == [
+        ("created", ""), ("failed", "Agent1 refused (test)"), ("created", "")]
+    assert f"delete CN=Agent1 Import{tag}" in changes
+    conn = ldap_connection(samba_dc)
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["givenName", "memberOf"])
+    assert sorted((e.givenName.value, len(e.memberOf.values)) for e in conn.entries) == [("Agent0", 1), ("Agent2", 1)]
+    conn.unbind()

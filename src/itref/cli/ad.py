@@ -65,13 +65,15 @@ def write_password_file(path: Path, content: str) -> None:
 
 
 def _journal(ctx: RunContext, entity: str | None, host: str) -> Callable[[Change, str], None]:
-    from itref.journal import JournalRecord
+    from itref.journal import JournalRecord, operator
+
+    who = operator()  # the same for every record of the run (an import writes thousands)
 
     def record(change: Change, dn: str) -> None:
         what = f"{change.kind} {dn}" + (f" → {change.target}" if change.target else "")
         detail = ", ".join(sorted(change.attributes)) or None
         ctx.journal.append(JournalRecord(action="ad", target=what, outcome="changed", entity=entity, host=host,
-                                         detail=detail, run_id=ctx.run_id))
+                                         detail=detail, run_id=ctx.run_id, operator=who))
 
     return record
 
