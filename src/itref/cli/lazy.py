@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "journal": ("itref.cli.journal", "journal", N_("Show the journal of actions."), {}),
     "hosts": ("itref.cli.hosts", "app", N_("Decisions about hosts (trust an SSH host key)."), {}),
     "schedule": ("itref.cli.schedule", "app", N_("Install or remove itref's own crontab lines."), {}),
+    "lab": ("itref.cli.lab", "app", N_("A practice lab: a throwaway commune to rehearse the routines."), {}),
 }
 
 
