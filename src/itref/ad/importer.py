@@ -4,7 +4,12 @@ Encoding (UTF-8 or Windows-1252) and separator (``;``, ``,`` or tab) are detecte
 reported with its line number before the directory is touched. Re-running the same file creates
 nothing twice: a row whose person already exists (same ``employee_id``, or same first and last
 name in the template's OU) is skipped, and an account left half-made by an interruption (still
-disabled, no password ever set) is finished instead.
+disabled, no password ever set, or enabled in the template's OU but not yet in all its groups) is
+finished instead.
+
+The directory is read once for the whole file (:class:`~itref.ad.index.DirectoryIndex`); a new account
+then costs two writes (creation, then password and enabling in one modify), and the group additions are
+sent per :data:`CHUNK` rows, many accounts per modify.
 """
 
 from __future__ import annotations
