@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -83,6 +84,44 @@ def test_results_go_to_stdout_and_progress_to_stderr(make_inventory, cli) -> Non
     result = cli("-i", str(inv), "run", "--limit", "here", "--", "echo", "marker-123")
     assert "marker-123" in result.out and "marker-123" not in result.err
     assert "[1/1] here: ok" in result.err
+
+
+def test_run_json_carries_the_output_unchanged(make_inventory, cli) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    text = "a :smile: code, [bold]markup[/bold] and é"
+    result = cli("-i", str(inv), "-f", "json", "run", "--limit", "here", "--", "echo", text)
+    assert json.loads(result.out)[0]["stdout"] == text + "\n"  # Rich would have replaced :smile: by an emoji
+
+
+def test_piped_run_json_does_not_import_rich(make_inventory, tmp_path) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "itref", "-i", str(inv), "-f", "json", "run",
+                           "--limit", "here", "--", "echo", "hi"], capture_output=True, text=True,
+                          env={k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE")}
+                          | {"ITREF_STATE_DIR": str(tmp_path / "state")}, stdin=subprocess.DEVNULL, check=True)
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
+    assert "rich" not in imported
+    assert json.loads(proc.stdout)[0]["stdout"] == "hi\n"
+    assert "[1/1] here: ok" in proc.stderr
+
+
+def test_plain_progress_lines_are_written_as_rich_writes_them(monkeypatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from itref.cli.state import CliState, PlainLines
+
+    monkeypatch.setenv("COLUMNS", "40")
+    lines = ["[1/3] web: ok (0.21 s)", "[2/3] db: failed (0.30 s) — exit code 1", "x " * 30,
+             "tab\there", "an :smile: code", "[3/3] ok   "]
+    for line in lines:
+        expected, got = io.StringIO(), io.StringIO()
+        Console(file=expected, highlight=False, soft_wrap=False, stderr=True, width=40).print(line, markup=False)
+        state = CliState(inventory=None)  # type: ignore[arg-type]
+        state._consoles["err"] = Console(file=got, highlight=False, soft_wrap=False, stderr=True, width=40)
+        PlainLines(state, True, got).print(line, markup=False)
+        assert got.getvalue() == expected.getvalue(), line
 
 
 def test_limit_that_matches_nothing_is_an_error_that_runs_nothing(make_inventory, cli, state_dir) -> None:

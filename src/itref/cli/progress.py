@@ -6,19 +6,26 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
+from typing import TYPE_CHECKING
 
 from itref.i18n import _
 from itref.report.run import STYLE, outcome_label
 from itref.runner.executor import Progress, ProgressCallback
 
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from itref.cli.state import PlainLines
+
 
 @contextmanager
-def host_progress(console: Console, total: int) -> Iterator[ProgressCallback]:
-    """Yield a callback that shows each host's state (host, state, elapsed) while work runs."""
+def host_progress(console: Console | PlainLines, total: int) -> Iterator[ProgressCallback]:
+    """Yield a callback that shows each host's state (host, state, elapsed) while work runs.
+
+    ``console`` is Rich's console, or :class:`~itref.cli.state.PlainLines` for a stream that is not a
+    terminal (the plain lines are then written without importing Rich).
+    """
     states: dict[str, Progress] = {}
     lock = threading.Lock()
     done = [0]
@@ -35,6 +42,9 @@ def host_progress(console: Console, total: int) -> Iterator[ProgressCallback]:
                               + (f" — {r.error}" if r.error else ""), markup=False, highlight=False)
         yield plain
         return
+
+    from rich.live import Live
+    from rich.table import Table
 
     def render() -> Table:
         table = Table.grid(padding=(0, 2))

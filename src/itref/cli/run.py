@@ -50,17 +50,18 @@ def run(
     from itref.cli.progress import host_progress
     from itref.runner.command import run_command
 
-    with host_progress(st.err, len(hosts)) as progress:
+    err = st.plain(stderr=True) or st.err  # progress lines without Rich when stderr is not a terminal
+    with host_progress(err, len(hosts)) as progress:
         report = run_command(rc_ctx, hosts, cmd, forks=forks or project.inventory.defaults.forks,
                              on_progress=progress)
     from itref.report.run import run_json, run_table
 
     if fmt == "json":
-        st.out.print(run_json(report), markup=False, highlight=False, soft_wrap=True)
+        st.write(run_json(report))
     else:
         st.out.print(run_table(report))
     for warning in report.warnings:
-        st.err.print(warning, markup=False)
+        err.print(warning, markup=False)
     return report.exit_status()
 
 
@@ -71,8 +72,7 @@ def _show_plan(st: CliState, hosts: list[HostSpec], cmd: Command, fmt: str) -> E
     rows = [{"host": h.name, "entity": h.entity, "connection": h.connection, "command": cmd.display()}
             for h in hosts]
     if fmt == "json":
-        st.out.print(json.dumps({"dry_run": True, "hosts": rows}, ensure_ascii=False, indent=2),
-                     markup=False, soft_wrap=True)
+        st.write(json.dumps({"dry_run": True, "hosts": rows}, ensure_ascii=False, indent=2))
     else:
         st.err.print(_("Dry run: nothing is executed."), markup=False)
         for row in rows:

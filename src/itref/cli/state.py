@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import re
 import sys
+import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import typer
 
@@ -40,16 +43,32 @@ class CliState:
         """Return the Rich console for results (stdout) or for messages (stderr)."""
         key = "err" if stderr else "out"
         if key not in self._consoles:
-            import os
-
             from rich.console import Console
 
             stream = sys.stderr if stderr else sys.stdout
             # Piped output (cron mail, files) is read later: do not fold it at 80 columns.
-            width = None if stream.isatty() else int(os.environ.get("COLUMNS", "160"))
+            width = None if stream.isatty() else _piped_width()
             self._consoles[key] = Console(file=stream, no_color=not self.color or None, highlight=False,
                                           soft_wrap=False, stderr=stderr, width=width)
         return self._consoles[key]
+
+    def plain(self, stderr: bool = False) -> PlainLines | None:
+        """Return a writer of plain lines for stdout (or stderr) when it is not a terminal, else None.
+
+        Rich writes no colours and no live display there; :class:`PlainLines` writes the same bytes as the
+        Rich console, importing Rich only for a line it cannot write alike (see its docstring).
+        """
+        stream = sys.stderr if stderr else sys.stdout
+        # Rich treats a stream as a terminal when it is a tty, or when TTY_COMPATIBLE or FORCE_COLOR say so.
+        if "TTY_COMPATIBLE" in os.environ or "FORCE_COLOR" in os.environ or _isatty(stream):
+            return None
+        return PlainLines(self, stderr, stream)
+
+    def write(self, text: str) -> None:
+        """Write ``text`` and a newline to stdout as it is: for machine-readable output (JSON), which must
+        reach the reader unchanged (Rich would replace ``:name:`` codes in it with emoji)."""
+        sys.stdout.write(text + "\n")
+        sys.stdout.flush()
 
     @property
     def out(self) -> Console:
@@ -90,6 +109,59 @@ class CliState:
 
         project = self.project()
         return RunContext(project, SecretResolver(project.inventory.secrets), Journal(), dry_run=dry_run)
+
+
+def _piped_width() -> int:
+    """Return the width of the Rich consoles on a stream that is not a terminal: $COLUMNS, else 160."""
+    return int(os.environ.get("COLUMNS", "160"))
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or closed: Rich says "not a terminal" too
+        return False
+
+
+_EMOJI_CODE = re.compile(r":\S*:")
+"""What could be an emoji code (``:smile:``), which Rich would replace."""
+
+
+class PlainLines:
+    """Lines for a stream that is not a terminal, without importing Rich for the usual line.
+
+    On such a stream Rich's console writes a line of printable ASCII that fits in its width, holds no
+    ``:name:`` emoji code and is printed without markup or highlighting, unchanged and followed by a
+    newline; this writes such a line directly. Any other line (longer, so folded; with control characters,
+    tabs or non-ASCII text; with markup) goes through the Rich console, so the output is the same.
+    """
+
+    is_terminal = False
+
+    def __init__(self, state: CliState, stderr: bool, stream: TextIO) -> None:
+        self._state = state
+        self._stderr = stderr
+        self._stream = stream
+        self._width: int | None = None
+        self._lock = threading.Lock()
+
+    def print(self, text: str, *, markup: bool = False, highlight: bool = False) -> None:
+        """Write ``text`` as the Rich console would (see the class docstring)."""
+        if not markup and not highlight and text.isascii() and text.isprintable() and \
+                not _EMOJI_CODE.search(text) and len(text) <= self._fits():
+            with self._lock:
+                self._stream.write(text + "\n")
+                self._stream.flush()
+        else:
+            self._state.console(stderr=self._stderr).print(text, markup=markup, highlight=highlight)
+
+    def _fits(self) -> int:
+        if self._width is None:
+            try:
+                self._width = _piped_width()
+            except ValueError:  # an unusable $COLUMNS: let the Rich console deal with it, as before
+                self._width = -1
+        return self._width
 
 
 def state(ctx: typer.Context) -> CliState:

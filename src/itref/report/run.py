@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from itref.core.results import HostResult, Outcome, RunReport
 from itref.i18n import _
+
+if TYPE_CHECKING:  # Rich is imported by the table renderers only: JSON and plain progress lines do without it
+    from rich.table import Table
+    from rich.text import Text
 
 MAX_LINES = 40
 STYLE = {Outcome.OK: "green", Outcome.CHANGED: "yellow", Outcome.SKIPPED: "dim",
@@ -22,6 +24,8 @@ def outcome_label(outcome: Outcome) -> str:
 
 
 def _output(result: HostResult) -> Text:
+    from rich.text import Text
+
     text = Text()
     if result.result is not None:
         lines = (result.result.stdout + result.result.stderr).rstrip("\n").splitlines()
@@ -38,6 +42,9 @@ def _output(result: HostResult) -> Text:
 
 def run_table(report: RunReport) -> Table:
     """Return a table with one row per host: host, entity, outcome, exit code, duration, output."""
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_lines=len(report.results) > 1, expand=False)
     table.add_column(_("Host"), no_wrap=True)
     table.add_column(_("Entity"), no_wrap=True)
