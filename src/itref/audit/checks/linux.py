@@ -10,6 +10,7 @@ from __future__ import annotations
 from itref.audit.base import Check, Facts, level
 from itref.audit.registry import register
 from itref.core.findings import Finding, Severity
+from itref.core.humanize import size as human_size
 from itref.i18n import _, format_number
 
 EXCLUDED_FS = "-x tmpfs -x devtmpfs -x squashfs -x overlay -x efivarfs"
@@ -28,9 +29,9 @@ def _disk(check: Check, facts: Facts) -> list[Finding]:
             continue
         fs_type, size_kb, avail_kb, pct, mount = parts[1], int(parts[2]), int(parts[4]), int(parts[5][:-1]), parts[6]
         severity = level(pct, t["warning"], t["critical"])
-        out.append(check.finding(facts, severity, _("{mount} is {pct}% full ({free} GB free of {size} GB; "
+        out.append(check.finding(facts, severity, _("{mount} is {pct}% full ({free} free of {size}; "
                                                     "warning at {warn}%, critical at {crit}%)").format(
-            mount=mount, pct=pct, free=format_number(avail_kb / 1e6, 1), size=format_number(size_kb / 1e6, 1),
+            mount=mount, pct=pct, free=human_size(avail_kb * 1024), size=human_size(size_kb * 1024),
             warn=t["warning"], crit=t["critical"]), subject=mount, evidence={"used_percent": pct, "type": fs_type,
                                                           "available_kb": avail_kb, "size_kb": size_kb}))
     return out or _na(check, facts, _("no disk reported"))
