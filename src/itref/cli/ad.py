@@ -195,8 +195,8 @@ def user_import(
         raise UsageError(_("give --passwords-file PATH: new passwords are written there, never shown or journaled"))
     rctx, client = _client(st, read_only=dry_run)
     try:
-        index = load_index(client, project, rows)
         if dry_run:
+            index = load_index(client, project, rows)
             todo = []
             for row in rows:
                 user = find(index, project, row)
@@ -233,7 +233,7 @@ def user_import(
             try:
                 results = import_rows(client, project, rows, on_password=keep,
                                       on_change=_journal(rctx, None, client.host),
-                                      on_row=lambda r: progress.advance(task), index=index)
+                                      on_row=lambda r: progress.advance(task))  # reads the directory now
             finally:
                 os.close(fd)
     finally:
