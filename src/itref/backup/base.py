@@ -32,6 +32,18 @@ class Facts:
     problem: Problem | None = None
     detail: str = ""
     extra: dict[str, object] = field(default_factory=dict)
+    fingerprint: Fingerprint | None = None
+    """What identified the repository's state when it was read (restic, borg on a path the host lists)."""
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """What identifies a repository's state, read without opening it (file names, sizes, times)."""
+
+    digest: str
+    """SHA-256 of the listing: the same as long as no backup, prune, key change or lock touched it."""
+    locked: bool
+    """A lock file is there: something is writing (or died writing); the repository must be opened."""
 
 
 @dataclass(frozen=True)

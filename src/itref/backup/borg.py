@@ -9,13 +9,22 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
-from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
+from itref.backup.base import DrillOutcome, Facts, Fingerprint, Problem, VerifyOutcome
 from itref.backup.restic import COMPARE, compare_outcome, pick
-from itref.backup.shell import Rule, classify_failure, repository_secret, run_script, step
+from itref.backup.shell import (
+    Rule,
+    classify_failure,
+    fingerprint,
+    read_fingerprint,
+    repository_secret,
+    run_script,
+    step,
+)
 from itref.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -28,7 +37,26 @@ export BORG_PASSPHRASE BORG_REPO="$1"
 export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_DISPLAY_PASSPHRASE=no
 command -v borg >/dev/null 2>&1 || { echo 'borg: not found' >&2; exit 127; }
 """
-COLLECT = PRELUDE + step("tz", "date +%z") + step("info", "borg info --json --last 1 </dev/null")
+LISTING = """[ -n "$1" ] && cd -- "$1" 2>/dev/null && LC_ALL=C stat -c '%n %s %Y' config >/dev/null 2>&1 || exit 3
+echo '[config]'
+LC_ALL=C stat -c '%n %s %Y' -- config nonce index.* hints.* integrity.* lock.* 2>/dev/null
+exit 0
+"""
+"""What identifies a local repository's state without opening it (``$1`` = its path): name, size and time of
+its config, nonce, index, hints and integrity files and of any lock. borg 1.2 ends every writing transaction
+(create, delete, prune, compact, key change) by writing index.N, hints.N and integrity.N with the next N, and
+takes lock.exclusive and lock.roster while it works; reading (info, list) changes none of them."""
+COLLECT = PRELUDE + step("fingerprint", f"(\n{LISTING})") + step("tz", "date +%z") + \
+    step("info", "borg info --json --last 1 </dev/null")
+
+
+def local_path(repository: str) -> str | None:
+    """Return the path of a repository the host's shell can list, None for a remote one (ssh://, host:path)."""
+    if repository.startswith("file://"):
+        return repository[len("file://"):]
+    if repository.startswith("ssh://") or ":" in repository.split("/", 1)[0]:
+        return None
+    return repository
 
 
 RULES: list[Rule] = [
@@ -81,16 +109,27 @@ class Borg:
 
     def collect(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> Facts:
         """Return the latest archive's facts (one borg call)."""
-        steps, result = run_script(conn, COLLECT, [backup.repository or ""], secret=repository_secret(backup, secrets),
-                                   timeout=300)
+        repository = backup.repository or ""
+        steps, result = run_script(conn, COLLECT, [repository, local_path(repository) or ""],
+                                   secret=repository_secret(backup, secrets), timeout=300)
         info = steps.get("info")
         if info is None or info.rc != 0:
             problem = classify(result.stderr, info.rc if info else (result.rc or 1))
             return Facts(problem=problem[0] if problem else "error", detail=problem[1] if problem else result.stderr)
         try:
-            return parse_info(info.out, host_offset(steps["tz"].out if "tz" in steps else ""))
+            facts = parse_info(info.out, host_offset(steps["tz"].out if "tz" in steps else ""))
         except (ValueError, KeyError) as exc:
             return Facts(problem="error", detail=_("unreadable borg output: {e}").format(e=exc))
+        listed = steps.get("fingerprint")
+        if facts.problem is None and local_path(repository) is not None and listed is not None and listed.rc == 0:
+            facts = replace(facts, fingerprint=read_fingerprint(listed.out, "lock."))
+        return facts
+
+    def fingerprint(self, conn: Connector, backup: Backup) -> Fingerprint | None:
+        """Return the repository's fingerprint without opening it; None for a remote repository (ssh://,
+        host:path: no cheap listing, borg must open it) or when it cannot be listed."""
+        path = local_path(backup.repository or "")
+        return None if path is None else fingerprint(conn, LISTING, path, "lock.")
 
     def verify(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> VerifyOutcome:
         """Run ``borg check`` (repository and archives) and return whether it is sound."""

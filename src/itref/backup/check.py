@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import threading
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from itref.backup import kinds
 from itref.backup.base import Facts
-from itref.backup.history import History, Previous
+from itref.backup.history import Cached, History, Previous
 from itref.config.project import HostSpec, Project
 from itref.config.schema import Backup
 from itref.config.selection import select
@@ -25,6 +27,7 @@ from itref.core.humanize import ago, duration, size
 from itref.core.results import HostResult, Outcome
 from itref.i18n import _
 from itref.runner.executor import execute
+from itref.secrets import SecretResolver
 
 LOCAL = "localhost"
 DRILLABLE = ("restic", "borg")
@@ -91,6 +94,12 @@ def evaluate(project: Project, target: Target, facts: Facts, previous: Previous 
         "snapshot": facts.latest_id, "time": facts.latest.isoformat() if facts.latest else None,
         "size": facts.size, "files": facts.files, "count": facts.count, "hostname": facts.hostname,
         "last_drill": last_drill.isoformat() if last_drill else None, **facts.extra}
+    reused = facts.extra.get("reused") is True
+    opened = facts.extra.get("opened")
+    reuse_note = ""
+    if reused and isinstance(opened, str):
+        reuse_note = "; " + _("unchanged since it was read {ago}").format(
+            ago=ago(now - datetime.fromisoformat(opened)))
 
     def finding(severity: Severity, message: str, why: str = "", fix: str = "") -> Finding:
         return Finding(f"backup.{b.kind}", severity, prefix + message, why, fix, entity=target.entity,
@@ -143,11 +152,11 @@ def evaluate(project: Project, target: Target, facts: Facts, previous: Previous 
                                                              if facts.size is not None else f" ({facts.latest_id})")
     if problems:
         severity = max((s for s, _m in problems), key=lambda s: s.rank)
-        return finding(severity, "; ".join(m for _s, m in problems) + drill_note,
+        return finding(severity, "; ".join(m for _s, m in problems) + drill_note + reuse_note,
                        _("A backup that is old, shrunk or never tested may not be there the day it is needed."),
                        _("Look at the backup job's log on {host}; restart it or call its supplier.").format(
                            host=target.host.name))
-    return finding(Severity.OK, details + drill_note)
+    return finding(Severity.OK, details + drill_note + reuse_note)
 
 
 def group_by_host(chosen: list[Target]) -> tuple[dict[str, list[Target]], dict[str, HostSpec]]:
@@ -158,6 +167,44 @@ def group_by_host(chosen: list[Target]) -> tuple[dict[str, list[Target]], dict[s
         by_host[t.host.name].append(t)
         hosts[t.host.name] = t.host
     return by_host, hosts
+
+
+def config_key(t: Target) -> str:
+    """Return what must not change for a check's evidence to be reused: the kind, the host the check runs on,
+    the repository, the password's reference (not its value) and whether the size is read."""
+    b = t.backup
+    data = [b.kind, t.host.name, t.host.connection, t.host.address, b.repository,
+            b.password.model_dump(mode="json") if b.password else None, bool(b.min_size or b.size_change)]
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def reusable(t: Target, cached: Cached | None, now: datetime) -> Cached | None:
+    """Return the cached check of ``t`` when its evidence may be lent to this check, judged without touching
+    the repository: same configuration, read less than ``recheck_after`` ago."""
+    if cached is None or cached.config != config_key(t):
+        return None
+    age = now - cached.opened
+    limit = parse_duration(t.backup.recheck_after)
+    return cached if timedelta(0) <= age < limit else None
+
+
+def collect(conn: Connector, t: Target, secrets: SecretResolver, cached: Cached | None) -> Facts:
+    """Return the facts of ``t``: those of the cached check when the repository's fingerprint, read without
+    opening it, is the one recorded then and no lock is there; otherwise those of the backup tool."""
+    kind = kinds.get(t.backup.kind)
+    reader = getattr(kind, "fingerprint", None)
+    if cached is not None and reader is not None:
+        now_fp = reader(conn, t.backup)
+        if now_fp is not None and not now_fp.locked and now_fp.digest == cached.fingerprint:
+            return replace(cached.facts, fingerprint=now_fp,
+                           extra={**cached.facts.extra, "reused": True, "opened": cached.opened.isoformat(),
+                                  "fingerprint": now_fp.digest[:16]})
+    facts = kind.collect(conn, t.backup, secrets)
+    if reader is None or facts.problem is not None:
+        return facts
+    fp = facts.fingerprint
+    return replace(facts, extra={**facts.extra, "reused": False, "opened": datetime.now(UTC).isoformat(
+        timespec="seconds"), "fingerprint": fp.digest[:16] if fp and not fp.locked else None})
 
 
 def side_by_side(conn: Connector) -> int:
@@ -173,20 +220,32 @@ def side_by_side(conn: Connector) -> int:
 
 def check_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
                   history: History | None = None, now: datetime | None = None,
-                  on_done: Callable[[Finding], None] | None = None) -> list[Finding]:
+                  on_done: Callable[[Finding], None] | None = None, fresh: bool = False) -> list[Finding]:
     """Check every target in parallel (one connection per host, its backups side by side) and return
-    one finding per backup, in the order of ``chosen``. Each result is stored in the history."""
+    one finding per backup, in the order of ``chosen``. Each result is stored in the history.
+
+    A restic or borg repository whose fingerprint (its files' names, sizes and times, listed without opening it)
+    is the one recorded by the last successful check, less than ``recheck_after`` ago and with the same
+    configuration, is not opened again: that check's evidence is judged against now. ``fresh`` opens them all."""
     history = history or History()
     now = now or datetime.now(UTC)
     by_host, hosts = group_by_host(chosen)
     facts: dict[int, Facts] = {}
     lock = threading.Lock()
+    cache: dict[int, Cached] = {}
+    if not fresh:
+        with history.batch():
+            for t in chosen:
+                if t.backup.kind in DRILLABLE:
+                    hit = reusable(t, history.cached(t.entity, t.backup.name), now)
+                    if hit is not None:
+                        cache[id(t)] = hit
 
     def work(conn: Connector, host: HostSpec) -> HostResult:
         mine = by_host[host.name]
 
         def one(t: Target) -> None:
-            result = kinds.get(t.backup.kind).collect(conn, t.backup, ctx.secrets)
+            result = collect(conn, t, ctx.secrets, cache.get(id(t)))
             with lock:
                 facts[id(t)] = result
 
@@ -214,5 +273,7 @@ def judge(ctx: RunContext, t: Target, f: Facts | None, failures: dict[str, HostR
         f = Facts(problem="unreachable", detail=error.error if error and error.error else _("not checked"))
     previous = history.previous_snapshot(t.entity, t.backup.name, f.latest_id) if f.latest_id else None
     finding = evaluate(ctx.project, t, f, previous, history.last_success("drills", t.entity, t.backup.name), now)
-    history.record_check(t.entity, t.backup.name, t.backup.kind, finding.severity.value, f)
+    opened = f.extra.get("opened")
+    history.record_check(t.entity, t.backup.name, t.backup.kind, finding.severity.value, f, config=config_key(t),
+                         opened=datetime.fromisoformat(opened) if isinstance(opened, str) else None)
     return finding

@@ -6,9 +6,10 @@ itref runs are safe (SQLite locking, WAL journal, busy timeout).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,35 @@ CREATE TABLE IF NOT EXISTS verifies (
 CREATE TABLE IF NOT EXISTS drills (
   time TEXT NOT NULL, backup TEXT NOT NULL, entity TEXT NOT NULL, ok INTEGER NOT NULL, files TEXT, detail TEXT);
 """
+CACHE_COLUMNS = {"fingerprint": "TEXT", "config": "TEXT", "opened": "TEXT", "facts": "TEXT"}
+"""Columns added for the repository fingerprint cache (older databases get them on first use): the repository's
+fingerprint and configuration key when it was read, when the tool really read it, and the facts found."""
+
+
+@dataclass(frozen=True)
+class Cached:
+    """The last check of a backup, when it read the repository successfully: what it can lend to the next one."""
+
+    fingerprint: str
+    config: str
+    opened: datetime
+    facts: Facts
+
+
+def facts_json(facts: Facts) -> str:
+    """Return the facts a later check may reuse, as JSON."""
+    return json.dumps({"latest": facts.latest.isoformat() if facts.latest else None, "latest_id": facts.latest_id,
+                       "size": facts.size, "files": facts.files, "count": facts.count, "hostname": facts.hostname,
+                       "paths": list(facts.paths), "result": facts.result})
+
+
+def facts_from_json(text: str) -> Facts:
+    """Return the facts stored by :func:`facts_json`."""
+    data = json.loads(text)
+    return Facts(latest=datetime.fromisoformat(data["latest"]) if data.get("latest") else None,
+                 latest_id=data.get("latest_id"), size=data.get("size"), files=data.get("files"),
+                 count=data.get("count"), hostname=data.get("hostname"), paths=tuple(data.get("paths") or ()),
+                 result=data.get("result"))
 
 
 @dataclass(frozen=True)
@@ -51,6 +81,11 @@ class History:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.executescript(SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(checks)")}
+            for column, sql_type in CACHE_COLUMNS.items():
+                if column not in have:
+                    with suppress(sqlite3.OperationalError):  # another itref added it meanwhile
+                        db.execute(f"ALTER TABLE checks ADD COLUMN {column} {sql_type}")
             yield db
             db.commit()
         finally:
@@ -78,13 +113,32 @@ class History:
             finally:
                 self._shared = None
 
-    def record_check(self, entity: str, backup: str, kind: str, status: str, facts: Facts) -> None:
-        """Store one check's figures."""
+    def record_check(self, entity: str, backup: str, kind: str, status: str, facts: Facts, *,
+                     config: str | None = None, opened: datetime | None = None) -> None:
+        """Store one check's figures; with the repository's fingerprint (if any), its configuration key and when
+        the tool really read it (``opened``: now, or the time of the check whose evidence was reused)."""
+        fp = facts.fingerprint
         with self._db() as db:
-            db.execute("INSERT INTO checks VALUES (?,?,?,?,?,?,?,?,?,?,?)", (
-                _now(), backup, entity, kind, status, facts.latest_id,
-                facts.latest.isoformat() if facts.latest else None, facts.size, facts.files, facts.count,
-                facts.problem))
+            db.execute(
+                "INSERT INTO checks (time, backup, entity, kind, status, snapshot_id, snapshot_time, size, files, "
+                "count, problem, fingerprint, config, opened, facts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+                    _now(), backup, entity, kind, status, facts.latest_id,
+                    facts.latest.isoformat() if facts.latest else None, facts.size, facts.files, facts.count,
+                    facts.problem, fp.digest if fp and not fp.locked else None, config,
+                    (opened or datetime.now(UTC)).isoformat(timespec="seconds"),
+                    facts_json(facts) if facts.problem is None else None))
+
+    def cached(self, entity: str, backup: str) -> Cached | None:
+        """Return the last check of a backup when it read an unlocked repository successfully, else None."""
+        with self._db() as db:
+            row = db.execute("SELECT fingerprint, config, opened, facts, problem FROM checks WHERE entity=? AND "
+                             "backup=? ORDER BY rowid DESC LIMIT 1", (entity, backup)).fetchone()
+        if row is None or row[4] is not None or not all(row[:4]):
+            return None
+        try:
+            return Cached(row[0], row[1], datetime.fromisoformat(row[2]), facts_from_json(row[3]))
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def previous_snapshot(self, entity: str, backup: str, current_id: str | None) -> Previous | None:
         """Return the most recent recorded snapshot other than ``current_id``, or None."""

@@ -8,8 +8,17 @@ from datetime import datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from itref.backup.base import DrillOutcome, Facts, Problem, VerifyOutcome
-from itref.backup.shell import Rule, classify_failure, repository_secret, run_script, shell_quote, step
+from itref.backup.base import DrillOutcome, Facts, Fingerprint, Problem, VerifyOutcome
+from itref.backup.shell import (
+    Rule,
+    classify_failure,
+    fingerprint,
+    read_fingerprint,
+    repository_secret,
+    run_script,
+    shell_quote,
+    step,
+)
 from itref.i18n import N_, _
 
 if TYPE_CHECKING:
@@ -27,9 +36,17 @@ REMOTE_CACHE = "/var/tmp/itref-restic-cache-$(id -u)"
 NO_LOCK_IF_FREE = 'L=--no-lock; for f in "$2"/locks/*; do [ -e "$f" ] && L=; done\n'
 """Reading a repository whose ``locks/`` is empty needs no lock: restic's own lock costs two writes and a
 0.2 s wait. When a lock is there, restic takes its own and says whether the repository is really locked."""
-SNAPSHOTS = step("snapshots", "restic $L snapshots --json")
-WITH_SIZE = SNAPSHOTS + step("stats", "restic $L stats --json latest")
+SNAPSHOTS = step("snapshots", 'restic $L snapshots --json; S=$?; [ "$S" = 0 ]')
+WITH_SIZE = SNAPSHOTS + step("stats", '[ "$S" = 0 ] && restic $L stats --json latest')
+"""The size costs a second restic call (a second key derivation): only when the snapshots could be read."""
 REMOTE_SCHEMES = ("sftp:", "rest:", "s3:", "b2:", "azure:", "gs:", "swift:", "rclone:")
+LISTING = """[ -n "$1" ] && cd -- "$1" 2>/dev/null && [ -f config ] || exit 3
+echo '[config]'
+for d in keys snapshots locks; do echo "[$d]"; ls -A "$d" || exit 3; done
+"""
+"""What identifies a local repository's state without opening it (``$1`` = its path): the names of its key,
+snapshot and lock files. restic names every file by its content, so a new snapshot, a forget, a key added or
+removed, or a lock each change a name; a prune does not change which snapshot is the latest."""
 
 
 def local_path(repository: str) -> str | None:
@@ -101,7 +118,7 @@ class Restic:
         """
         repository = backup.repository or ""
         path = local_path(repository)
-        lock_choice = NO_LOCK_IF_FREE if path is not None else "L=\n"
+        lock_choice = NO_LOCK_IF_FREE + step("fingerprint", f"(\n{LISTING})") if path is not None else "L=\n"
         script = prelude(conn) + lock_choice + (WITH_SIZE if (backup.min_size or backup.size_change) else SNAPSHOTS)
         steps, result = run_script(conn, script, [repository, path or ""], secret=repository_secret(backup, secrets),
                                    timeout=300)
@@ -115,6 +132,8 @@ class Restic:
             return Facts(problem="error", detail=_("unreadable restic output: {e}").format(e=exc))
         if not snaps:
             return Facts(problem="empty", detail=_("the repository holds no snapshot"), count=0)
+        listed = steps.get("fingerprint")
+        fp = read_fingerprint(listed.out, "") if listed is not None and listed.rc == 0 else None
         latest = snaps[-1]
         size = files = None
         stats = steps.get("stats")
@@ -126,7 +145,13 @@ class Restic:
                 pass
         return Facts(latest=parse_time(latest["time"]), latest_id=latest.get("short_id") or latest["id"][:8],
                      size=size, files=files, count=len(snaps), hostname=latest.get("hostname"),
-                     paths=tuple(latest.get("paths", [])))
+                     paths=tuple(latest.get("paths", [])), fingerprint=fp)
+
+    def fingerprint(self, conn: Connector, backup: Backup) -> Fingerprint | None:
+        """Return the repository's fingerprint without opening it; None for a URL (sftp:, rest:, s3:...: no
+        cheap listing, restic must open it) or when it cannot be listed."""
+        path = local_path(backup.repository or "")
+        return None if path is None else fingerprint(conn, LISTING, path, "")
 
     def verify(self, conn: Connector, backup: Backup, secrets: SecretResolver) -> VerifyOutcome:
         """Run ``restic check --read-data-subset`` and return whether the repository is sound."""

@@ -17,7 +17,7 @@ from itref.core.results import CommandResult
 from itref.i18n import _
 
 if TYPE_CHECKING:
-    from itref.backup.base import Problem
+    from itref.backup.base import Fingerprint, Problem
     from itref.config.schema import Backup
     from itref.secrets import SecretResolver
 
@@ -68,6 +68,33 @@ def classify_failure(tool: str, rules: Sequence[Rule], stderr: str, rc: int) -> 
         last = [line for line in stderr.strip().splitlines() if line.strip()]
         return "error", last[-1] if last else _("{tool} failed with exit code {rc}").format(tool=tool, rc=rc)
     return None
+
+
+def read_fingerprint(text: str, lock_prefix: str) -> Fingerprint | None:
+    """Return the fingerprint of a repository listing (``[section]`` lines, then one entry a line), None
+    when the listing does not show a repository (no ``config``). A ``[locks]`` entry, or any entry starting
+    with ``lock_prefix``, means a lock is there."""
+    import hashlib
+
+    from itref.backup.base import Fingerprint
+
+    lines = [line for line in text.splitlines() if line.strip()]
+    if "[config]" not in lines:
+        return None
+    section, locked = "", False
+    for line in lines:
+        if line.startswith("[") and line.endswith("]"):
+            section = line
+        elif section == "[locks]" or (lock_prefix and line.startswith(lock_prefix)):
+            locked = True
+    return Fingerprint(hashlib.sha256("\n".join(lines).encode()).hexdigest(), locked)
+
+
+def fingerprint(conn: Connector, listing: str, path: str, lock_prefix: str) -> Fingerprint | None:
+    """Run the repository ``listing`` script (``$1`` = the repository's path) alone, no password involved;
+    return its fingerprint, None when it cannot be read."""
+    result = conn.run(Command.of(["sh", "-c", listing, "itref", path], timeout=60))
+    return read_fingerprint(result.stdout, lock_prefix) if result.rc == 0 else None
 
 
 def repository_secret(backup: Backup, secrets: SecretResolver) -> str:

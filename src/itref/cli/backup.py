@@ -25,7 +25,11 @@ Names = Annotated[list[str] | None, typer.Argument(metavar="[NAME]...", help=_("
 
 
 @app.command()
-def check(ctx: typer.Context, names: Names = None, limit: Limit = None, entity: Entity = None) -> ExitStatus:
+def check(
+    ctx: typer.Context, names: Names = None, limit: Limit = None, entity: Entity = None,
+    fresh: Annotated[bool, typer.Option("--fresh", "--no-cache", help=_(
+        "Open every repository, even one whose files have not changed since the last check."))] = False,
+) -> ExitStatus:
     """One status per backup (OK, WARNING, CRITICAL, UNKNOWN) with a reason; exit code = the worst."""
     st = state(ctx)
     fmt = st.require_format("table", "json")
@@ -38,7 +42,7 @@ def check(ctx: typer.Context, names: Names = None, limit: Limit = None, entity: 
     if not chosen:
         st.err.print(_("No backup is described in the playbooks (backups: section)."), markup=False)
         return ExitStatus.SUCCESS
-    findings = check_backups(rctx, chosen, forks=rctx.project.inventory.defaults.forks)
+    findings = check_backups(rctx, chosen, forks=rctx.project.inventory.defaults.forks, fresh=fresh)
     if fmt == "json":
         st.out.print(findings_json(findings), markup=False, soft_wrap=True)
     else:

@@ -476,8 +476,11 @@ class Backup(Strict):
     read_data_subset: str = Field("5%", pattern=r"^(\d+(\.\d+)?%|\d+/\d+)$",
                                   description="restic: share of the data read back by verify (e.g. 5%, 1/10).")
     drill: Drill | None = None
+    recheck_after: str = Field("24h", description="restic/borg on a path: how long the evidence of a repository "
+                               "whose files have not changed is reused without opening it again (0s: open it on "
+                               "every check).")
 
-    _check_age = field_validator("max_age", mode="before")(lambda cls, v: _duration(v))
+    _check_age = field_validator("max_age", "recheck_after", mode="before")(lambda cls, v: _duration(v))
     _check_size = field_validator("min_size", mode="before")(lambda cls, v: _size(v))
     _check_schedule = field_validator("verify_schedule", mode="before")(lambda cls, v: _schedule(v))
 
