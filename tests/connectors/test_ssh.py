@@ -152,6 +152,29 @@ def test_known_hosts_problem_is_reported_before_a_connection_failure(monkeypatch
         SSHConnector(host, SecretResolver()).open()
 
 
+def test_paramiko_is_imported_without_invoke_which_stays_importable() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys; from itref.connectors.ssh import import_paramiko; p = import_paramiko(); "
+            "assert 'invoke' not in sys.modules and p.config.invoke is None; import invoke; print('ok')")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "ok", proc.stderr
+
+
+def test_a_paramiko_that_needs_invoke_is_imported_normally(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    (tmp_path / "paramiko").mkdir()
+    (tmp_path / "paramiko" / "__init__.py").write_text("import invoke\nVIA = invoke.NAME\n")
+    (tmp_path / "invoke.py").write_text("NAME = 'real invoke'\n")
+    code = "from itref.connectors.ssh import import_paramiko; print(import_paramiko().VIA)"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert proc.stdout.strip() == "real invoke", proc.stderr
+
+
 def test_closed_port_fails_fast() -> None:
     import socket
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from itref.connectors.ssh import SSHConnector, fingerprint, known_hosts_name, known_hosts_path
+from itref.connectors.ssh import SSHConnector, fingerprint, import_paramiko, known_hosts_name, known_hosts_path
 from itref.core.errors import ConnectionFailed
 from itref.i18n import _
 
@@ -19,8 +19,7 @@ def fetch_host_key(host: HostSpec, secrets: SecretResolver) -> Any:
 
     Raises ConnectionFailed when the host cannot be reached or does not speak SSH.
     """
-    import paramiko
-
+    paramiko = import_paramiko()
     conn = SSHConnector(host, secrets)
     sock = conn._sock()
     transport = paramiko.Transport(sock)
@@ -43,8 +42,7 @@ def _entry_names(line: str) -> list[str]:
 
 def _matches(pattern: str, name: str) -> bool:
     if pattern.startswith("|1|"):
-        import paramiko
-
+        paramiko = import_paramiko()
         salt = pattern.split("|")[2]
         return paramiko.HostKeys.hash_host(name, salt) == pattern
     return pattern == name

@@ -21,9 +21,11 @@ import base64
 import hashlib
 import select
 import socket
+import sys
 import threading
 import time
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from itref.connectors.base import Command, Connector
@@ -59,6 +61,38 @@ def known_hosts_path(host: HostSpec) -> Path:
     return Path(host.option("known_hosts", "~/.ssh/known_hosts")).expanduser()
 
 
+_IMPORT_LOCK = threading.Lock()
+
+
+def import_paramiko() -> ModuleType:
+    """Return the paramiko module, importing it without invoke if it is not imported yet.
+
+    paramiko imports invoke (asyncio, unittest.mock, a YAML parser of its own: about 30 ms, more than a
+    third of paramiko's import) for one thing only: running the ``Match exec`` lines of an OpenSSH client
+    configuration read with ``paramiko.SSHConfig``. itref never reads one; it hands paramiko every
+    setting itself. So while paramiko is first imported, ``invoke`` is marked as absent, and
+    paramiko.config records it as missing, as when invoke is not installed; the mark is removed at once,
+    so a later ``import invoke`` works. Should a paramiko release need invoke to import at all, the
+    import is simply done again normally.
+    """
+    with _IMPORT_LOCK:
+        hide = "invoke" not in sys.modules
+        if hide:
+            sys.modules["invoke"] = None  # type: ignore[assignment]
+        try:
+            import paramiko
+        except ImportError:
+            if not hide:
+                raise
+            sys.modules.pop("invoke", None)
+            hide = False
+            import paramiko
+        finally:
+            if hide and "invoke" in sys.modules and sys.modules["invoke"] is None:
+                del sys.modules["invoke"]
+    return paramiko
+
+
 _KNOWN_HOSTS: dict[str, tuple[bytes, Any]] = {}
 _KNOWN_HOSTS_LOCK = threading.Lock()
 
@@ -71,8 +105,7 @@ def host_keys(path: Path) -> paramiko.HostKeys:
     each time but parsed only when its content differs from the last parse. Callers must only read
     the result. Raises OSError or paramiko.SSHException when the file cannot be read.
     """
-    import paramiko
-
+    paramiko = import_paramiko()
     key = str(path)
     data = path.read_bytes()
     with _KNOWN_HOSTS_LOCK:
@@ -191,8 +224,7 @@ class SSHConnector(Connector):
         if early_failure is not None:
             raise early_failure
         sock = early if early is not None else self._sock()
-        import paramiko
-
+        paramiko = import_paramiko()
         try:
             client.connect(
                 self.host.address, port=self.port, username=self.host.option("user"), password=password,
@@ -230,8 +262,7 @@ class SSHConnector(Connector):
 
         Raises HostKeyRejected when known_hosts cannot be read.
         """
-        import paramiko
-
+        paramiko = import_paramiko()
         client = paramiko.SSHClient()
         kh = known_hosts_path(self.host)
         if kh.is_file():
