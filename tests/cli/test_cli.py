@@ -124,6 +124,47 @@ def test_plain_progress_lines_are_written_as_rich_writes_them(monkeypatch) -> No
         assert got.getvalue() == expected.getvalue(), line
 
 
+def test_the_start_up_pause_of_the_garbage_collector_ends_with_a_freeze(monkeypatch) -> None:
+    import gc
+
+    from itref.cli import entry
+
+    assert gc.isenabled()
+    monkeypatch.setattr(entry, "_STARTUP_GC_PAUSED", True)
+    frozen = gc.get_freeze_count()
+    gc.disable()
+    try:
+        entry.end_startup()
+        assert gc.isenabled() and gc.get_freeze_count() > frozen
+    finally:
+        gc.unfreeze()
+        gc.enable()
+
+
+def test_in_process_runs_leave_the_garbage_collector_alone(make_inventory, cli) -> None:
+    import gc
+
+    frozen = gc.get_freeze_count()
+    result = cli("-i", str(make_inventory(LOCAL_INVENTORY)), "run", "--limit", "here", "--", "true")
+    assert result.rc == 0, result.all
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
+
+
+def test_the_console_script_runs_commands_with_the_collector_on(make_inventory, tmp_path) -> None:
+    inv = make_inventory(LOCAL_INVENTORY)
+    code = ("import gc, sys; from itref.runner import command; run = command.run_command\n"
+            "def spy(*a, **k):\n"
+            "    print('collector', gc.isenabled(), gc.get_freeze_count() > 0, file=sys.stderr)\n"
+            "    return run(*a, **k)\n"
+            "command.run_command = spy\n"
+            "from itref.cli.entry import main; main()")
+    proc = subprocess.run([sys.executable, "-c", code, "-i", str(inv), "run", "--limit", "here", "--", "true"],
+                          capture_output=True, text=True, env={**os.environ, "ITREF_STATE_DIR": str(tmp_path)},
+                          stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "collector True True" in proc.stderr
+
+
 def test_limit_that_matches_nothing_is_an_error_that_runs_nothing(make_inventory, cli, state_dir) -> None:
     inv = make_inventory(LOCAL_INVENTORY)
     result = cli("-i", str(inv), "run", "--limit", "hree", "--", "touch", str(state_dir / "ran"))

@@ -52,6 +52,9 @@ def root(
         "--lang", metavar="fr|en", help=_("Language of the messages (default: ITREF_LANG, then LANG)."))] = None,
 ) -> None:
     """Global options; they may also be written after the command name."""
+    from itref.cli.entry import end_startup
+
+    end_startup()  # the command's own work starts here: the garbage collector runs again
     if lang is not None and normalize(lang) is None:  # a known one was put in use by itref.cli.entry
         raise typer.BadParameter(_("choose one of: {choices}").format(choices="fr, en"), param_hint="--lang")
     if fmt not in FORMATS:

@@ -51,6 +51,9 @@ def run(
     from itref.runner.command import run_command
 
     err = st.plain(stderr=True) or st.err  # progress lines without Rich when stderr is not a terminal
+    from itref.cli.entry import end_startup
+
+    end_startup()  # the inventory and its schema join the objects the collector no longer scans
     with host_progress(err, len(hosts)) as progress:
         report = run_command(rc_ctx, hosts, cmd, forks=forks or project.inventory.defaults.forks,
                              on_progress=progress)
