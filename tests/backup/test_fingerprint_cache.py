@@ -195,3 +195,27 @@ def test_history_from_before_the_cache_is_upgraded(tmp_path) -> None:
     history = History(path)
     assert history.cached("cpas", "r") is None  # an old record has no fingerprint: the repository is opened
     assert json.dumps(history.previous_snapshot("cpas", "r", "other").__dict__, default=str)
+
+
+def test_fingerprint_over_ssh_reuses_then_reopens(sshd, ssh_user, tmp_path, cli) -> None:
+    import os
+    import shutil
+
+    from tests.conftest import ssh_host_entry
+
+    remote = RepoLab(Path(f"/tmp/itref-ssh-cache-{os.getpid()}"))
+    try:
+        repo = remote.restic_repo("nas-repo", remote.source("nas-data"))
+        subprocess.run(["chown", "-R", f"{ssh_user.name}:", str(remote.root)], check=True)
+        remote.root.chmod(0o755)
+        inv = project(tmp_path, [{**rest("nas", repo), "host": "nas01"}], hosts={"nas01": ssh_host_entry(sshd)})
+        first = check(cli, inv)[1]["nas"]
+        second = check(cli, inv)[1]["nas"]
+        assert first["severity"] == second["severity"] == "ok", (first, second)
+        assert first["evidence"]["reused"] is False and second["evidence"]["reused"] is True
+        assert second["host"] == "nas01" and "unchanged since it was read" in second["message"]
+        (repo / "snapshots" / ("0" * 64)).write_text("")  # a new snapshot file: the fingerprint changes
+        third = check(cli, inv)[1]["nas"]
+        assert third["evidence"]["reused"] is False
+    finally:
+        shutil.rmtree(remote.root, ignore_errors=True)
