@@ -494,6 +494,6 @@ def test_linux_findings_are_worded_in_french_with_decimal_commas(english_process
     with i18n.use_language("fr"):
         (root, _srv) = disk.evaluate(disk, Facts(host, DF, 0, dict(disk.thresholds)))
         (busy,) = load.evaluate(load, Facts(host, "5.50 6.25 4.00 3/400 1234\n4\n", 0, dict(load.thresholds)))
-    assert root.message == ("/ est plein à 90 % (10,2 Go libres sur 102,4 Go ; avertissement à 80 %, "
+    assert root.message == ("/ est plein à 90 % (10,5 Go libres sur 104,9 Go ; avertissement à 80 %, "
                             "critique à 90 %)")
     assert busy.message.startswith("charge de 6,25 sur 5 minutes pour 4 cœur(s) (1,56 par cœur")

@@ -12,6 +12,7 @@ import pytest
 
 from itref.backup.veeam import SCRIPT as VEEAM_SCRIPT
 from itref.core.status import ExitStatus
+from itref.lab.windows import wbadmin_output
 from tests.conftest import ssh_host_entry
 from tests.peers.repos import RESTIC_PASSWORD, RepoLab
 from tests.peers.winrm_endpoint import CommandReply, WinRMEndpoint
@@ -49,18 +50,6 @@ def write_project(tmp_path: Path, hosts: dict, backups: list[dict]) -> str:
 def win_host(ep: WinRMEndpoint) -> dict:
     return {"connection": "winrm", "address": "127.0.0.1", "port": ep.port, "scheme": "http", "transport": "basic",
             "user": "itref", "password": {"env": "WINRM_PW"}, "tags": ["windows"]}
-
-
-def wbadmin_output(french: bool, when: datetime) -> str:
-    version = when.strftime("%m/%d/%Y-%H:%M")
-    if french:
-        return ("wbadmin 1.0 - Outil de sauvegarde en ligne de commande\r\n(C) Copyright Microsoft Corporation. "
-                "Tous droits réservés.\r\n\r\nHeure de la sauvegarde : "
-                f"{when.strftime('%d/%m/%Y %H:%M')}\r\nEmplacement de la sauvegarde : Volume nommé Sauvegarde(E:)\r\n"
-                f"Identificateur de version : {version}\r\nPeut récupérer : Volume(s), Fichier(s), État du système\r\n")
-    return ("wbadmin 1.0 - Backup command-line tool\r\n(C) Copyright Microsoft Corporation. All rights reserved."
-            f"\r\n\r\nBackup time: {when.strftime('%m/%d/%Y %I:%M %p')}\r\nBackup location: Volume labeled "
-            f"Backup(E:)\r\nVersion identifier: {version}\r\nCan recover: Volume(s), File(s), System State\r\n")
 
 
 @pytest.mark.parametrize("french", [False, True], ids=["english-windows", "french-windows"])

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 PRIVILEGED_GROUPS = ("Domain Admins", "Enterprise Admins", "Administrators", "Schema Admins")
 IN_CHAIN = "1.2.840.113556.1.4.1941"
 USER_FILTER = "(&(objectCategory=person)(objectClass=user))"
-ATTRS = ["sAMAccountName", "userAccountControl", "lastLogonTimestamp", "whenCreated", "memberOf", "pwdLastSet"]
+ATTRS = ["sAMAccountName", "userAccountControl", "lastLogonTimestamp", "whenCreated", "memberOf", "pwdLastSet",
+         "msDS-User-Account-Control-Computed"]
+UF_LOCKOUT = 0x10  # in msDS-User-Account-Control-Computed: locked out now (the DC applies the lockout duration)
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,12 @@ def directory_findings(client: DirectoryClient, project: Project, limits: Thresh
          _("{n} active account(s) allowed to have an empty password: {names}"),
          _("Such an account can be opened with no password at all."),
          _("Clear the 'password not required' flag and set a password (itref ad user reset-password LOGIN).")),
+        ("ad.locked-accounts", Severity.WARNING,
+         lambda u: _enabled(u) and bool((u.int("msDS-User-Account-Control-Computed") or 0) & UF_LOCKOUT),
+         _("{n} account(s) locked out after too many wrong passwords: {names}"),
+         _("A locked-out person cannot work; many lockouts at once can mean someone is guessing passwords."),
+         _("Call the person back on a known number, then unlock the account (itref ad user unlock LOGIN); if "
+           "nobody was typing a wrong password, look for a device still using an old one.")),
         ("ad.disabled-in-groups", Severity.WARNING,
          lambda u: not _enabled(u) and bool(u.texts("memberOf")),
          _("{n} disabled account(s) still member of groups: {names}"),

@@ -381,8 +381,11 @@ class SSHDHost:
       ``start_seconds`` (time from spawn to SSH banner).
 
     ``hostname``: if given, sshd runs in a new UTS namespace with that hostname (``unshare --uts``); otherwise
-    it reports the machine's hostname.  ``port=None`` picks a free port (retrying if sshd loses the race),
-    or 22 with ``netns`` (a namespace given by the caller must already have ``address`` configured).
+    it reports the machine's hostname.  ``setup``: shell lines run as root just before sshd, in a private mount
+    namespace of the host's own (``unshare --mount``): what they mount (a small disk of the host's own, say)
+    only this host's sessions see, and it goes away with sshd.
+    ``port=None`` picks a free port (retrying if sshd loses the race), or 22 with ``netns`` (a namespace given
+    by the caller must already have ``address`` configured).
     Use it as a context manager, or call :meth:`start` and :meth:`stop` / :meth:`kill`.
     """
 
@@ -400,6 +403,7 @@ class SSHDHost:
         extra_config: Sequence[str] = (),
         start_timeout: float = 15.0,
         base_dir: Path | str | None = None,
+        setup: Sequence[str] = (),
     ) -> None:
         self.keys = keys
         self.user = user
@@ -414,6 +418,7 @@ class SSHDHost:
         self.hostname = hostname or socket.gethostname()
         self.log_level = log_level
         self.extra_config = list(extra_config)
+        self.setup = list(setup)
         self.start_timeout = start_timeout
         self.base_dir = Path(base_dir) if base_dir else Path(tempfile.gettempdir())
         self.proc: subprocess.Popen[bytes] | None = None
@@ -513,7 +518,14 @@ class SSHDHost:
     def _command(self) -> list[str]:
         """Return the argv that starts sshd (wrapped in ``ip netns exec`` / ``unshare --uts`` as needed)."""
         sshd = [SSHD, "-D", "-e", "-f", str(self.config_path)]
-        if self._uts_hostname:
+        if self.setup:
+            script = "set -e; " + "; ".join(self.setup) + "; "
+            if self._uts_hostname:
+                script += 'hostname "$1"; '
+            script += 'shift; exec "$@"'
+            sshd = ["unshare", "--mount", "--propagation", "private", *(["--uts"] if self._uts_hostname else []),
+                    "/bin/sh", "-c", script, "sh", self._uts_hostname or "-", *sshd]
+        elif self._uts_hostname:
             sshd = [
                 "unshare",
                 "--uts",
