@@ -1,5 +1,5 @@
-"""The tests' real peer moved to :mod:`itref.lab.peers.repos`: the practice lab (`itref lab`) and the test suite
-share one implementation.  This alias keeps ``from tests.peers.repos import ...`` working (private names too)."""
+"""Alias of :mod:`itref.lab.peers.repos`: the practice lab (`itref lab`) and the test suite share one
+implementation.  Keeps ``from tests.peers.repos import ...`` working (private names too)."""
 
 import sys
 
