@@ -13,6 +13,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -262,3 +263,32 @@ def test_down_leaves_no_process_mount_loop_device_or_runtime_folder(lab: Lab) ->
     assert (lab.directory / "inventory.yaml").exists()  # kept without --wipe
     status = lab.itref("lab", "status", "--dir", str(lab.directory))
     assert status.returncode == 1 and "stopped" in status.stdout
+
+
+def test_nothing_outlives_a_supervisor_killed_by_accident(tmp_path_factory: pytest.TempPathFactory) -> None:
+    netns = f"itref-labkill-{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", netns], check=True)
+    subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
+    directory = Path(f"/tmp/itref-labkill-{os.getpid()}")
+    lab = Lab(directory, netns, tmp_path_factory.mktemp("lab-kill"))
+    try:
+        up = lab.itref("lab", "up", "--dir", str(directory), "--hosts", "1")
+        assert up.returncode == 0, up.stdout + up.stderr
+        state = json.loads((directory / "lab.json").read_text())
+        children = [state["dc"]["pid"], *[h["pid"] for h in state["hosts"].values()]]
+        assert all(pid_alive(p) for p in children)
+        os.kill(state["pid"], 9)  # no chance to clean up: the children must die on their own
+        deadline = time.monotonic() + 20
+        while any(pid_alive(p) for p in children) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [p for p in children if pid_alive(p)]
+        status = lab.itref("lab", "status", "--dir", str(directory))
+        assert status.returncode == 1 and "dead" in status.stdout, status.stdout + status.stderr
+        down = lab.itref("lab", "down", "--dir", str(directory), "--wipe")
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert not Path(state["runtime"]).exists() and not directory.exists()
+        assert state["runtime"] not in subprocess.run(["losetup", "--list", "--output", "BACK-FILE"],
+                                                      capture_output=True, text=True).stdout
+    finally:
+        lab.itref("lab", "down", "--dir", str(directory), "--wipe")
+        subprocess.run(["ip", "netns", "del", netns], check=False)
