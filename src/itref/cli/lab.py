@@ -88,8 +88,10 @@ def status(ctx: typer.Context, directory: Dir = None) -> ExitStatus:
         return ExitStatus.FAILURE
     from rich.table import Table
 
-    st.out.print(_("Lab {dir}: {status} (supervisor pid {pid})").format(
-        dir=result.directory, status=_(result.status), pid=result.pid or "-"), markup=False, highlight=False)
+    word = _(control.STATUS_WORDS.get(result.status, result.status))
+    st.out.print(_("Lab {dir}: {status} (supervisor pid {pid})").format(dir=result.directory, status=word,
+                                                                      pid=result.pid or "-"),
+                 markup=False, highlight=False)
     table = Table(_("part"), _("kind"), _("where"), _("state"))
     for part in result.parts:
         table.add_row(part.name, part.kind, part.where, _("up") if part.up else _("DOWN"))

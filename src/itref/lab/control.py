@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from itref.core.errors import ItrefError, UsageError
-from itref.i18n import _
+from itref.i18n import N_, _
 from itref.lab.layout import LabPaths, pid_alive, read_state
 
 # tool → Debian package that brings it
@@ -26,6 +26,8 @@ REQUIRED_TOOLS = {
 }
 READY_TIMEOUT = 300.0
 RUNNING = ("starting", "ready")
+STATUS_WORDS = {"none": N_("none"), "starting": N_("starting"), "ready": N_("ready"), "failed": N_("failed"),
+                "stopping": N_("stopping"), "stopped": N_("stopped"), "dead": N_("dead: its supervisor is gone")}
 
 
 class LabError(ItrefError):
