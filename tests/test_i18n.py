@@ -250,6 +250,19 @@ def test_locale_names_map_to_the_languages_itref_speaks() -> None:
 # ------------------------------------------------------------------ (d) snapshot of the French help
 
 
+def test_the_help_of_every_command_group_is_extracted_and_shown_in_french(script) -> None:
+    """The groups are loaded lazily (itref.cli.lazy): their commands' docstrings must still be extracted, and
+    a group's help in French must list its commands in French."""
+    docs = {doc for _path, _line, doc in script.command_docstrings()}
+    assert "Show the cron entries installed for this inventory." in docs  # itref schedule list
+    assert "Run a command on hosts and show each host's result." in docs  # itref run, a one-function group
+    assert len(docs) >= 40
+    schedule = itref("--lang", "fr", "schedule", "--help")
+    assert "Montrer les entrées cron installées pour cet inventaire." in schedule.stdout, schedule.stdout
+    lab = itref("--lang", "fr", "lab", "--help")
+    assert "Annuler tous les scénarios" in lab.stdout and "Undo every scenario" not in lab.stdout
+
+
 def test_snapshot_of_the_french_help() -> None:
     result = itref("--lang", "fr", "--help")
     assert result.returncode == 0, result.stderr

@@ -28,6 +28,14 @@ COMMANDS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
 }
 
 
+def single_command_help(function: Any) -> str | None:
+    """Return the help of a group that is one function (its docstring's first paragraph), or None."""
+    import inspect
+
+    doc = inspect.getdoc(function)
+    return doc.split("\n\n")[0] if doc else None
+
+
 def load(name: str) -> Any:
     """Return the click command for ``name``, importing its module now."""
     module, attr, _short, settings = COMMANDS[name]
@@ -42,7 +50,8 @@ def load(name: str) -> Any:
         command = typer.main.get_group(obj)  # a group even with one command (itref hosts trust)
     else:  # a single function: make it a command of its own
         single = typer.Typer(rich_markup_mode=None, add_completion=False)
-        help_text = _(obj.__doc__.strip().split("\n\n")[0]) if obj.__doc__ and i18n.language() != "en" else None
+        first = single_command_help(obj)
+        help_text = _(first) if first and i18n.language() != "en" else None
         single.command(name, context_settings=settings or None, help=help_text)(obj)
         command = typer.main.get_command(single)
     command.name = name
