@@ -8,6 +8,7 @@ own DC holds in the suite's namespace); every itref command runs in it through `
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -112,21 +113,27 @@ def _processes_with(text: str) -> list[int]:
     return pids
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    netns = f"itref-labtest-{os.getpid()}"
+@contextlib.contextmanager
+def started_lab(name: str, hosts: int, state_dir: Path) -> Iterator[Lab]:
+    """Start ``itref lab up`` in a network namespace of its own; always bring it down and remove the namespace."""
+    netns = f"itref-{name}-{os.getpid()}"
     subprocess.run(["ip", "netns", "add", netns], check=True)
     subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
-    directory = Path(f"/tmp/itref-labtest-{os.getpid()}")
-    the_lab = Lab(directory, netns, tmp_path_factory.mktemp("lab-state"))
+    the_lab = Lab(Path(f"/tmp/itref-{name}-{os.getpid()}"), netns, state_dir)
     try:
-        proc = the_lab.itref("lab", "up", "--dir", str(directory), "--hosts", "4")
+        proc = the_lab.itref("lab", "up", "--dir", str(the_lab.directory), "--hosts", str(hosts))
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert f"itref -i {directory}/inventory.yaml audit" in proc.stdout
+        assert f"itref -i {the_lab.directory}/inventory.yaml audit" in proc.stdout
         yield the_lab
     finally:
-        the_lab.itref("lab", "down", "--dir", str(directory), "--wipe")
+        the_lab.itref("lab", "down", "--dir", str(the_lab.directory), "--wipe")
         subprocess.run(["ip", "netns", "del", netns], check=False)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    with started_lab("labtest", 4, tmp_path_factory.mktemp("lab-state")) as the_lab:
+        yield the_lab
 
 
 def test_the_lab_is_a_valid_project_whose_hosts_answer_with_their_own_names(lab: Lab) -> None:
@@ -266,15 +273,8 @@ def test_down_leaves_no_process_mount_loop_device_or_runtime_folder(lab: Lab) ->
 
 
 def test_nothing_outlives_a_supervisor_killed_by_accident(tmp_path_factory: pytest.TempPathFactory) -> None:
-    netns = f"itref-labkill-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", netns], check=True)
-    subprocess.run(["ip", "-n", netns, "link", "set", "lo", "up"], check=True)
-    directory = Path(f"/tmp/itref-labkill-{os.getpid()}")
-    lab = Lab(directory, netns, tmp_path_factory.mktemp("lab-kill"))
-    try:
-        up = lab.itref("lab", "up", "--dir", str(directory), "--hosts", "1")
-        assert up.returncode == 0, up.stdout + up.stderr
-        state = json.loads((directory / "lab.json").read_text())
+    with started_lab("labkill", 1, tmp_path_factory.mktemp("lab-kill")) as lab:
+        state = json.loads((lab.directory / "lab.json").read_text())
         children = [state["dc"]["pid"], *[h["pid"] for h in state["hosts"].values()]]
         assert all(pid_alive(p) for p in children)
         os.kill(state["pid"], 9)  # no chance to clean up: the children must die on their own
@@ -282,13 +282,10 @@ def test_nothing_outlives_a_supervisor_killed_by_accident(tmp_path_factory: pyte
         while any(pid_alive(p) for p in children) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [p for p in children if pid_alive(p)]
-        status = lab.itref("lab", "status", "--dir", str(directory))
+        status = lab.itref("lab", "status", "--dir", str(lab.directory))
         assert status.returncode == 1 and "dead" in status.stdout, status.stdout + status.stderr
-        down = lab.itref("lab", "down", "--dir", str(directory), "--wipe")
+        down = lab.itref("lab", "down", "--dir", str(lab.directory), "--wipe")
         assert down.returncode == 0, down.stdout + down.stderr
-        assert not Path(state["runtime"]).exists() and not directory.exists()
+        assert not Path(state["runtime"]).exists() and not lab.directory.exists()
         assert state["runtime"] not in subprocess.run(["losetup", "--list", "--output", "BACK-FILE"],
                                                       capture_output=True, text=True).stdout
-    finally:
-        lab.itref("lab", "down", "--dir", str(directory), "--wipe")
-        subprocess.run(["ip", "netns", "del", netns], check=False)
