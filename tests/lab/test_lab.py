@@ -26,6 +26,7 @@ import yaml
 from itref.core.status import ExitStatus
 from itref.lab.layout import pid_alive
 from tests.conftest import ROOT
+from tests.runner.test_guided_dc import like_a_terminal
 
 pytestmark = pytest.mark.peer
 
@@ -78,7 +79,7 @@ class Lab:
                                      self.inventory, "playbook", "run", name, "--guided", "--password-file",
                                      str(self.state_dir / f"{name.replace('/', '-')}.pw"), *sets],
                               env={**self.env(), "TERM": "dumb"}, encoding="utf-8", timeout=120,
-                              dimensions=(50, 200))
+                              dimensions=(50, 200), preexec_fn=like_a_terminal)
         seen = []
         while True:
             index = child.expect([STEP_PROMPT, MANUAL_PROMPT, ASK_WITH_DEFAULT, pexpect.EOF])

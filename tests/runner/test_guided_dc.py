@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import uuid
 from pathlib import Path
@@ -47,7 +48,13 @@ def routine_project(ad_project: Path) -> Path:
 def spawn(args: list[str], state_dir: Path) -> pexpect.spawn:
     env = {**os.environ, "ITREF_STATE_DIR": str(state_dir), "NO_COLOR": "1", "TERM": "dumb", "COLUMNS": "200"}
     return pexpect.spawn(sys.executable, ["-m", "itref", *args], env=env, encoding="utf-8", timeout=60,
-                         dimensions=(50, 200))
+                         dimensions=(50, 200), preexec_fn=like_a_terminal)
+
+
+def like_a_terminal() -> None:
+    """Give the child Ctrl-C's default action, as a shell does for a command run at a terminal: a suite
+    started in the background (``scripts/test &``) inherits SIGINT ignored, and Python then keeps it ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def users_named(dc, last: str) -> list[str]:
