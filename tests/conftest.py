@@ -21,6 +21,15 @@ os.environ["LANGUAGE"] = "en"
 os.environ.setdefault("ITREF_TEST_CACHE", str(ROOT / ".test-cache"))
 
 
+def like_a_terminal() -> None:
+    """pexpect ``preexec_fn``: give the child Ctrl-C's default action, as a shell does for a command run at a
+    terminal (a suite started in the background, ``scripts/test &``, inherits SIGINT ignored, and Python then
+    keeps it ignored: a Ctrl-C test would wait forever)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @dataclass
 class CliResult:
     """What one itref invocation produced."""

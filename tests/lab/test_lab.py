@@ -25,8 +25,7 @@ import yaml
 
 from itref.core.status import ExitStatus
 from itref.lab.layout import pid_alive
-from tests.conftest import ROOT
-from tests.runner.test_guided_dc import like_a_terminal
+from tests.conftest import ROOT, like_a_terminal
 
 pytestmark = pytest.mark.peer
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import uuid
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from tests.conftest import like_a_terminal
 from tests.peers.samba import ldap_connection
 
 pytestmark = pytest.mark.peer
@@ -50,11 +50,6 @@ def spawn(args: list[str], state_dir: Path) -> pexpect.spawn:
     return pexpect.spawn(sys.executable, ["-m", "itref", *args], env=env, encoding="utf-8", timeout=60,
                          dimensions=(50, 200), preexec_fn=like_a_terminal)
 
-
-def like_a_terminal() -> None:
-    """Give the child Ctrl-C's default action, as a shell does for a command run at a terminal: a suite
-    started in the background (``scripts/test &``) inherits SIGINT ignored, and Python then keeps it ignored."""
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def users_named(dc, last: str) -> list[str]:
