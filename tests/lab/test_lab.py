@@ -149,6 +149,10 @@ def test_the_lab_is_a_valid_project_whose_hosts_answer_with_their_own_names(lab:
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in secrets.iterdir())
     inventory_text = (lab.directory / "inventory.yaml").read_text()
     assert "Passw0rd" not in inventory_text and "file:" in inventory_text  # references, never values
+    from itref.lab.peers.samba import ADMIN_PASSWORD
+
+    own = (secrets / "ad-admin").read_text().strip()  # the lab's admin password is its own, not the template's
+    assert own != ADMIN_PASSWORD and len(own) >= 16
 
 
 def test_a_first_audit_finds_something_on_the_directory_the_hosts_and_the_backups(lab: Lab) -> None:

@@ -312,11 +312,16 @@ def write_project(paths: LabPaths, live: Live) -> None:
 
 def world_password(paths: LabPaths, name: str) -> str:
     """Return the lab's secret ``name``, generating and storing it (0600) the first time."""
-    from itref.lab.world import generate_password
-
     try:
         return read_secret(paths, name)
     except OSError:
-        value = generate_password()
-        write_secret(paths, name, value)
-        return value
+        return new_secret(paths, name)
+
+
+def new_secret(paths: LabPaths, name: str) -> str:
+    """Generate a new value for the lab's secret ``name``, store it (0600) and return it."""
+    from itref.lab.world import generate_password
+
+    value = generate_password()
+    write_secret(paths, name, value)
+    return value

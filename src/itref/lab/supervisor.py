@@ -88,13 +88,16 @@ class Supervisor:
         if not seeded.exists():
             from itref.lab.world import seed_directory
 
-            conn = samba.ldap_connection(self.dc)
+            conn = samba.ldap_connection(self.dc)  # the cached template's well-known password, this once
             try:
                 seed_directory(conn)
+                # the lab's own administrator password, random, kept only in the lab's secret store
+                admin = f"CN=Administrator,CN=Users,{samba.BASE_DN}"
+                if not conn.extend.microsoft.modify_password(admin, files.new_secret(paths, "ad-admin")):
+                    raise RuntimeError(f"cannot set the lab's administrator password: {conn.result}")
             finally:
                 conn.unbind()
             seeded.write_text(datetime.now(UTC).isoformat() + "\n", encoding="utf-8")
-        files.write_secret(paths, "ad-admin", self.dc.admin_password)
 
         self._step(N_("intranet and Windows file server"))
         self.intranet = tls.IntranetServer(paths.certs / "intranet.pem").start()
