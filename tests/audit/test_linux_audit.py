@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import date, timedelta
@@ -196,3 +197,153 @@ def test_the_readme_default_audits_this_machine_grouped_by_entity(cli, monkeypat
     assert result.rc in (0, ExitStatus.CHECK_WARNING, ExitStatus.CHECK_CRITICAL, ExitStatus.CHECK_UNKNOWN)
     assert "Ma commune" in result.out and "Infrastructure partagée" in result.out
     assert "admin-workstation" in result.out and "% full" in result.out
+
+
+# ------------------------------------------------------------------ linux.updates: apt's answer kept on the host
+
+FAKE_APT = """#!/bin/sh
+echo "$*" >> {log}
+echo 'Inst libssl3 [3.0.11-1~deb12u1] (3.0.15-1~deb12u1 Debian-Security:12/stable-security [amd64])'
+echo 'Inst tzdata [2024a-0+deb12u1] (2024b-0+deb12u1 Debian:12.8/stable [all])'
+"""
+
+
+class AptHost:
+    """An sshd host whose apt state (dpkg's status, the package lists, /etc/apt) are copies of this machine's,
+    bind-mounted in the host's own mount namespace, so a test can change them without touching the machine's;
+    ``apt-get`` first on its PATH counts its calls; ``XDG_CACHE_HOME`` is a folder of the host's user."""
+
+    def __init__(self, root: Path, host, user) -> None:
+        self.root, self.host, self.user = root, host, user
+        self.status, self.lists, self.etc = root / "status", root / "lists", root / "apt"
+        self.cache = root / "cache" / "itref" / "linux-updates"
+        self.log = root / "log" / "apt-get.calls"
+
+    def calls(self) -> int:
+        """Return how many times apt-get ran on the host."""
+        return len(self.log.read_text().splitlines()) if self.log.exists() else 0
+
+
+@pytest.fixture
+def apt_host(ssh_keys, ssh_user) -> Iterator[AptHost]:
+    from tests.peers.sshd import SSHDHost
+
+    root = Path(f"/tmp/itref-apt-{uuid.uuid4().hex[:8]}")
+    root.mkdir(mode=0o755)
+    try:
+        subprocess.run(["cp", "/var/lib/dpkg/status", str(root / "status")], check=True)
+        subprocess.run(["cp", "-a", "/etc/apt", str(root / "apt")], check=True)
+        (root / "lists" / "partial").mkdir(parents=True)
+        (root / "lists" / "deb.example_dists_bookworm_InRelease").write_text("old lists\n")
+        for name in ("bin", "log", "cache"):
+            (root / name).mkdir()
+        (root / "bin" / "apt-get").write_text(FAKE_APT.format(log=root / "log" / "apt-get.calls"))
+        (root / "bin" / "apt-get").chmod(0o755)
+        for name in ("log", "cache"):
+            os.chown(root / name, ssh_user.uid, ssh_user.gid)
+        setup = [f"mount --bind {root / 'status'} /var/lib/dpkg/status",
+                 f"mount --bind {root / 'lists'} /var/lib/apt/lists", f"mount --bind {root / 'apt'} /etc/apt"]
+        with SSHDHost(ssh_keys, ssh_user, address="127.0.0.32", setup=setup, extra_config=[
+                f"SetEnv PATH={root / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin XDG_CACHE_HOME={root / 'cache'}"]) as host:
+            yield AptHost(root, host, ssh_user)
+    finally:
+        subprocess.run(["rm", "-rf", str(root)], check=False)
+
+
+def updates_finding(cli, inv: str) -> dict:
+    """Return the linux.updates finding of one audit of ``inv``."""
+    result = cli("-i", inv, "-f", "json", "audit", "--checks", "linux.updates")
+    return next(f for f in json.loads(result.out)["findings"] if f["check"] == "linux.updates")
+
+
+def later(path: Path) -> None:
+    """Change ``path``'s inode (its ctime moves on) while setting its mtime back a day, as apt does with the lists
+    it downloads (their mtime is the server's date): the cache must not trust mtimes."""
+    old = path.stat().st_mtime - 86400
+    os.utime(path, (old, old))
+
+
+def test_pending_updates_are_reused_until_apt_state_changes(apt_host, tmp_path, cli) -> None:
+    inv = write(tmp_path, {"srv": ssh_host_entry(apt_host.host)})
+    first = updates_finding(cli, inv)
+    assert first["severity"] == "warning" and first["message"].startswith("1 security update(s) waiting (2 updates")
+    assert first["evidence"]["answer"] == "apt" and apt_host.calls() == 1
+    assert "reused" not in first["message"]
+    cache_dir = apt_host.cache.parent
+    assert cache_dir.stat().st_mode & 0o777 == 0o700 and cache_dir.stat().st_uid == apt_host.user.uid
+    assert apt_host.cache.stat().st_uid == apt_host.user.uid and apt_host.cache.stat().st_mode & 0o077 == 0
+    assert apt_host.cache.read_text() == "itref-updates-1 total=2 security=1\n"
+
+    second = updates_finding(cli, inv)
+    assert apt_host.calls() == 1  # nothing changed: apt was not asked again
+    assert second["evidence"]["answer"] == "reused" and second["evidence"]["age_seconds"] >= 0
+    assert second["evidence"]["counted_at"] == first["evidence"]["counted_at"]
+    assert (second["evidence"]["security"], second["evidence"]["total"]) == (1, 2)
+    assert second["severity"] == "warning" and "counted by apt" in second["message"] and "reused" in second["message"]
+
+    changes = [lambda: later(apt_host.status),  # a package installed or removed
+               lambda: later(apt_host.lists / "deb.example_dists_bookworm_InRelease"),  # apt-get update, same file
+               lambda: (apt_host.lists / "deb.example_dists_bookworm_main_binary-amd64_Packages").write_text("x\n"),
+               lambda: (apt_host.etc / "sources.list.d" / "extra.list").write_text("deb http://deb.example x y\n"),
+               lambda: later(apt_host.etc / "apt.conf.d")]
+    for n, change in enumerate(changes, start=2):
+        time.sleep(0.02)
+        change()
+        assert updates_finding(cli, inv)["evidence"]["answer"] == "apt", n
+        assert apt_host.calls() == n
+        assert updates_finding(cli, inv)["evidence"]["answer"] == "reused" and apt_host.calls() == n
+
+
+def test_a_tampered_unreadable_or_foreign_cache_is_ignored(apt_host, tmp_path, cli) -> None:
+    inv = write(tmp_path, {"srv": ssh_host_entry(apt_host.host)})
+    assert updates_finding(cli, inv)["evidence"]["answer"] == "apt"
+    valid = apt_host.cache.read_text()
+    uid, gid = apt_host.user.uid, apt_host.user.gid
+
+    def tampered(text: str) -> None:
+        apt_host.cache.write_text(text)  # written by the test (root): hand it back to the host's user
+        os.chown(apt_host.cache, uid, gid)
+
+    calls = apt_host.calls()
+    for damage in (lambda: tampered("itref-updates-1 total=0 security=0; rm -rf /\n"),
+                   lambda: tampered("total=0\nsecurity=0\n"),
+                   lambda: tampered(""),
+                   lambda: apt_host.cache.chmod(0),  # unreadable
+                   lambda: os.chown(apt_host.cache, 0, 0)):  # valid, but not the user's own file
+        damage()
+        finding = updates_finding(cli, inv)
+        calls += 1
+        evidence = finding["evidence"]
+        assert evidence["answer"] == "apt" and (evidence["security"], evidence["total"]) == (1, 2)
+        assert apt_host.calls() == calls
+        assert apt_host.cache.read_text() == valid and apt_host.cache.stat().st_uid == uid  # replaced by a good one
+    # a symlink in place of the cache file, or of the folder, is never followed
+    target = apt_host.root / "cache" / "elsewhere"
+    target.write_text(valid)
+    apt_host.cache.unlink()
+    apt_host.cache.symlink_to(target)
+    os.lchown(apt_host.cache, uid, gid)
+    assert updates_finding(cli, inv)["evidence"]["answer"] == "apt"
+    assert not apt_host.cache.is_symlink() and target.read_text() == valid
+    subprocess.run(["rm", "-rf", str(apt_host.cache.parent)], check=True)
+    apt_host.cache.parent.symlink_to(apt_host.root / "log")
+    os.lchown(apt_host.cache.parent, uid, gid)
+    before = apt_host.calls()
+    assert [updates_finding(cli, inv)["evidence"]["answer"] for _ in range(2)] == ["apt", "apt"]  # no cache at all
+    assert apt_host.calls() == before + 2 and not (apt_host.root / "log" / "linux-updates").exists()
+
+
+def test_max_age_bounds_the_reuse_and_zero_always_asks_apt(apt_host, tmp_path, cli) -> None:
+    inv = write(tmp_path, {"srv": ssh_host_entry(apt_host.host)},
+                {"audits": {"thresholds": {"linux.updates": {"max_age": 0}}}})
+    assert [updates_finding(cli, inv)["evidence"]["answer"] for _ in range(2)] == ["apt", "apt"]
+    assert apt_host.calls() == 2
+    inv = write(tmp_path, {"srv": ssh_host_entry(apt_host.host)},
+                {"audits": {"thresholds": {"linux.updates": {"max_age": "3s"}}}})
+    assert updates_finding(cli, inv)["evidence"]["answer"] == "reused"  # the answer of the previous audit
+    time.sleep(3.1)
+    assert updates_finding(cli, inv)["evidence"]["answer"] == "apt"
+    bad = write(tmp_path, {"srv": ssh_host_entry(apt_host.host)},
+                {"audits": {"thresholds": {"linux.updates": {"max_age": "soon"}}}})
+    finding = updates_finding(cli, bad)
+    assert finding["severity"] == "unknown" and "'soon' is not a duration" in finding["message"]

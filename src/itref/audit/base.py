@@ -44,6 +44,9 @@ class Check:
     run: Callable[[Check, RunContext, dict[str, Any], set[str] | None], list[Finding]] | None = None
     """For host-less checks: ``run(check, ctx, thresholds, entities)``; ``entities`` limits the check to
     those entities (None: all of them)."""
+    script_vars: Callable[[dict[str, Any]], dict[str, str]] | None = None
+    """Shell variables the host script sets before this check's body, from the host's thresholds (settings the
+    host needs, such as how long an answer may be reused); names must be valid shell identifiers."""
 
     def platforms(self) -> list[str]:
         """Return the platforms this check has a body for (linux, windows) or ['global']."""

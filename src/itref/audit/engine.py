@@ -4,8 +4,9 @@ evaluation in itref; host-less checks (network, directory, backups) run beside t
 from __future__ import annotations
 
 import fnmatch
+import shlex
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -48,11 +49,24 @@ def thresholds_for(project: Project, check: Check, host: HostSpec | None, entity
     return merged
 
 
-def host_script(checks: Sequence[Check], family: str) -> str:
-    """Return the one script gathering every check's facts on a host, each section ending with a marker."""
+def script_of(check: Check, family: str, thresholds: Mapping[str, Any] | None = None) -> str:
+    """Return ``check``'s script for ``family``, preceded (Linux) by the shell variables its ``script_vars``
+    derives from ``thresholds`` (the check's defaults when None)."""
+    body = getattr(check, family)
+    if family != "linux" or check.script_vars is None:
+        return body
+    values = check.script_vars(dict(check.thresholds if thresholds is None else thresholds))
+    return "".join(f"{name}={shlex.quote(value)}\n" for name, value in values.items()) + body
+
+
+def host_script(checks: Sequence[Check], family: str,
+                settings: Mapping[str, Mapping[str, Any]] | None = None) -> str:
+    """Return the one script gathering every check's facts on a host, each section ending with a marker.
+
+    ``settings``: check id → that host's thresholds (each check's defaults for a check left out)."""
     parts = []
     for check in checks:
-        body = getattr(check, family)
+        body = script_of(check, family, (settings or {}).get(check.id))
         if family == "linux":
             parts.append(f"( {body}\n)\nprintf '\\n@@itref:{check.id}:%s@@\\n' \"$?\"\n")
         else:
@@ -92,7 +106,8 @@ def run_audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check
         mine = applicable(host)
         if not mine:
             return HostResult(host.name, host.entity, Outcome.SKIPPED)
-        script = host_script(mine, family)
+        settings = {c.id: thresholds_for(project, c, host, host.entity) for c in mine}
+        script = host_script(mine, family, settings)
         command = Command.of(script if family == "windows" else ["sh", "-c", script], timeout=timeout)
         result = conn.run(command)
         sections = split_sections(result.stdout)
@@ -105,7 +120,7 @@ def run_audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check
                     "no answer from this check (the host script stopped: {reason})").format(
                     reason=(result.stderr.strip().splitlines() or [_("timeout") if result.timed_out else "?"])[-1])))
                 continue
-            facts = Facts(host, output, rc, thresholds_for(project, check, host, host.entity))
+            facts = Facts(host, output, rc, settings[check.id])
             assert check.evaluate is not None
             try:
                 found += check.evaluate(check, facts)

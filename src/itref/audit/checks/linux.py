@@ -7,9 +7,14 @@ INFO "not applicable" finding rather than a false alarm.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 from itref.audit.base import Check, Facts, level
 from itref.audit.registry import register
+from itref.config.units import parse_duration
 from itref.core.findings import Finding, Severity
+from itref.core.humanize import ago
 from itref.core.humanize import size as human_size
 from itref.i18n import _, format_number
 
@@ -112,19 +117,51 @@ def _reboot(check: Check, facts: Facts) -> list[Finding]:
         pkgs=(" (" + ", ".join(packages[:5]) + ")") if packages else ""), evidence={"packages": packages})]
 
 
+UPDATES_CACHE_FORMAT = "itref-updates-1"
+"""First word of the one line kept in ``${XDG_CACHE_HOME:-$HOME/.cache}/itref/linux-updates`` on a host."""
+
+
+def _max_age(thresholds: dict[str, Any]) -> int:
+    """Return linux.updates' ``max_age`` in seconds (a duration: ``24h``, ``90m``; a bare number is seconds).
+
+    Raises ValueError with a readable message when it is not a duration."""
+    return max(0, int(parse_duration(thresholds.get("max_age", 0)).total_seconds()))
+
+
+def _updates_vars(thresholds: dict[str, Any]) -> dict[str, str]:
+    """Return the host script's settings of linux.updates: how long apt's answer may be reused (0: never)."""
+    try:
+        return {"itref_max_age": str(_max_age(thresholds))}
+    except ValueError:
+        return {"itref_max_age": "0"}  # ask apt; evaluation then reports the bad setting
+
+
 def _updates(check: Check, facts: Facts) -> list[Finding]:
     if facts.rc == 3:
         return _na(check, facts, _("neither apt nor dnf on this host"))
     if facts.rc != 0:
         return [check.finding(facts, Severity.UNKNOWN, _("could not list pending updates"))]
+    _max_age(facts.thresholds)  # a max_age that is not a duration is reported (as unreadable facts)
     counts = dict(line.split("=", 1) for line in facts.output.splitlines() if "=" in line)
     total, security = int(counts.get("total", 0)), int(counts.get("security", 0))
+    evidence: dict[str, Any] = {"security": security, "total": total}
+    reused = counts.get("answer") == "reused"
+    if counts.get("answer") in ("apt", "reused") and counts.get("at", "").isdigit() and counts.get("now", "").isdigit():
+        at, now = int(counts["at"]), int(counts["now"])
+        evidence.update(answer=counts["answer"], counted_at=datetime.fromtimestamp(at, UTC).isoformat())
+        if reused:
+            evidence["age_seconds"] = now - at
     if security:
-        return [check.finding(facts, Severity.WARNING, _("{n} security update(s) waiting ({total} updates in all)")
-                              .format(n=security, total=total), evidence={"security": security, "total": total})]
-    severity = Severity.INFO if total else Severity.OK
-    return [check.finding(facts, severity, _("{total} update(s) waiting, none for security").format(total=total),
-                          evidence={"security": 0, "total": total})]
+        severity = Severity.WARNING
+        message = _("{n} security update(s) waiting ({total} updates in all)").format(n=security, total=total)
+    else:
+        severity = Severity.INFO if total else Severity.OK
+        message = _("{total} update(s) waiting, none for security").format(total=total)
+    if reused:
+        message = _("{message}; counted by apt {ago} and reused: the package lists, the installed packages and "
+                    "apt's settings have not changed since").format(
+            message=message, ago=ago(timedelta(seconds=evidence.get("age_seconds", 0))))
+    return [check.finding(facts, severity, message, evidence=evidence)]
 
 
 def _time(check: Check, facts: Facts) -> list[Finding]:
@@ -143,6 +180,47 @@ def _uptime(check: Check, facts: Facts) -> list[Finding]:
         return _na(check, facts, _("uptime unreadable"))
     severity = Severity.WARNING if days >= facts.thresholds["warning_days"] else Severity.OK
     return [check.finding(facts, severity, _("up for {days} day(s)").format(days=days), evidence={"days": days})]
+
+
+# linux.updates' script. ``apt-get -s upgrade`` costs about a second of CPU; its answer only changes with the
+# package lists, the installed packages or apt's settings, so it is kept on the host, in the user's own cache
+# folder (``${XDG_CACHE_HOME:-$HOME/.cache}/itref``, mode 0700, owned by the user, never a symlink: no other user
+# can plant or swap anything there), and reused for at most ``$itref_max_age`` seconds while none of what apt
+# reads has changed (ctime newer than the moment apt was asked: ctime cannot be set back, unlike the mtime apt
+# gives downloaded lists). A cache file that is not the user's, unreadable or not exactly one valid line is
+# ignored and replaced. The output says whether apt was asked or its answer reused, and when it was counted.
+UPDATES_SCRIPT = r"""if command -v apt-get >/dev/null 2>&1; then
+  now=$(date +%s); d=; c=
+  case "${XDG_CACHE_HOME:-}" in
+    /?*) d="$XDG_CACHE_HOME/itref" ;;
+    *) case "${HOME:-}" in /?*) d="$HOME/.cache/itref" ;; esac ;;
+  esac
+  if [ -n "$d" ] && (umask 077; mkdir -p "$d") 2>/dev/null && [ -d "$d" ] && [ ! -L "$d" ] && [ -O "$d" ] && \
+     chmod 700 "$d" 2>/dev/null; then c="$d/linux-updates"; fi
+  w=; for p in /var/lib/dpkg/status /var/lib/dpkg/updates /var/lib/apt/lists /var/lib/apt/extended_states /etc/apt; do
+    [ -e "$p" ] && w="$w $p"; done
+  if [ -n "$c" ] && [ "${itref_max_age:-0}" -gt 0 ] && [ -f "$c" ] && [ ! -L "$c" ] && [ -O "$c" ] && \
+     at=$(stat -c %Y "$c" 2>/dev/null) && [ "$now" -ge "$at" ] && [ $((now - at)) -lt "$itref_max_age" ] && \
+     { IFS= read -r r < "$c"; } 2>/dev/null && \
+     printf '%s\n' "$r" | grep -qxE '@FORMAT@ total=[0-9]{1,9} security=[0-9]{1,9}' && \
+     n=$(find $w -name partial -prune -o -cnewer "$c" -print -quit 2>/dev/null) && [ -z "$n" ]; then
+    set -- $r; printf '%s\n%s\nanswer=reused\nat=%s\nnow=%s\n' "$2" "$3" "$at" "$now"; exit 0
+  fi
+  t=; [ -n "$c" ] && t=$(mktemp "$d/.linux-updates.XXXXXX" 2>/dev/null)  # its time: before apt reads anything
+  s=$(LC_ALL=C apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null) || { [ -n "$t" ] && rm -f "$t"; exit 1; }
+  total=$(printf '%s\n' "$s" | grep -c '^Inst ')
+  security=$(printf '%s\n' "$s" | grep '^Inst ' | grep -ci 'security')
+  printf 'total=%s\nsecurity=%s\nanswer=apt\nat=%s\nnow=%s\n' "$total" "$security" "$now" "$now"
+  if [ -n "$t" ]; then
+    umask 077
+    { printf '@FORMAT@ total=%s security=%s\n' "$total" "$security" > "$t.w" && touch -r "$t" "$t.w" && \
+      mv -f "$t.w" "$c"; rm -f "$t" "$t.w"
+      find "$d" -maxdepth 1 -name '.linux-updates.*' -mmin +60 -delete; } 2>/dev/null
+  fi
+elif command -v dnf >/dev/null 2>&1; then
+  echo "total=$(dnf -q check-update 2>/dev/null | grep -c '^[[:alnum:]]')"
+  echo "security=$(dnf -q check-update --security 2>/dev/null | grep -c '^[[:alnum:]]')"
+else exit 3; fi""".replace("@FORMAT@", UPDATES_CACHE_FORMAT)
 
 
 register(Check(
@@ -176,14 +254,7 @@ register(Check(
 register(Check(
     "linux.updates", _("Pending updates"), _("Each missing security update is a known way in."),
     _("Install them: 'apt-get update && apt-get upgrade' (or 'dnf upgrade'), then reboot if asked."),
-    linux=r"""if command -v apt-get >/dev/null 2>&1; then
-  s=$(LC_ALL=C apt-get -s -o Debug::NoLocking=1 upgrade 2>/dev/null) || exit 1
-  echo "total=$(printf '%s\n' "$s" | grep -c '^Inst ')"
-  echo "security=$(printf '%s\n' "$s" | grep '^Inst ' | grep -ci 'security')"
-elif command -v dnf >/dev/null 2>&1; then
-  echo "total=$(dnf -q check-update 2>/dev/null | grep -c '^[[:alnum:]]')"
-  echo "security=$(dnf -q check-update --security 2>/dev/null | grep -c '^[[:alnum:]]')"
-else exit 3; fi""", evaluate=_updates))
+    {"max_age": "24h"}, linux=UPDATES_SCRIPT, evaluate=_updates, script_vars=_updates_vars))
 register(Check(
     "linux.time.sync", _("Clock synchronisation"), _("A wrong clock breaks Active Directory logons, certificates "
                                                     "and the order of logs."),
