@@ -258,3 +258,29 @@ def test_an_account_a_group_refuses_fails_its_row_and_is_deleted_again(ad_projec
     conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["givenName", "memberOf"])
     assert sorted((e.givenName.value, len(e.memberOf.values)) for e in conn.entries) == [("Agent0", 1), ("Agent2", 1)]
     conn.unbind()
+
+
+@pytest.mark.peer
+def test_a_rerun_leaves_offboarded_and_disabled_accounts_alone_and_shows_group_repairs(ad_project, cli, samba_dc,
+                                                                                     tmp_path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, *rows(3, tag, "cpas/social-worker")])  # must change password
+    pw = tmp_path / "passwords.txt"
+    inv = str(ad_project)
+    first = cli("-i", inv, "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw), "--yes")
+    logins = [r["login"] for r in json.loads(first.out)]
+    assert len(logins) == 3, first.all
+    assert cli("-i", inv, "ad", "user", "offboard", logins[0], "--reason", "départ", "--yes").rc == 0
+    assert cli("-i", inv, "ad", "user", "disable", logins[1], "--yes").rc == 0
+    assert cli("-i", inv, "ad", "group", "remove", "GG-Tous", logins[2], "--yes").rc == 0
+    dry = cli("-i", inv, "ad", "user", "import", str(csv), "--dry-run")
+    assert f"add to the groups GG-Tous Agent2 Import{tag}" in dry.out, dry.out
+    assert f"exists Agent1 Import{tag}" in dry.out  # finished with "must change password", then disabled
+    again = json.loads(cli("-i", inv, "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+                           "--yes").out)
+    assert [r["status"] for r in again][:2] == ["exists", "exists"]
+    shown = [json.loads(cli("-i", inv, "-f", "json", "ad", "user", "show", login).out) for login in logins[:2]]
+    shown = [s[0] if isinstance(s, list) else s for s in shown]
+    assert [s["enabled"] for s in shown] == [False, False]  # neither the offboarded nor the disabled is re-enabled
+    assert "OU=Departed" in shown[0]["dn"]
+    assert len(pw.read_text().splitlines()) == 3  # no new password for anyone

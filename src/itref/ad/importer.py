@@ -183,11 +183,12 @@ def existing(client: DirectoryClient, project: Project, row: Row) -> Entry | Non
     """Return the account this row already made (same employee id, or same names in the template's OU),
     asking the DC (one search); :func:`import_rows` asks a :class:`DirectoryIndex` read once instead."""
     if row.employee_id:
-        found = client.search(f"(&(objectClass=user)(employeeID={escape_filter(row.employee_id)}))", USER_ATTRIBUTES)
+        found = client.search(f"(&(objectClass=user)(employeeID={escape_filter(row.employee_id)}))",
+                              IMPORT_ATTRIBUTES)
     else:
         _entity, _role, tmpl = template(project, row.template)
         found = client.search(f"(&(objectClass=user)(givenName={escape_filter(row.first)})"
-                              f"(sn={escape_filter(row.last)}))", USER_ATTRIBUTES, base=tmpl.ou)
+                              f"(sn={escape_filter(row.last)}))", IMPORT_ATTRIBUTES, base=tmpl.ou)
     return found[0] if found else None
 
 
@@ -226,9 +227,16 @@ def missing_groups(view: DirectoryView, groups: list[str], user: Entry) -> list[
     return [dn for dn in view.group_dns(list(groups)).values() if dn.lower() not in member_of]
 
 
+IMPORT_ATTRIBUTES = (*USER_ATTRIBUTES, "msDS-KeyVersionNumber")
+"""What the import reads of an account: msDS-KeyVersionNumber (constructed: 1 until a first password is set, then
+one more at each password set) tells an account the import created and never finished from one finished with
+"must change password" (pwdLastSet 0 too) and disabled since."""
+
+
 def incomplete(user: Entry) -> bool:
-    """Return True for an account created but never finished: disabled and no password ever set."""
-    return bool((user.int("userAccountControl") or 0) & UAC_ACCOUNTDISABLE) and not user.int("pwdLastSet")
+    """Return True for an account created but never finished: disabled, and never given a password."""
+    never_set = (user.int("msDS-KeyVersionNumber") or 0) <= 1 and not user.int("pwdLastSet")
+    return bool((user.int("userAccountControl") or 0) & UAC_ACCOUNTDISABLE) and never_set
 
 
 RowAction = Literal["create", "finish", "groups", "exists"]
@@ -237,17 +245,21 @@ RowAction = Literal["create", "finish", "groups", "exists"]
 def decide(view: DirectoryView, project: Project, row: Row, user: Entry | None) -> tuple[RowAction, list[str]]:
     """Return what a row needs, and the DNs of the template's groups its account is not in yet.
 
-    ``create``: no account yet; ``finish``: created, never given its password (interrupted run);
-    ``groups``: enabled, still in the template's OU, but not yet in all the template's groups (a run
-    interrupted before its group additions); ``exists``: nothing to do.
+    ``create``: no account yet; ``finish``: still in the template's OU, created but never given its password
+    (interrupted run); ``groups``: enabled, still in the template's OU, but not yet in all the template's groups
+    (a run interrupted before its group additions; also puts back a template group someone removed by hand,
+    which ``--dry-run`` shows); ``exists``: nothing to do, or moved out of the template's OU (offboarded), or
+    disabled after it was finished: left alone.
     """
     if user is None:
         return "create", []
+    _entity, _role, tmpl = template(project, row.template)
+    if norm_dn(parent_dn(user.dn)) != norm_dn(tmpl.ou):
+        return "exists", []  # moved since (offboarded, say): the account is someone's business now, not this file's
     if incomplete(user):
         return "finish", []
-    _entity, _role, tmpl = template(project, row.template)
-    if (user.int("userAccountControl") or 0) & UAC_ACCOUNTDISABLE or norm_dn(parent_dn(user.dn)) != norm_dn(tmpl.ou):
-        return "exists", []  # disabled, or moved since: the account is someone's business now, not this file's
+    if (user.int("userAccountControl") or 0) & UAC_ACCOUNTDISABLE:
+        return "exists", []  # disabled by someone after it was finished: left alone
     try:
         missing = missing_groups(view, tmpl.groups, user)
     except DirectoryError:

@@ -19,7 +19,7 @@ from itref.ad.errors import DirectoryError
 from itref.i18n import _
 
 INDEX_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "employeeID", "givenName", "sn", "cn", "objectClass",
-                    "userAccountControl", "pwdLastSet", "memberOf")
+                    "userAccountControl", "pwdLastSet", "memberOf", "msDS-KeyVersionNumber")
 
 
 def norm_dn(dn: str) -> str:

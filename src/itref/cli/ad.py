@@ -200,15 +200,17 @@ def user_import(
             todo = []
             for row in rows:
                 user = find(index, project, row)
-                action = decide(index, project, row, user)[0]
+                action, missing = decide(index, project, row, user)
                 todo.append({"line": row.line, "name": f"{row.first} {row.last}", "template": row.template,
-                             "action": "finish" if action == "groups" else action,
+                             "action": action, "groups": [dn.split(",", 1)[0].removeprefix("CN=") for dn in missing],
                              "login": (user.text("sAMAccountName") if user else None)})
             if fmt == "json":
                 st.out.print(to_json({"dry_run": True, "rows": todo}), markup=False, soft_wrap=True)
             else:
                 for t in todo:
-                    st.out.print(f"{csv_file}:{t['line']}: {t['action']} {t['name']} ({t['template']})"
+                    what = (_("add to the groups {groups}").format(groups=", ".join(t["groups"]))
+                            if t["action"] == "groups" else t["action"])
+                    st.out.print(f"{csv_file}:{t['line']}: {what} {t['name']} ({t['template']})"
                                  + (f" → {t['login']}" if t["login"] else ""), markup=False)
             creates = sum(t["action"] != "exists" for t in todo)
             st.err.print(_("Dry run: {n} account(s) would be created or finished, {m} already exist.").format(
