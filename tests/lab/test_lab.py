@@ -286,10 +286,15 @@ def test_nothing_outlives_a_supervisor_killed_by_accident(tmp_path_factory: pyte
         while any(pid_alive(p) for p in children) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not [p for p in children if pid_alive(p)]
+        def loops() -> str:
+            return subprocess.run(["losetup", "--list", "--output", "BACK-FILE"], capture_output=True,
+                                  text=True).stdout
+
+        while state["runtime"] in loops() and time.monotonic() < deadline + 10:
+            time.sleep(0.2)
+        assert state["runtime"] not in loops()  # released with the hosts' mount namespaces, before any 'down'
         status = lab.itref("lab", "status", "--dir", str(lab.directory))
         assert status.returncode == 1 and "dead" in status.stdout, status.stdout + status.stderr
         down = lab.itref("lab", "down", "--dir", str(lab.directory), "--wipe")
         assert down.returncode == 0, down.stdout + down.stderr
         assert not Path(state["runtime"]).exists() and not lab.directory.exists()
-        assert state["runtime"] not in subprocess.run(["losetup", "--list", "--output", "BACK-FILE"],
-                                                      capture_output=True, text=True).stdout

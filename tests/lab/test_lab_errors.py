@@ -62,3 +62,63 @@ def test_the_scenario_list_names_each_fixing_routine(cli) -> None:
     assert listed == {"disk-full": "cpas/free-disk-space", "backup-stale": "cpas/run-backup-now",
                       "account-locked": "commune/unlock-account", "service-down": "commune/restart-service",
                       "cert-expiring": "commune/renew-certificate"}
+
+
+def test_wipe_refuses_a_folder_that_is_not_a_lab(cli, tmp_path) -> None:
+    folder = tmp_path / "precious"
+    folder.mkdir()
+    (folder / "thesis.txt").write_text("years of work")
+    result = cli("lab", "down", "--dir", str(folder), "--wipe")
+    assert result.rc == ExitStatus.FAILURE and "no lab in" in result.err
+    assert (folder / "thesis.txt").read_text() == "years of work"
+
+
+def test_up_refuses_a_non_empty_folder_that_is_not_a_lab(cli, tmp_path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    result = cli("lab", "up", "--dir", str(folder))
+    assert result.rc == ExitStatus.FAILURE and "holds no lab" in result.err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
+def _fake_lab(folder, pid: int) -> None:
+    import json
+
+    from itref.lab.layout import RUNTIME_ROOT, lab_name
+
+    folder.mkdir(parents=True, exist_ok=True)
+    name = lab_name(folder)
+    (folder / "lab.json").write_text(json.dumps({"status": "ready", "pid": pid, "name": name,
+                                                 "runtime": str(RUNTIME_ROOT / name), "hosts": {}, "scenarios": []}))
+
+
+def test_a_pid_reused_by_another_process_is_neither_trusted_nor_killed(cli, tmp_path) -> None:
+    import subprocess
+
+    folder = tmp_path / "lab"
+    stranger = subprocess.Popen(["sleep", "60"])  # holds the pid lab.json names, as after a reboot
+    try:
+        _fake_lab(folder, stranger.pid)
+        status = cli("lab", "status", "--dir", str(folder))
+        assert status.rc == ExitStatus.FAILURE and "dead" in status.out
+        assert cli("lab", "scenario", "disk-full", "--dir", str(folder)).rc == ExitStatus.FAILURE
+        down = cli("lab", "down", "--dir", str(folder))
+        assert down.rc == 0 and "was not running" in down.out
+        assert stranger.poll() is None  # still alive: never signalled
+    finally:
+        stranger.kill()
+        stranger.wait()
+
+
+def test_scenarios_need_root(cli, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fcntl
+    import os
+
+    folder = tmp_path / "lab"
+    _fake_lab(folder, os.getpid())
+    with open(folder / "lab.lock", "w") as lock:  # as a running supervisor holds it
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        monkeypatch.setattr(os, "geteuid", lambda: 1000)
+        result = cli("lab", "scenario", "service-down", "--dir", str(folder))
+    assert result.rc == ExitStatus.FAILURE and "run them as root" in result.err and "Traceback" not in result.all

@@ -62,9 +62,10 @@ def up(ctx: typer.Context, directory: Dir = None,
     st.out.print(_("  Audit it:            itref -i {inv} audit").format(inv=inv), markup=False, highlight=False)
     st.out.print(_("  Onboard someone:     itref -i {inv} playbook run commune/onboard-employee --guided").format(
         inv=inv), markup=False, highlight=False)
-    st.out.print(_("  Break something:     itref lab scenario   (then 'itref lab reset')"), markup=False)
-    st.out.print(_("  Stop it:             itref lab down{opt}").format(
-        opt="" if directory is None else f" --dir {folder}"), markup=False, highlight=False)
+    opt = "" if directory is None else f" --dir {folder}"
+    st.out.print(_("  Break something:     itref lab scenario{opt}   (then 'itref lab reset{opt}')").format(opt=opt),
+                 markup=False, highlight=False)
+    st.out.print(_("  Stop it:             itref lab down{opt}").format(opt=opt), markup=False, highlight=False)
     st.out.print(_("  Walk-through:        docs/practice-lab.md"), markup=False)
     return ExitStatus.SUCCESS
 
@@ -79,7 +80,7 @@ def status(ctx: typer.Context, directory: Dir = None) -> ExitStatus:
     from itref.lab import control
 
     result = control.status(_dir(directory))
-    healthy = result.status == "ready" and all(p.up for p in result.parts)
+    healthy = result.status == "ready" and bool(result.parts) and all(p.up for p in result.parts)
     if fmt == "json":
         _json(st, {**asdict(result), "healthy": healthy})
         return ExitStatus.SUCCESS if healthy else ExitStatus.FAILURE
@@ -122,13 +123,20 @@ def down(ctx: typer.Context, directory: Dir = None,
     if fmt == "json":
         _json(st, asdict(report))
         return ExitStatus.SUCCESS
+    if report.killed or report.detached:
+        st.err.print(_("Cleaned up after the supervisor: processes {pids}, loop devices {loops}.").format(
+            pids=", ".join(map(str, report.killed)) or "-", loops=", ".join(report.detached) or "-"), markup=False)
+    if not report.clean:
+        st.err.print(_("Still there after stopping: processes {pids}, loop devices {loops}, runtime folder {rt}; "
+                       "see {log}").format(pids=", ".join(map(str, report.remaining_processes)) or "-",
+                                           loops=", ".join(report.remaining_loops) or "-",
+                                           rt=_("yes") if report.remaining_runtime else _("no"),
+                                           log=folder / "logs" / "supervisor.log"), markup=False)
+        return ExitStatus.FAILURE
     if report.was_running:
         st.out.print(_("The lab is stopped: no process, disk or namespace of it is left."), markup=False)
     else:
         st.out.print(_("The lab was not running; its leftovers (if any) are cleaned up."), markup=False)
-    if report.killed or report.detached:
-        st.err.print(_("Cleaned up after the supervisor: processes {pids}, loop devices {loops}.").format(
-            pids=", ".join(map(str, report.killed)) or "-", loops=", ".join(report.detached) or "-"), markup=False)
     if report.wiped:
         st.out.print(_("Deleted {dir}.").format(dir=folder), markup=False, highlight=False)
     return ExitStatus.SUCCESS
@@ -150,7 +158,8 @@ def scenario(ctx: typer.Context, name: Annotated[str | None, typer.Argument(
                        for s in scenarios.SCENARIOS.values()])
             return ExitStatus.SUCCESS
         for s in scenarios.SCENARIOS.values():
-            st.out.print(f"{s.name:15} {_(s.summary)}\n{'':15} → itref playbook run {s.routine} --guided",
+            st.out.print(f"{s.name:15} {_(s.summary)}\n{'':15} " + _("→ fixed by: itref playbook run {routine} "
+                                                                      "--guided").format(routine=s.routine),
                          markup=False, highlight=False)
         return ExitStatus.SUCCESS
     chosen = scenarios.apply(folder, name)

@@ -16,7 +16,7 @@ from typing import Any
 
 from itref.core.errors import ItrefError, UsageError
 from itref.i18n import N_, _
-from itref.lab.layout import LabPaths, pid_alive, read_state
+from itref.lab.layout import RUNTIME_ROOT, LabPaths, lab_name, lock_held, process_mentions, read_state
 
 # tool → Debian package that brings it
 REQUIRED_TOOLS = {
@@ -57,10 +57,14 @@ def check_machine() -> None:
 
 
 def _running_state(paths: LabPaths) -> dict[str, Any] | None:
-    state = read_state(paths)
-    if state and state.get("status") in (*RUNNING, "stopping") and pid_alive(state.get("pid")):
-        return state
-    return None
+    """Return the lab's state while its supervisor holds the lab's lock, else None."""
+    return (read_state(paths) or {"pid": "?"}) if lock_held(paths) else None
+
+
+def _is_lab_folder(paths: LabPaths, state: dict[str, Any] | None) -> bool:
+    """Return True when ``paths.root`` holds a lab made by ``itref lab up`` (its state names this very folder)."""
+    return bool(state) and state.get("name") == lab_name(paths.root) and (
+        str(state.get("runtime", "")) == str(RUNTIME_ROOT / lab_name(paths.root)))
 
 
 def up(directory: Path, hosts: int, *, on_step: Callable[[str], None] | None = None,
@@ -69,7 +73,10 @@ def up(directory: Path, hosts: int, *, on_step: Callable[[str], None] | None = N
 
     Raises LabError when the machine cannot run it, when this lab already runs, when another lab (or any DC)
     holds the directory's ports, or when a part fails to start (the supervisor then stops what it started).
+    Ctrl-C while it starts stops what was started, then raises KeyboardInterrupt.
     """
+    import fcntl
+
     from itref.lab.peers.samba import TCP_PORTS, tcp_port_holders
     from itref.lab.world import lab_hosts
 
@@ -77,15 +84,17 @@ def up(directory: Path, hosts: int, *, on_step: Callable[[str], None] | None = N
         lab_hosts(hosts)
     except ValueError as exc:
         raise UsageError(_("--hosts takes 1 to 40")) from exc
-    check_machine()
     paths = LabPaths(directory.absolute())
     if len(str(paths.dc)) > 70:
         raise LabError(_("the lab's folder path is too long for samba's sockets ({n} characters, at most {max}): "
                          "choose a shorter --dir").format(n=len(str(paths.dc)) - 3, max=67))
-    running = _running_state(paths)
-    if running:
+    check_machine()
+    if paths.root.exists() and any(paths.root.iterdir()) and not paths.state.exists():
+        raise LabError(_("{dir} is not empty and holds no lab: choose an empty or new folder").format(dir=paths.root))
+    if _running_state(paths):
         raise LabError(_("this lab already runs (supervisor pid {pid}); 'itref lab status --dir {dir}' shows it, "
-                         "'itref lab down --dir {dir}' stops it").format(pid=running["pid"], dir=paths.root))
+                         "'itref lab down --dir {dir}' stops it").format(pid=(read_state(paths) or {}).get("pid"),
+                                                                         dir=paths.root))
     busy = tcp_port_holders(TCP_PORTS)
     if busy:
         who = ", ".join(f"{b.address}:{b.port} (pid {b.pid or '?'})" for b in busy)
@@ -93,13 +102,31 @@ def up(directory: Path, hosts: int, *, on_step: Callable[[str], None] | None = N
                          "({who}); stop it first (itref lab down --dir ITS-FOLDER)").format(who=who))
     paths.root.mkdir(parents=True, exist_ok=True)
     paths.logs.mkdir(exist_ok=True)
-    if paths.state.exists():
-        paths.state.unlink()
-    log = (paths.logs / "supervisor.log").open("ab")
-    with log:
-        proc = subprocess.Popen([sys.executable, "-m", "itref.lab.supervisor", str(paths.root), str(hosts)],
-                                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True, close_fds=True, cwd=paths.root)
+    lock = os.open(paths.lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the supervisor inherits it and holds it
+        except BlockingIOError as exc:
+            raise LabError(_("this lab is being started or stopped by another command; try again in a moment")) \
+                from exc
+        paths.state.unlink(missing_ok=True)
+        with (paths.logs / "supervisor.log").open("ab") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "itref.lab.supervisor", str(paths.root), str(hosts),
+                                     str(lock)], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                                    start_new_session=True, pass_fds=(lock,), cwd=paths.root)
+    finally:
+        os.close(lock)
+    try:
+        return _wait_ready(paths, proc, timeout, on_step)
+    except KeyboardInterrupt:
+        _stop_supervisor(proc.pid, 30)
+        proc.wait(timeout=30)
+        raise
+
+
+def _wait_ready(paths: LabPaths, proc: subprocess.Popen[bytes], timeout: float,
+                on_step: Callable[[str], None] | None) -> dict[str, Any]:
+    """Follow the supervisor's state until the lab is ready; return the state. Raises LabError otherwise."""
     deadline = time.monotonic() + timeout
     last_step = None
     while True:
@@ -160,14 +187,14 @@ def status(directory: Path) -> LabStatus:
     state = read_state(paths)
     if state is None:
         return LabStatus(paths.root, "none")
-    alive = pid_alive(state.get("pid"))
+    alive = lock_held(paths)
     label = state.get("status", "?") if alive or state.get("status") in ("stopped", "failed") else "dead"
     result = LabStatus(paths.root, label, state.get("pid"), scenarios=list(state.get("scenarios") or []),
                        error=state.get("error"))
     dc = state.get("dc") or {}
     if dc:
-        result.parts.append(Part("dc1", "samba", str(dc.get("url")), alive and pid_alive(dc.get("pid"))
-                                 and _port_open("127.0.0.1", 636)))
+        result.parts.append(Part("dc1", "samba", str(dc.get("url")), alive
+                                 and process_mentions(dc.get("pid"), str(paths.dc)) and _port_open("127.0.0.1", 636)))
     for name, host in sorted((state.get("hosts") or {}).items()):
         result.parts.append(Part(name, "sshd", f"{host['address']}:{host['port']}",
                                  alive and _port_open(host["address"], host["port"])))
@@ -188,37 +215,50 @@ def _stop_supervisor(pid: int, timeout: float) -> bool:
         return True
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not pid_alive(pid):
+        if not process_mentions(pid, "itref.lab.supervisor"):
             return True
         time.sleep(0.1)
-    with_kill = pid_alive(pid)
-    if with_kill:
+    if process_mentions(pid, "itref.lab.supervisor"):
         os.kill(pid, signal.SIGKILL)
-    return not with_kill
+        return False
+    return True
 
 
 @dataclass
 class DownReport:
-    """What ``itref lab down`` did and what it had to clean up itself."""
+    """What ``itref lab down`` did, what it had to clean up itself, and what is still there (nothing, normally)."""
 
     was_running: bool
     clean_stop: bool
     killed: list[int] = field(default_factory=list)
     detached: list[str] = field(default_factory=list)
     wiped: bool = False
+    remaining_processes: list[int] = field(default_factory=list)
+    remaining_loops: list[str] = field(default_factory=list)
+    remaining_runtime: bool = False
+
+    @property
+    def clean(self) -> bool:
+        """Return True when nothing of the lab is left running or attached."""
+        return not (self.remaining_processes or self.remaining_loops or self.remaining_runtime)
 
 
 def leftovers(paths: LabPaths, state: dict[str, Any] | None) -> tuple[list[int], list[str]]:
-    """Return (live pids, attached loop devices) the lab of ``paths`` left behind; both empty when clean."""
+    """Return (live pids, attached loop devices) the lab of ``paths`` left behind; both empty when clean.
+
+    A pid counts only if its command line still names the lab's folder or runtime folder (a pid may have been
+    reused by an unrelated process since).
+    """
     state = state or {}
-    pids = [p for p in [state.get("pid"), (state.get("dc") or {}).get("pid"),
-                        *[h.get("pid") for h in (state.get("hosts") or {}).values()]] if p and pid_alive(p)]
+    candidates = [(state.get("pid"), str(paths.root)), ((state.get("dc") or {}).get("pid"), str(paths.dc)),
+                  *[(h.get("pid"), str(paths.runtime)) for h in (state.get("hosts") or {}).values()]]
+    pids = [pid for pid, marker in candidates if process_mentions(pid, marker)]
     loops: list[str] = []
     out = subprocess.run(["losetup", "--list", "--noheadings", "--output", "NAME,BACK-FILE"], capture_output=True,
                          text=True, check=False).stdout
     for line in out.splitlines():
         parts = line.split(None, 1)
-        if len(parts) == 2 and parts[1].strip().startswith(str(paths.runtime)):
+        if len(parts) == 2 and parts[1].strip().startswith(str(paths.runtime) + "/"):
             loops.append(parts[0])
     return pids, loops
 
@@ -226,15 +266,18 @@ def leftovers(paths: LabPaths, state: dict[str, Any] | None) -> tuple[list[int],
 def down(directory: Path, *, wipe: bool = False) -> DownReport:
     """Stop the lab of ``directory`` and remove its runtime folder (and the folder itself with ``wipe``).
 
-    Returns what was done; kills and detaches whatever the supervisor left (it should leave nothing).  Raises
-    LabError when the directory holds no lab and ``wipe`` was not asked.
+    Returns what was done and what is left (kills and detaches whatever the supervisor left, then looks again).
+    Raises LabError when not root, when the directory holds no lab, and refuses ``wipe`` on a folder that is
+    not a lab's.
     """
     paths = LabPaths(directory.absolute())
     state = read_state(paths)
-    if state is None and not wipe:
+    if not _is_lab_folder(paths, state):
         raise LabError(_("no lab in {dir} ('itref lab up --dir {dir}' starts one)").format(dir=paths.root))
-    report = DownReport(was_running=bool(state and pid_alive(state.get("pid"))), clean_stop=True)
-    if report.was_running and state:
+    if os.geteuid() != 0:
+        raise LabError(_("the lab runs as root: stop it as root (sudo itref lab down)"))
+    report = DownReport(was_running=lock_held(paths), clean_stop=True)
+    if report.was_running and state and process_mentions(state.get("pid"), "itref.lab.supervisor"):
         report.clean_stop = _stop_supervisor(int(state["pid"]), 60)
     pids, loops = leftovers(paths, read_state(paths) or state)
     for pid in pids:
@@ -244,10 +287,13 @@ def down(directory: Path, *, wipe: bool = False) -> DownReport:
         except ProcessLookupError:
             pass
     for device in loops:
-        subprocess.run(["losetup", "--detach", device], check=False, capture_output=True)
-        report.detached.append(device)
+        if subprocess.run(["losetup", "--detach", device], check=False, capture_output=True).returncode == 0:
+            report.detached.append(device)
     shutil.rmtree(paths.runtime, ignore_errors=True)
-    if wipe and paths.root.exists():
+    time.sleep(0.2 if pids else 0)
+    report.remaining_processes, report.remaining_loops = leftovers(paths, read_state(paths) or state)
+    report.remaining_runtime = paths.runtime.exists()
+    if wipe and report.clean and paths.root.exists():
         shutil.rmtree(paths.root)
         report.wiped = True
     return report

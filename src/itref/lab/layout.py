@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 STATE_FILE = "lab.json"
+LOCK_FILE = "lab.lock"  # held by the lab's supervisor for its whole life: the lab runs if and only if it is held
 LAB_USER = "itref-lab"
 RUNTIME_ROOT = Path("/var/tmp/itref-lab")
 
@@ -38,6 +39,10 @@ class LabPaths:
     @property
     def state(self) -> Path:
         return self.root / STATE_FILE
+
+    @property
+    def lock(self) -> Path:
+        return self.root / LOCK_FILE
 
     @property
     def inventory(self) -> Path:
@@ -117,4 +122,39 @@ def pid_alive(pid: int | None) -> bool:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
             return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
+        return False
+
+
+def lock_held(paths: LabPaths) -> bool:
+    """Return True while a supervisor holds the lab's lock (the lab runs or is starting), False otherwise.
+
+    A pid in ``lab.json`` may have been reused by another process since (after a reboot, say); the lock cannot:
+    it goes away with the process that holds it.
+    """
+    import fcntl
+
+    try:
+        fd = os.open(paths.lock, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+def process_mentions(pid: int | None, text: str) -> bool:
+    """Return True when process ``pid`` is alive and its command line contains ``text``, or it runs in folder
+    ``text`` (samba rewrites its command line into a title, but runs in its own folder): it is the lab's own."""
+    if not pid or not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if text in fh.read().replace(b"\0", b" ").decode(errors="replace"):
+                return True
+        return os.readlink(f"/proc/{pid}/cwd") == text
+    except OSError:
         return False

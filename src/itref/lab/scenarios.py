@@ -7,6 +7,7 @@ whole loop: the audit finds it, the guided routine fixes it, the audit is green 
 
 from __future__ import annotations
 
+import os
 import pwd
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import Any
 
 from itref.i18n import N_, _
 from itref.lab.control import LabError
-from itref.lab.layout import LAB_USER, LabPaths, pid_alive, read_state, write_state
+from itref.lab.layout import LAB_USER, LabPaths, lock_held, read_state, write_state
 from itref.lab.peers.sshd import UserInfo
 
 DISK_HOST, WEB_HOST = "srv-app", "srv-web"
@@ -174,14 +175,29 @@ SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
 
 
 def running_lab(directory: Path) -> Lab:
-    """Return the ready lab of ``directory``. Raises LabError when it does not run."""
+    """Return the ready lab of ``directory``. Raises LabError when it does not run or when not run as root."""
     paths = LabPaths(directory.absolute())
     state = read_state(paths)
-    if not state or state.get("status") != "ready" or not pid_alive(state.get("pid")):
+    if not state or state.get("status") != "ready" or not lock_held(paths):
         raise LabError(_("no running lab in {dir}: start it with 'itref lab up --dir {dir}'").format(dir=paths.root))
+    if os.geteuid() != 0:
+        raise LabError(_("scenarios change the lab's machines as root: run them as root (sudo itref lab ...)"))
     pw = pwd.getpwnam(LAB_USER)
     user = UserInfo(LAB_USER, pw.pw_uid, pw.pw_gid, Path(pw.pw_dir), pw.pw_shell, "")
     return Lab(paths, state, user)
+
+
+def _guarded(action: Callable[[Lab], None], lab: Lab, name: str) -> None:
+    """Run a scenario's apply or reset; turn a failing tool, file or directory call into one LabError line."""
+    import subprocess
+
+    try:
+        action(lab)
+    except subprocess.CalledProcessError as exc:
+        detail = (exc.stderr or exc.stdout or "").strip().splitlines()[-1:] or [str(exc.returncode)]
+        raise LabError(_("scenario {name}: {detail}").format(name=name, detail=detail[0])) from exc
+    except (OSError, RuntimeError) as exc:
+        raise LabError(_("scenario {name}: {detail}").format(name=name, detail=exc)) from exc
 
 
 def apply(directory: Path, name: str) -> Scenario:
@@ -191,7 +207,7 @@ def apply(directory: Path, name: str) -> Scenario:
         raise LabError(_("unknown scenario '{name}'; choose one of: {names}").format(
             name=name, names=", ".join(SCENARIOS)))
     lab = running_lab(directory)
-    scenario.apply(lab)
+    _guarded(scenario.apply, lab, scenario.name)
     state = read_state(lab.paths) or lab.state
     state["scenarios"] = sorted({*(state.get("scenarios") or []), name})
     write_state(lab.paths, state)
@@ -203,7 +219,7 @@ def reset(directory: Path) -> list[str]:
     lab = running_lab(directory)
     applied = list(lab.state.get("scenarios") or [])
     for scenario in SCENARIOS.values():
-        scenario.reset(lab)
+        _guarded(scenario.reset, lab, scenario.name)
     state = read_state(lab.paths) or lab.state
     state["scenarios"] = []
     write_state(lab.paths, state)

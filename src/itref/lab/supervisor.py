@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -43,7 +44,8 @@ class Supervisor:
 
     # -- state -----------------------------------------------------------------------------------------------
     def _set(self, **changes: Any) -> None:
-        self.state.update(changes)
+        """Merge ``changes`` into ``lab.json`` as it is now (``itref lab scenario`` writes there too)."""
+        self.state = {**(read_state(self.paths) or self.state), **changes}
         write_state(self.paths, self.state)
 
     def _step(self, text: str) -> None:
@@ -69,6 +71,8 @@ class Supervisor:
         self._step(N_("user and keys"))
         sshd.ensure_privsep_dir()
         user = sshd.ensure_test_user(LAB_USER, files.world_password(paths, "lab-user"))
+        # key logins only: '*' is no password at all, and unlike '!' it does not lock the account for sshd
+        subprocess.run(["usermod", "--password", "*", LAB_USER], check=True, capture_output=True)
         keys = sshd.SSHKeys(paths.keys)
 
         self._step(N_("certificates"))
@@ -98,6 +102,13 @@ class Supervisor:
             finally:
                 conn.unbind()
             seeded.write_text(datetime.now(UTC).isoformat() + "\n", encoding="utf-8")
+        elif files.world_password(paths, "ad-admin") == samba.ADMIN_PASSWORD:  # a lab made before it had its own
+            conn = samba.ldap_connection(self.dc)
+            try:
+                conn.extend.microsoft.modify_password(f"CN=Administrator,CN=Users,{samba.BASE_DN}",
+                                                      files.new_secret(paths, "ad-admin"))
+            finally:
+                conn.unbind()
 
         self._step(N_("intranet and Windows file server"))
         self.intranet = tls.IntranetServer(paths.certs / "intranet.pem").start()
@@ -177,8 +188,15 @@ class Supervisor:
 
 
 def main(argv: list[str]) -> int:
-    """Run the lab of folder ``argv[0]`` with ``argv[1]`` Linux hosts until told to stop; return the exit code."""
+    """Run the lab of folder ``argv[0]`` with ``argv[1]`` Linux hosts until told to stop; return the exit code.
+
+    ``argv[2]``, when given, is the descriptor of ``DIR/lab.lock`` that ``itref lab up`` locked and handed over:
+    it stays open (the lock held) until this process ends, however it ends.
+    """
     paths = LabPaths(Path(argv[0]).absolute())
+    lock_fd = int(argv[2]) if len(argv) > 2 else None
+    if lock_fd is not None:
+        os.set_inheritable(lock_fd, False)  # held by this process only, not by samba or the sshd hosts
     sup = Supervisor(paths, int(argv[1]))
 
     def on_signal(signum: int, frame: object) -> None:
