@@ -17,21 +17,6 @@ from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 pytestmark = pytest.mark.peer
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> RepoLab:
-    return RepoLab(tmp_path_factory.mktemp("repos"))
-
-
-@pytest.fixture(autouse=True)
-def tool_env(lab, monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("RESTIC_PW", RESTIC_PASSWORD)
-    monkeypatch.setenv("BORG_PW", BORG_PASSPHRASE)
-    monkeypatch.setenv("BORG_BASE_DIR", str(lab.root / "borg-base"))
-    # Repositories copied from one template share their id, so each test gets its own restic cache.
-    monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "restic-cache"))
-    monkeypatch.setenv("TZ", "Europe/Brussels")
-
-
 def project(tmp_path: Path, backups: list[dict], hosts: dict | None = None) -> Path:
     inv = {"version": 1, "organisation": "Test",
            "secrets": {"restic-pw": {"env": "RESTIC_PW"}, "borg-pw": {"env": "BORG_PW"}},

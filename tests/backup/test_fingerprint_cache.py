@@ -23,20 +23,6 @@ from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 pytestmark = pytest.mark.peer
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory) -> RepoLab:
-    return RepoLab(tmp_path_factory.mktemp("cache-repos"))
-
-
-@pytest.fixture(autouse=True)
-def tool_env(lab, monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("RESTIC_PW", RESTIC_PASSWORD)
-    monkeypatch.setenv("BORG_PW", BORG_PASSPHRASE)
-    monkeypatch.setenv("BORG_BASE_DIR", str(lab.root / "borg-base"))
-    monkeypatch.setenv("RESTIC_CACHE_DIR", str(tmp_path / "restic-cache"))
-    monkeypatch.setenv("TZ", "Europe/Brussels")
-
-
 @pytest.fixture
 def fake_tools(tmp_path, monkeypatch):
     """Put a restic and a borg first on PATH that only count their calls and fail; return the call log."""

@@ -83,6 +83,8 @@ from typing import Any
 
 from ldap3 import ALL, BASE, MODIFY_REPLACE, NONE, SCHEMA, SIMPLE, Connection, Server, Tls
 
+from itref.lab.layout import pid_alive as _pid_alive
+
 REALM = "LAB.EXAMPLE.TEST"
 DNS_DOMAIN = "lab.example.test"
 DOMAIN = "LAB"
@@ -256,15 +258,6 @@ def _check_dir_length(directory: Path) -> None:
         )
 
 
-def _pid_alive(pid: int) -> bool:
-    """Return True if a process ``pid`` exists."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _private_tempdir(kind: str) -> Path:

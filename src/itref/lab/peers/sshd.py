@@ -46,6 +46,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from itref.lab.layout import pid_alive as _pid_alive
+
 SSHD = "/usr/sbin/sshd"
 SSH_KEYGEN = "ssh-keygen"
 PRIVSEP_DIR = Path("/run/sshd")
@@ -812,14 +814,6 @@ _WORKDIR_RE = re.compile(r"^itref-sshd-(\d+)-")
 _LINK_RE = re.compile(r"^itr[bv]([0-9a-f]{6})[0-9a-f]{2,4}$")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def cleanup_stale_peers(base_dir: Path | str | None = None) -> list[str]:
