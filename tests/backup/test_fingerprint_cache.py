@@ -17,7 +17,9 @@ from itref.backup import borg as borg_kind
 from itref.backup import restic as restic_kind
 from itref.backup.history import History
 from itref.core.status import ExitStatus
+from tests.backup.test_backup_check import borg as brg
 from tests.backup.test_backup_check import by_name, hold_foreign_restic_lock, project
+from tests.backup.test_backup_check import restic as rest
 from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 
 pytestmark = pytest.mark.peer
@@ -42,16 +44,6 @@ def fake_tools(tmp_path, monkeypatch):
         return log
 
     return install
-
-
-def rest(name: str, repo: Path, **extra) -> dict:
-    return {"name": name, "kind": "restic", "repository": str(repo), "password": {"secret": "restic-pw"},
-            "max_age": "26h", **extra}
-
-
-def brg(name: str, repo: Path, **extra) -> dict:
-    return {"name": name, "kind": "borg", "repository": str(repo), "password": {"secret": "borg-pw"},
-            "max_age": "26h", **extra}
 
 
 def check(cli, inv: Path, *extra: str) -> tuple[int, dict[str, dict]]:

@@ -13,6 +13,8 @@ from itref.i18n import _
 
 if TYPE_CHECKING:
     from itref.backup.actions import ActionResult
+    from itref.backup.check import Target
+    from itref.core.context import RunContext
 
 app = typer.Typer(help=_("Check, verify and restore-test the backups described in the playbooks."),
                   no_args_is_help=True, rich_markup_mode=None)
@@ -72,16 +74,24 @@ def _print_actions(st: CliState, results: list[ActionResult], fmt: str, verb: st
     return ExitStatus.SUCCESS if all(r.ok for r in results) else ExitStatus.CHECK_CRITICAL
 
 
+def _readable_backups(st: CliState, names: list[str] | None, limit: str | None,
+                      entity: str | None) -> tuple[RunContext, list[Target]]:
+    """Return the run context and the selected backups that can be read back (restic, borg)."""
+    from itref.backup.check import DRILLABLE, targets
+
+    rctx = st.context()
+    return rctx, [t for t in targets(rctx.project, limit=limit, entity=entity, names=names)
+                  if t.backup.kind in DRILLABLE]
+
+
 @app.command()
 def verify(ctx: typer.Context, names: Names = None, limit: Limit = None, entity: Entity = None) -> ExitStatus:
     """Read the repositories back (restic check --read-data-subset, borg check) to prove they are sound."""
     st = state(ctx)
     fmt = st.require_format("table", "json")
     from itref.backup.actions import verify_backups
-    from itref.backup.check import DRILLABLE, targets
 
-    rctx = st.context()
-    chosen = [t for t in targets(rctx.project, limit=limit, entity=entity, names=names) if t.backup.kind in DRILLABLE]
+    rctx, chosen = _readable_backups(st, names, limit, entity)
     if not chosen:
         st.err.print(_("No restic or borg backup to verify in the selection."), markup=False)
         return ExitStatus.SUCCESS
@@ -99,10 +109,8 @@ def drill(
     st = state(ctx)
     fmt = st.require_format("table", "json")
     from itref.backup.actions import drill_backups
-    from itref.backup.check import DRILLABLE, targets
 
-    rctx = st.context()
-    chosen = [t for t in targets(rctx.project, limit=limit, entity=entity, names=names) if t.backup.kind in DRILLABLE]
+    rctx, chosen = _readable_backups(st, names, limit, entity)
     if not chosen:
         st.err.print(_("No restic or borg backup to drill in the selection."), markup=False)
         return ExitStatus.SUCCESS
