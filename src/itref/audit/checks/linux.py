@@ -7,6 +7,7 @@ INFO "not applicable" finding rather than a false alarm.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,14 +26,20 @@ def _na(check: Check, facts: Facts, why: str) -> list[Finding]:
     return [check.finding(facts, Severity.INFO, _("not applicable: {why}").format(why=why))]
 
 
+def _df_rows(output: str, pct_column: int) -> Iterator[tuple[list[str], int]]:
+    """Yield (columns, percent used) for each line of ``df -P`` output whose column ``pct_column`` is a percentage
+    followed by the mount point; the header and unreadable lines are skipped."""
+    for line in output.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= pct_column + 2 and parts[pct_column].endswith("%") and parts[pct_column][:-1].isdigit():
+            yield parts, int(parts[pct_column][:-1])
+
+
 def _disk(check: Check, facts: Facts) -> list[Finding]:
     t = facts.thresholds
     out = []
-    for line in facts.output.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) < 7 or not parts[5].rstrip("%").isdigit():
-            continue
-        fs_type, size_kb, avail_kb, pct, mount = parts[1], int(parts[2]), int(parts[4]), int(parts[5][:-1]), parts[6]
+    for parts, pct in _df_rows(facts.output, 5):  # df -P -T -k: fs, type, size, used, avail, use%, mount
+        fs_type, size_kb, avail_kb, mount = parts[1], int(parts[2]), int(parts[4]), parts[6]
         severity = level(pct, t["warning"], t["critical"])
         out.append(check.finding(facts, severity, _("{mount} is {pct}% full ({free} free of {size}; "
                                                     "warning at {warn}%, critical at {crit}%)").format(
@@ -45,11 +52,8 @@ def _disk(check: Check, facts: Facts) -> list[Finding]:
 def _inodes(check: Check, facts: Facts) -> list[Finding]:
     t = facts.thresholds
     out = []
-    for line in facts.output.splitlines()[1:]:
-        parts = line.split()
-        if len(parts) < 6 or not parts[4].rstrip("%").isdigit():
-            continue
-        pct, mount = int(parts[4][:-1]), parts[5]
+    for parts, pct in _df_rows(facts.output, 4):  # df -P -i: fs, inodes, used, free, use%, mount
+        mount = parts[5]
         out.append(check.finding(facts, level(pct, t["warning"], t["critical"]), _(
             "{mount}: {pct}% of its file entries (inodes) are used").format(mount=mount, pct=pct), subject=mount,
             evidence={"inodes_used_percent": pct}))
