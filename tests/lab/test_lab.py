@@ -271,6 +271,7 @@ def test_down_leaves_no_process_mount_loop_device_or_runtime_folder(lab: Lab) ->
                            text=True, check=True).stdout
     assert runtime not in loops
     assert not Path(runtime).exists()
+    assert not Path(runtime).parent.exists() or list(Path(runtime).parent.iterdir())  # no empty parent left
     assert (lab.directory / "inventory.yaml").exists()  # kept without --wipe
     status = lab.itref("lab", "status", "--dir", str(lab.directory))
     assert status.returncode == 1 and "stopped" in status.stdout

@@ -3,6 +3,7 @@ nothing it started is left (process, mount, loop device, runtime folder)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -290,6 +291,8 @@ def down(directory: Path, *, wipe: bool = False) -> DownReport:
         if subprocess.run(["losetup", "--detach", device], check=False, capture_output=True).returncode == 0:
             report.detached.append(device)
     shutil.rmtree(paths.runtime, ignore_errors=True)
+    with contextlib.suppress(OSError):  # the shared parent goes with the last lab
+        RUNTIME_ROOT.rmdir()
     time.sleep(0.2 if pids else 0)
     report.remaining_processes, report.remaining_loops = leftovers(paths, read_state(paths) or state)
     report.remaining_runtime = paths.runtime.exists()

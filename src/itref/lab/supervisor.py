@@ -65,7 +65,7 @@ class Supervisor:
         RUNTIME_ROOT.mkdir(mode=0o755, parents=True, exist_ok=True)
         RUNTIME_ROOT.chmod(0o755)
         shutil.rmtree(paths.runtime, ignore_errors=True)
-        paths.runtime.mkdir(mode=0o755)
+        paths.runtime.mkdir(mode=0o755, parents=True)
         (paths.runtime / "owner").write_text(f"{paths.root}\n", encoding="utf-8")
 
         self._step(N_("user and keys"))
