@@ -19,8 +19,10 @@ from pathlib import Path
 INTRANET_NAME = "intranet.lab.example.test"
 
 
-def make_ca(folder: Path) -> tuple[Path, Path]:
-    """Create the lab's CA (``lab-ca.pem`` and ``lab-ca.key``) in ``folder``; return both paths."""
+def make_ca(folder: Path, *, stem: str = "lab-ca", common_name: str = "itref lab CA (Lab-sur-Meuse)",
+            days: int = 3650) -> tuple[Path, Path]:
+    """Create a CA valid ``days`` days (``STEM.pem`` and ``STEM.key``, the lab's by default) in ``folder``;
+    return both paths."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -28,10 +30,10 @@ def make_ca(folder: Path) -> tuple[Path, Path]:
 
     now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "itref lab CA (Lab-sur-Meuse)")])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
-            .not_valid_after(now + dt.timedelta(days=3650))
+            .not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                          data_encipherment=False, key_agreement=False, key_cert_sign=True,
@@ -39,7 +41,7 @@ def make_ca(folder: Path) -> tuple[Path, Path]:
             .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
             .sign(key, hashes.SHA256()))
     folder.mkdir(parents=True, exist_ok=True)
-    ca_pem, ca_key = folder / "lab-ca.pem", folder / "lab-ca.key"
+    ca_pem, ca_key = folder / f"{stem}.pem", folder / f"{stem}.key"
     ca_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     ca_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                          serialization.NoEncryption()))
@@ -47,16 +49,18 @@ def make_ca(folder: Path) -> tuple[Path, Path]:
     return ca_pem, ca_key
 
 
-def issue(folder: Path, stem: str, names: list[str], days: int) -> Path:
-    """Issue a server certificate valid ``days`` days for ``names`` (DNS names or IP addresses), signed by the
-    lab's CA in ``folder``; write certificate and key together to ``folder/STEM.pem`` atomically; return it."""
+def issue(folder: Path, stem: str, names: list[str], days: int, *, ca: str = "lab-ca",
+          common_name: str | None = None) -> Path:
+    """Issue a server certificate valid ``days`` days for ``names`` (DNS names or IP addresses; the first is its
+    common name unless ``common_name`` is given), signed by the CA ``CA.pem``/``CA.key`` in ``folder`` (the lab's
+    by default); write certificate and key together to ``folder/STEM.pem`` atomically; return it."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-    ca_cert = x509.load_pem_x509_certificate((folder / "lab-ca.pem").read_bytes())
-    ca_key = serialization.load_pem_private_key((folder / "lab-ca.key").read_bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate((folder / f"{ca}.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((folder / f"{ca}.key").read_bytes(), None)
     now = dt.datetime.now(dt.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     alt: list[x509.GeneralName] = []
@@ -65,11 +69,15 @@ def issue(folder: Path, stem: str, names: list[str], days: int) -> Path:
             alt.append(x509.IPAddress(ipaddress.ip_address(n)))
         except ValueError:
             alt.append(x509.DNSName(n))
-    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name or names[0])])
+    cert = (x509.CertificateBuilder().subject_name(subject)
             .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - dt.timedelta(hours=1)).not_valid_after(now + dt.timedelta(days=days))
             .add_extension(x509.SubjectAlternativeName(alt), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_cert.public_key()),  # type: ignore[arg-type]
+                           critical=False)
             .sign(ca_key, hashes.SHA256()))  # type: ignore[arg-type]
     pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
