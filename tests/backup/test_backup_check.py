@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import time
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -82,6 +84,23 @@ def test_each_problem_has_its_own_reason(lab, tmp_path, cli, monkeypatch) -> Non
     assert "not-the-password" not in json.dumps(found)
 
 
+@contextlib.contextmanager
+def borg_lock_held(lab: RepoLab, repo: Path) -> Iterator[None]:
+    """Hold ``repo``'s borg lock (``borg with-lock ... sleep``) for the duration of the block."""
+    env = {**lab.env, "BORG_PASSPHRASE": BORG_PASSPHRASE}
+    holder = subprocess.Popen(["borg", "with-lock", str(repo), "sleep", "30"], env=env, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not list(repo.glob("lock.*")) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert list(repo.glob("lock.*")), "borg with-lock did not take its lock"
+        yield
+    finally:
+        holder.kill()
+        holder.wait()
+
+
 def hold_foreign_restic_lock(lab: RepoLab, repo: Path) -> None:
     """Leave an exclusive lock in ``repo`` made by a restic on another host name (killed while holding it):
     restic cannot tell whether that process is still alive, so it honours the lock for 30 minutes."""
@@ -116,19 +135,9 @@ def test_locked_repositories_are_unknown_with_the_way_out(lab, tmp_path, cli) ->
     r = lab.restic_repo("r-locked", src)
     b = lab.borg_repo("b-locked", src)
     hold_foreign_restic_lock(lab, r)
-    env = {**lab.env, "BORG_PASSPHRASE": BORG_PASSPHRASE}
-    holder = subprocess.Popen(["borg", "with-lock", str(b), "sleep", "30"], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not list(b.glob("lock.*")) and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert list(b.glob("lock.*")), "borg with-lock did not take its lock"
+    with borg_lock_held(lab, b):
         inv = project(tmp_path, [restic("restic-locked", r), borg("borg-locked", b)])
         found = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
-    finally:
-        holder.kill()
-        holder.wait()
     assert found["restic-locked"]["severity"] == "unknown", found["restic-locked"]
     assert "restic unlock" in found["restic-locked"]["message"]
     assert found["borg-locked"]["severity"] == "unknown" and "break-lock" in found["borg-locked"]["message"]

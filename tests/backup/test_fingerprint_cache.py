@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import subprocess
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from itref.backup import restic as restic_kind
 from itref.backup.history import History
 from itref.core.status import ExitStatus
 from tests.backup.test_backup_check import borg as brg
-from tests.backup.test_backup_check import by_name, hold_foreign_restic_lock, project
+from tests.backup.test_backup_check import borg_lock_held, by_name, hold_foreign_restic_lock, project
 from tests.backup.test_backup_check import restic as rest
 from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 
@@ -101,17 +100,8 @@ def test_a_lock_reopens(lab, tmp_path, cli) -> None:
     _rc, first = check(cli, inv)
     assert first["r"]["severity"] == "ok" and first["b"]["severity"] == "ok"
     hold_foreign_restic_lock(lab, r)
-    env = {**lab.env, "BORG_PASSPHRASE": BORG_PASSPHRASE}
-    holder = subprocess.Popen(["borg", "with-lock", str(b), "sleep", "30"], env=env, stdin=subprocess.DEVNULL,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not list(b.glob("lock.*")) and time.monotonic() < deadline:
-            time.sleep(0.01)
+    with borg_lock_held(lab, b):
         _rc, locked = check(cli, inv)
-    finally:
-        holder.kill()
-        holder.wait()
     assert locked["r"]["severity"] == "unknown" and "restic unlock" in locked["r"]["message"], locked["r"]
     assert locked["b"]["severity"] == "unknown" and "break-lock" in locked["b"]["message"], locked["b"]
     assert "reused" not in locked["r"]["evidence"]
