@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from itref.core.findings import Finding, Severity
+from itref.core.statedb import open_state_db
 from itref.journal import state_dir
 
 SCHEMA = """
@@ -61,18 +62,9 @@ class AuditHistory:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        db = sqlite3.connect(self.path, timeout=60)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
-            if "scope" not in columns:  # history written by an earlier itref
-                db.execute("ALTER TABLE runs ADD COLUMN scope TEXT NOT NULL DEFAULT ''")
+        with open_state_db(self.path, SCHEMA, added_columns={"runs": {"scope": "TEXT NOT NULL DEFAULT ''"}},
+                           timeout=60) as db:
             yield db
-            db.commit()
-        finally:
-            db.close()
 
     def runs(self, scope: str | None = None) -> list[tuple[str, str, str]]:
         """Return (run id, time, worst severity) of every run (of ``scope`` when given), oldest first."""

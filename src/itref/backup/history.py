@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from itref.backup.base import Facts
+from itref.core.statedb import open_state_db
 from itref.journal import state_dir
 
 SCHEMA = """
@@ -76,20 +77,8 @@ class History:
 
     @contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(SCHEMA)
-            have = {row[1] for row in db.execute("PRAGMA table_info(checks)")}
-            for column, sql_type in CACHE_COLUMNS.items():
-                if column not in have:
-                    with suppress(sqlite3.OperationalError):  # another itref added it meanwhile
-                        db.execute(f"ALTER TABLE checks ADD COLUMN {column} {sql_type}")
+        with open_state_db(self.path, SCHEMA, added_columns={"checks": CACHE_COLUMNS}) as db:
             yield db
-            db.commit()
-        finally:
-            db.close()
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
