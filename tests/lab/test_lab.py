@@ -299,3 +299,19 @@ def test_nothing_outlives_a_supervisor_killed_by_accident(tmp_path_factory: pyte
         down = lab.itref("lab", "down", "--dir", str(lab.directory), "--wipe")
         assert down.returncode == 0, down.stdout + down.stderr
         assert not Path(state["runtime"]).exists() and not lab.directory.exists()
+
+
+def test_a_lab_whose_dc_dies_stops_itself_and_says_why_in_the_readers_language(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    with started_lab("labdc", 1, tmp_path_factory.mktemp("lab-dc")) as lab:
+        state = json.loads((lab.directory / "lab.json").read_text())
+        os.kill(state["dc"]["pid"], 9)
+        deadline = time.monotonic() + 30
+        while pid_alive(state["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not pid_alive(state["pid"])  # the supervisor noticed, stopped the hosts and left
+        assert not [h["pid"] for h in state["hosts"].values() if pid_alive(h["pid"])]
+        status = lab.itref("--lang", "fr", "lab", "status", "--dir", str(lab.directory))
+        assert status.returncode == 1 and "échec" in status.stdout, status.stdout + status.stderr
+        assert "samba s'est arrêté de lui-même" in status.stderr, status.stdout + status.stderr
+        assert json.loads((lab.directory / "lab.json").read_text())["error"] == "samba-exited"

@@ -31,6 +31,17 @@ STATUS_WORDS = {"none": N_("none"), "starting": N_("starting"), "ready": N_("rea
                 "stopping": N_("stopping"), "stopped": N_("stopped"), "dead": N_("dead: its supervisor is gone")}
 
 
+# What the supervisor writes as ``error`` in lab.json when it knows the cause; anything else is an exception's text.
+ERROR_WORDS = {"samba-exited": N_("samba exited on its own (see logs/samba.stdout in the DC folder)")}
+
+
+def describe_error(error: str | None) -> str | None:
+    """Return the supervisor's ``error`` in the reader's language (an exception's own text is returned as is)."""
+    if error is None:
+        return None
+    return _(ERROR_WORDS[error]) if error in ERROR_WORDS else error
+
+
 class LabError(ItrefError):
     """The lab cannot be started, found or stopped as asked."""
 
@@ -142,7 +153,8 @@ def _wait_ready(paths: LabPaths, proc: subprocess.Popen[bytes], timeout: float,
             proc.wait(timeout=60)
             state = read_state(paths) or {}
             raise LabError(_("the lab could not start ({error}); details in {log}").format(
-                error=state.get("error") or _("the supervisor exited"), log=paths.logs / "supervisor.log"))
+                error=describe_error(state.get("error")) or _("the supervisor exited"),
+                log=paths.logs / "supervisor.log"))
         if time.monotonic() > deadline:
             _stop_supervisor(proc.pid, 30)
             raise LabError(_("the lab was not ready within {s:.0f} s; details in {log}").format(
@@ -191,7 +203,7 @@ def status(directory: Path) -> LabStatus:
     alive = lock_held(paths)
     label = state.get("status", "?") if alive or state.get("status") in ("stopped", "failed") else "dead"
     result = LabStatus(paths.root, label, state.get("pid"), scenarios=list(state.get("scenarios") or []),
-                       error=state.get("error"))
+                       error=describe_error(state.get("error")))
     dc = state.get("dc") or {}
     if dc:
         result.parts.append(Part("dc1", "samba", str(dc.get("url")), alive

@@ -162,7 +162,7 @@ class Supervisor:
                 return
             if self.dc is not None and not self.dc.running:
                 print("samba exited: stopping the lab", flush=True)
-                self._set(error="samba exited on its own (see logs/samba.stdout in the DC folder)")
+                self._set(error="samba-exited")  # a code: control.describe_error words it in the reader's language
                 return
 
     def stop(self) -> None:
@@ -220,7 +220,8 @@ def main(argv: list[str]) -> int:
     sup._set(status="stopping")
     sup.stop()
     final = read_state(paths) or sup.state
-    final.update(status="failed" if code else "stopped", stopped_at=datetime.now(UTC).isoformat(timespec="seconds"))
+    failed = code or final.get("error")  # samba dying under a running lab is a failure, not a stop asked for
+    final.update(status="failed" if failed else "stopped", stopped_at=datetime.now(UTC).isoformat(timespec="seconds"))
     write_state(paths, final)
     return code
 
