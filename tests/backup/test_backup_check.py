@@ -8,7 +8,7 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,19 @@ def test_fresh_stale_and_borg_are_ok_critical_ok(lab, tmp_path, cli) -> None:
     assert found["borg-nas"]["evidence"]["files"] == 20 and found["borg-nas"]["evidence"]["hostname"]
     table = cli("-i", str(inv), "backup", "check")
     assert "[CRITICAL]" in table.out and "3 days ago" in table.out and table.rc == ExitStatus.CHECK_CRITICAL
+
+
+def test_a_borg_archive_made_in_summer_is_dated_right_in_winter(lab, tmp_path, cli) -> None:
+    """borg prints archive times in the host's local time; Brussels is UTC+2 in July and UTC+1 in November."""
+    b = lab.root / "b-summer"
+    lab.run("borg", "init", "--encryption=repokey-blake2", str(b), password=BORG_PASSPHRASE)
+    lab.source("summer", files=2)
+    lab.run("borg", "create", "--timestamp", "2026-07-01T12:00:00", f"{b}::summer", str(lab.root / "summer"),
+            password=BORG_PASSPHRASE)  # borg 1.2 reads --timestamp as UTC
+    found = by_name(cli("-i", str(project(tmp_path, [borg("borg-summer", b)])), "-f", "json", "backup", "check",
+                        "--fresh"))
+    assert found["borg-summer"]["evidence"]["snapshot"] == "summer"
+    assert datetime.fromisoformat(found["borg-summer"]["evidence"]["time"]) == datetime(2026, 7, 1, 12, tzinfo=UTC)
 
 
 def test_each_problem_has_its_own_reason(lab, tmp_path, cli, monkeypatch) -> None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from itref.backup.borg import classify as borg_classify
-from itref.backup.borg import host_offset, parse_info
+from itref.backup.borg import parse_info
 from itref.backup.restic import classify as restic_classify
 from itref.backup.restic import parse_time
 from itref.backup.veeam import parse_sessions
@@ -53,12 +53,11 @@ def test_veeam_single_object_or_list() -> None:
     assert len(parse_sessions('[{"job":"a"},{"job":"b"}]')) == 2
 
 
-def test_borg_naive_times_are_placed_in_the_hosts_zone() -> None:
-    tz = host_offset("+0100\n")
+def test_borg_times_printed_under_tz_utc_are_read_as_utc() -> None:
     facts = parse_info('{"archives":[{"name":"n","start":"2026-11-28T09:54:31.000000",'
                        '"end":"2026-11-28T09:55:00.000000","hostname":"nas","command_line":["borg","create",'
-                       '"/r::n","/srv/data"],"stats":{"original_size":5,"nfiles":2}}]}', tz)
-    assert facts.latest == datetime(2026, 11, 28, 9, 55, tzinfo=timezone(timedelta(hours=1)))
+                       '"/r::n","/srv/data"],"stats":{"original_size":5,"nfiles":2}}]}')
+    assert facts.latest == datetime(2026, 11, 28, 9, 55, tzinfo=UTC)
     assert facts.paths == ("/srv/data",) and facts.files == 2
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import shlex
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import TYPE_CHECKING
 
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 PRELUDE = """IFS= read -r BORG_PASSPHRASE || true
 export BORG_PASSPHRASE BORG_REPO="$1"
 export BORG_RELOCATED_REPO_ACCESS_IS_OK=yes BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_DISPLAY_PASSPHRASE=no
+export TZ=UTC
 command -v borg >/dev/null 2>&1 || { echo 'borg: not found' >&2; exit 127; }
 """
 LISTING = """[ -n "$1" ] && cd -- "$1" 2>/dev/null && LC_ALL=C stat -c '%n %s %Y' config >/dev/null 2>&1 || exit 3
@@ -46,8 +47,10 @@ exit 0
 its config, nonce, index, hints and integrity files and of any lock. borg 1.2 ends every writing transaction
 (create, delete, prune, compact, key change) by writing index.N, hints.N and integrity.N with the next N, and
 takes lock.exclusive and lock.roster while it works; reading (info, list) changes none of them."""
-COLLECT = PRELUDE + step("fingerprint", f"(\n{LISTING})") + step("tz", "date +%z") + \
-    step("info", "borg info --json --last 1 </dev/null")
+COLLECT = PRELUDE + step("fingerprint", f"(\n{LISTING})") + step("info", "borg info --json --last 1 </dev/null")
+"""borg 1.2 stores archive times in UTC and prints them in the local time of the host, without an offset; the
+prelude's ``TZ=UTC`` makes what it prints UTC (the host's current offset is wrong for an archive made before
+a summer/winter time change)."""
 
 
 def local_path(repository: str) -> str | None:
@@ -75,18 +78,8 @@ def classify(stderr: str, rc: int) -> tuple[Problem, str] | None:
     return classify_failure("borg", RULES, stderr, rc)
 
 
-def host_offset(text: str) -> timezone:
-    """Return the timezone of ``date +%z`` output (e.g. ``+0100``); UTC if unreadable."""
-    text = text.strip()
-    try:
-        sign = -1 if text[0] == "-" else 1
-        return timezone(sign * timedelta(hours=int(text[1:3]), minutes=int(text[3:5])))
-    except (IndexError, ValueError):
-        return UTC
-
-
-def parse_info(text: str, tz: timezone) -> Facts:
-    """Return the facts of ``borg info --json --last 1`` output (times read in the host's timezone ``tz``)."""
+def parse_info(text: str) -> Facts:
+    """Return the facts of ``borg info --json --last 1`` output, run with ``TZ=UTC`` (its times are UTC)."""
     data = json.loads(text)
     archives = data.get("archives") or []
     if not archives:
@@ -96,7 +89,8 @@ def parse_info(text: str, tz: timezone) -> Facts:
     command = a.get("command_line") or []
     paths = tuple(p for p in command[command.index("create") + 2:] if not p.startswith("-")) \
         if "create" in command else ()
-    return Facts(latest=datetime.fromisoformat(a.get("end") or a["start"]).replace(tzinfo=tz),
+    latest = datetime.fromisoformat(a.get("end") or a["start"])
+    return Facts(latest=latest if latest.tzinfo else latest.replace(tzinfo=UTC),
                  latest_id=a.get("name"), size=stats.get("original_size"), files=stats.get("nfiles"),
                  hostname=a.get("hostname"), paths=paths)
 
@@ -117,7 +111,7 @@ class Borg:
             problem = classify(result.stderr, info.rc if info else (result.rc or 1))
             return Facts(problem=problem[0] if problem else "error", detail=problem[1] if problem else result.stderr)
         try:
-            facts = parse_info(info.out, host_offset(steps["tz"].out if "tz" in steps else ""))
+            facts = parse_info(info.out)
         except (ValueError, KeyError) as exc:
             return Facts(problem="error", detail=_("unreadable borg output: {e}").format(e=exc))
         listed = steps.get("fingerprint")
@@ -151,7 +145,7 @@ class Borg:
               random_count: int, workdir: PurePath) -> DrillOutcome:
         """Extract fixed and random files of the latest archive into ``workdir`` and compare with the source."""
         secret = repository_secret(backup, secrets)
-        listing_script = PRELUDE + step("tz", "date +%z") + step(
+        listing_script = PRELUDE + step(
             "last", "borg list --last 1 --format '{archive}{NL}' </dev/null") + \
             step("ls", 'borg list --json-lines "::$(borg list --last 1 --format \'{archive}\' </dev/null)" </dev/null')
         steps, result = run_script(conn, listing_script, [backup.repository or ""], secret=secret, timeout=600)

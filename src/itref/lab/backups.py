@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from itref.lab.files import write_secret
@@ -58,8 +58,8 @@ def snapshot(paths: LabPaths, repo: LabRepo, user: UserInfo, when: datetime | No
     else:
         stamp = (when or datetime.now()).strftime("%Y-%m-%dT%H:%M:%S")
         argv = ["borg", "create", f"{target}::nightly-{stamp}", str(src)]
-        if when:
-            argv[2:2] = ["--timestamp", stamp]
+        if when:  # borg 1.2 reads --timestamp as UTC (a naive ``when`` is this machine's local time)
+            argv[2:2] = ["--timestamp", when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")]
     run_as(user, argv, env)
 
 

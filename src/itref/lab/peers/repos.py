@@ -7,7 +7,7 @@ import os
 import shutil
 import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 RESTIC_PASSWORD = "restic-Test-pw-1"
@@ -70,6 +70,6 @@ class RepoLab:
         self.run("borg", "init", "--encryption=repokey-blake2", str(path), password=BORG_PASSPHRASE)
         argv = ["borg", "create", f"{path}::nightly-{{now:%Y-%m-%dT%H:%M:%S}}", str(source)]
         if age is not None:
-            argv[2:2] = ["--timestamp", (datetime.now() - age).strftime("%Y-%m-%dT%H:%M:%S")]
+            argv[2:2] = ["--timestamp", (datetime.now(UTC) - age).strftime("%Y-%m-%dT%H:%M:%S")]  # borg 1.2: UTC
         self.run(*argv, password=BORG_PASSPHRASE)
         return path
