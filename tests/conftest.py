@@ -165,7 +165,7 @@ def inventory_yaml(hosts: dict[str, dict[str, object]], entity: str = "shared", 
 
 
 @pytest.fixture(scope="session")
-def samba_dc():
+def session_dc():
     """One real Samba AD DC (cloned from a cached template), shared by the session's tests."""
     from tests.peers.samba import SambaDC
 
@@ -175,6 +175,15 @@ def samba_dc():
         yield dc
     finally:
         dc.close()
+
+
+@pytest.fixture
+def samba_dc(session_dc):
+    """The session's DC, running: started again if an earlier test stopped it (the tests that stop, kill or
+    interrupt it restart it themselves, but one failing halfway must not make every later test fail too)."""
+    if not session_dc.running:
+        session_dc.start()
+    return session_dc
 
 
 AD_PASSWORD_VAR = "ITREF_TEST_AD_PASSWORD"

@@ -371,7 +371,17 @@ def test_the_servers_certificate_and_name_are_checked(cli, tmp_path, smtp_server
 
 
 def test_daily_digest_lists_everything_still_failing_once_a_day(cli, tmp_path, smtp_server, tls,
-                                                                state_dir) -> None:
+                                                                state_dir, monkeypatch) -> None:
+    from itref.audit import notify
+
+    noon = datetime.now().astimezone().replace(hour=12, minute=0, second=0, microsecond=0)
+
+    class Noon(datetime):  # every audit below runs "today at noon": a midnight between two cannot split them
+        @classmethod
+        def now(cls, tz=None):
+            return noon if tz is None else noon.astimezone(tz)
+
+    monkeypatch.setattr(notify, "datetime", Noon)
     peer = smtp_server()
     closed = [free_port()]
     inventory = write_project(tmp_path, closed, {"email": mail_settings(peer.port, tls), "digest": "daily"})
@@ -386,7 +396,7 @@ def test_daily_digest_lists_everything_still_failing_once_a_day(cli, tmp_path, s
     stamp = state_dir / "notify-digest.json"
     data = json.loads(stamp.read_text(encoding="utf-8"))
     assert list(data) == [str(inventory.resolve())]
-    yesterday = datetime.now().astimezone() - timedelta(days=1)
+    yesterday = noon - timedelta(days=1)
     stamp.write_text(json.dumps({str(inventory.resolve()): yesterday.isoformat()}), encoding="utf-8")
     assert audit(cli, inventory).rc == ExitStatus.CHECK_CRITICAL
     assert len(peer.messages) == 2

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -203,7 +204,18 @@ def test_verify_catches_a_corrupted_repository(lab, tmp_path, cli) -> None:
     assert sorted(r["outcome"] for r in journal if r["action"] == "backup verify") == ["failed", "failed", "ok"]
 
 
-def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli) -> None:
+def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli, monkeypatch) -> None:
+    import secrets
+
+    from itref.backup import actions
+
+    drawn: list[str] = []  # the temporary restore folders' names, to look for them afterwards
+
+    def token_hex(n: int) -> str:
+        drawn.append(secrets.token_hex(n))
+        return drawn[-1]
+
+    monkeypatch.setattr(actions, "_random", SimpleNamespace(token_hex=token_hex))
     src = lab.source("drill", files=6)
     repo = lab.restic_repo("r-drill", src)
     b = lab.borg_repo("b-drill", src)
@@ -227,4 +239,4 @@ def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli) -
     bad = cli("-i", str(inv), "-f", "json", "backup", "drill", "drilled", "--random", "0")
     result = json.loads(bad.out)[0]
     assert bad.rc == ExitStatus.CHECK_CRITICAL and not result["ok"] and result["mismatched"] == [target]
-    assert not list(Path("/tmp").glob("itref-drill-*"))  # the temporary restore was removed
+    assert drawn and not [t for t in drawn if Path(f"/tmp/itref-drill-{t}").exists()]  # each restore removed

@@ -575,7 +575,9 @@ def test_close_from_another_thread_stops_the_running_command(ep: WinRMEndpoint, 
 
     worker = threading.Thread(target=work)
     worker.start()
-    time.sleep(0.4)
+    deadline = time.monotonic() + 10
+    while "Receive" not in ep.actions() and time.monotonic() < deadline:  # the command is running, waited for
+        time.sleep(0.05)
     start = time.monotonic()
     conn.close()  # as the executor does on Ctrl-C
     worker.join(timeout=5)

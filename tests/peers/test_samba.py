@@ -107,13 +107,11 @@ def template() -> SambaTemplate:
 
 @pytest.fixture
 def dc(samba_dc: SambaDC) -> SambaDC:
-    """The session's shared DC (``samba_dc`` in tests/conftest.py), started again if a test left it stopped.
+    """The session's shared DC (``samba_dc`` in tests/conftest.py, started again if a test left it stopped).
 
     Only one DC can listen on 127.0.0.1:636 per network namespace, so this module uses the session's DC
     rather than its own; the destructive tests stop, kill and start that DC and leave it running.
     """
-    if not samba_dc.running:
-        samba_dc.start()
     return samba_dc
 
 

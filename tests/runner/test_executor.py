@@ -77,7 +77,7 @@ def test_hosts_run_in_parallel_up_to_forks(tmp_path) -> None:
     start = time.monotonic()
     execute(ctx, hosts, work, forks=10)
     assert peak[0] == 10
-    assert time.monotonic() - start < 2.0  # 2 waves of 0.2 s, not 20 sequential sleeps
+    assert time.monotonic() - start < 3.5  # 2 waves of 0.2 s, not 20 sequential sleeps (4 s)
 
 
 def test_every_host_of_a_run_is_journaled_with_the_run_id(tmp_path) -> None:

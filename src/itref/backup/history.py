@@ -134,8 +134,8 @@ class History:
         with self._db() as db:
             row = db.execute(
                 "SELECT snapshot_id, snapshot_time, size FROM checks WHERE entity=? AND backup=? AND snapshot_id "
-                "IS NOT NULL AND snapshot_id IS NOT ? ORDER BY time DESC LIMIT 1", (entity, backup, current_id)
-            ).fetchone()
+                "IS NOT NULL AND snapshot_id IS NOT ? ORDER BY time DESC, rowid DESC LIMIT 1",
+                (entity, backup, current_id)).fetchone()
         if row is None:
             return None
         return Previous(row[0], datetime.fromisoformat(row[1]) if row[1] else None, row[2])
@@ -164,7 +164,7 @@ class History:
         assert table in ("verifies", "drills")
         with self._db() as db:
             row = db.execute(f"SELECT time, ok, detail FROM {table} WHERE entity=? AND backup=? "
-                             "ORDER BY time DESC LIMIT 1", (entity, backup)).fetchone()
+                             "ORDER BY time DESC, rowid DESC LIMIT 1", (entity, backup)).fetchone()
         return (datetime.fromisoformat(row[0]), bool(row[1]), row[2] or "") if row else None
 
 
