@@ -223,15 +223,18 @@ RANK = ["none", "ok", "info", "warning", "unknown", "critical"]
 def test_each_scenario_is_found_by_the_audit_fixed_by_its_routine_and_green_again(lab: Lab, name: str) -> None:
     check, host, mention, broken_severity = SCENARIO_FINDING[name]
 
-    def severity() -> str:
-        return worst([f for f in findings_of(lab.audit(), check, host) if mention in f["message"]])
+    seen: list[dict] = []
 
-    assert RANK.index(severity()) < RANK.index(broken_severity)
+    def severity() -> str:
+        seen[:] = [f for f in findings_of(lab.audit(), check, host) if mention in f["message"]]
+        return worst(seen)
+
+    assert RANK.index(severity()) < RANK.index(broken_severity), seen
     applied = json.loads(lab.itref("-f", "json", "lab", "scenario", name, "--dir", str(lab.directory)).stdout)
-    assert severity() == broken_severity
+    assert severity() == broken_severity, seen
     rc, text = lab.routine(applied["routine"])
     assert rc == 0, text
-    assert RANK.index(severity()) < RANK.index(broken_severity), text
+    assert RANK.index(severity()) < RANK.index(broken_severity), (seen, text)
     assert lab.itref("lab", "reset", "--dir", str(lab.directory)).returncode == 0
 
 
@@ -256,6 +259,17 @@ def test_a_second_lab_cannot_collide_with_the_first(lab: Lab) -> None:
     assert other.returncode == 1 and "already uses the directory's ports" in other.stderr
     assert "Traceback" not in other.stderr
     assert json.loads(lab.itref("-f", "json", "lab", "status", "--dir", str(lab.directory)).stdout)["healthy"]
+
+
+def test_status_from_another_network_namespace_says_so_instead_of_calling_the_lab_down(lab: Lab) -> None:
+    outside = subprocess.run([sys.executable, "-m", "itref", "lab", "status", "--dir", str(lab.directory)],
+                             capture_output=True, text=True, env=lab.env(), timeout=60)
+    assert outside.returncode == 1, outside.stdout + outside.stderr
+    assert "DOWN" not in outside.stdout and "not visible from here" in outside.stdout
+    pid = json.loads((lab.directory / "lab.json").read_text())["pid"]
+    assert f"nsenter --net=/proc/{pid}/ns/net itref lab status" in outside.stderr
+    inside = json.loads(lab.itref("-f", "json", "lab", "status", "--dir", str(lab.directory)).stdout)
+    assert inside["healthy"] and not inside["other_netns"]
 
 
 def test_down_leaves_no_process_mount_loop_device_or_runtime_folder(lab: Lab) -> None:

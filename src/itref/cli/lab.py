@@ -80,7 +80,7 @@ def status(ctx: typer.Context, directory: Dir = None) -> ExitStatus:
     from itref.lab import control
 
     result = control.status(_dir(directory))
-    healthy = result.status == "ready" and bool(result.parts) and all(p.up for p in result.parts)
+    healthy = result.status == "ready" and bool(result.parts) and all(p.up is True for p in result.parts)
     if fmt == "json":
         _json(st, {**asdict(result), "healthy": healthy})
         return ExitStatus.SUCCESS if healthy else ExitStatus.FAILURE
@@ -95,7 +95,8 @@ def status(ctx: typer.Context, directory: Dir = None) -> ExitStatus:
                  markup=False, highlight=False)
     table = Table(_("part"), _("kind"), _("where"), _("state"))
     for part in result.parts:
-        table.add_row(part.name, part.kind, part.where, _("up") if part.up else _("DOWN"))
+        table.add_row(part.name, part.kind, part.where,
+                      _("not visible from here") if part.up is None else _("up") if part.up else _("DOWN"))
     if result.parts:
         st.out.print(table)
     if result.scenarios:
@@ -103,6 +104,10 @@ def status(ctx: typer.Context, directory: Dir = None) -> ExitStatus:
             names=", ".join(result.scenarios)), markup=False)
     if result.error:
         st.err.print(_("Error: {error}").format(error=result.error), markup=False)
+    if result.other_netns:
+        st.err.print(_("The lab runs in another network namespace than this shell, so its parts (and the lab's "
+                       "inventory) cannot be reached from here. Look from inside it: "
+                       "nsenter --net=/proc/{pid}/ns/net itref lab status").format(pid=result.pid), markup=False)
     return ExitStatus.SUCCESS if healthy else ExitStatus.FAILURE
 
 

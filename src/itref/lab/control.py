@@ -169,7 +169,7 @@ class Part:
     name: str
     kind: str
     where: str
-    up: bool
+    up: bool | None  # None: not visible from here (the lab runs in another network namespace)
 
 
 @dataclass
@@ -182,6 +182,15 @@ class LabStatus:
     parts: list[Part] = field(default_factory=list)
     scenarios: list[str] = field(default_factory=list)
     error: str | None = None
+    other_netns: bool = False  # the lab listens in another network namespace than this process's
+
+
+def _netns(pid: int | str) -> str | None:
+    """Return the network namespace of ``pid`` ("self" for this process), e.g. ``net:[4026531840]``, or None."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/net")
+    except OSError:
+        return None
 
 
 def _port_open(address: str, port: int) -> bool:
@@ -204,19 +213,27 @@ def status(directory: Path) -> LabStatus:
     label = state.get("status", "?") if alive or state.get("status") in ("stopped", "failed") else "dead"
     result = LabStatus(paths.root, label, state.get("pid"), scenarios=list(state.get("scenarios") or []),
                        error=describe_error(state.get("error")))
+    if alive and state.get("pid"):
+        theirs = _netns(state["pid"])
+        result.other_netns = theirs is not None and theirs != _netns("self")
+
+    def up(check: Callable[[], bool]) -> bool | None:
+        if not alive:
+            return False
+        return None if result.other_netns else check()
+
     dc = state.get("dc") or {}
     if dc:
-        result.parts.append(Part("dc1", "samba", str(dc.get("url")), alive
-                                 and process_mentions(dc.get("pid"), str(paths.dc)) and _port_open("127.0.0.1", 636)))
+        result.parts.append(Part("dc1", "samba", str(dc.get("url")), up(
+            lambda: process_mentions(dc.get("pid"), str(paths.dc)) and _port_open("127.0.0.1", 636))))
     for name, host in sorted((state.get("hosts") or {}).items()):
         result.parts.append(Part(name, "sshd", f"{host['address']}:{host['port']}",
-                                 alive and _port_open(host["address"], host["port"])))
-    if state.get("winrm"):
-        result.parts.append(Part(state["winrm"]["host"], "winrm", f"127.0.0.1:{state['winrm']['port']}",
-                                 alive and _port_open("127.0.0.1", state["winrm"]["port"])))
-    if state.get("intranet"):
-        result.parts.append(Part("intranet", "https", f"127.0.0.1:{state['intranet']['port']}",
-                                 alive and _port_open("127.0.0.1", state["intranet"]["port"])))
+                                 up(lambda h=host: _port_open(h["address"], h["port"]))))
+    for key, name, kind in (("winrm", None, "winrm"), ("intranet", "intranet", "https")):
+        if state.get(key):
+            port = state[key]["port"]
+            result.parts.append(Part(name or state[key]["host"], kind, f"127.0.0.1:{port}",
+                                     up(lambda p=port: _port_open("127.0.0.1", p))))
     return result
 
 
