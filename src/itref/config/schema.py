@@ -149,7 +149,9 @@ class SSHSettings(Strict):
     identity: str | None = Field(None, description="Private key file.")
     known_hosts: str | None = Field(None, description="known_hosts file the host key is checked against.")
     password: SecretRef | None = Field(None, description="Password, when no key is used.")
-    sudo_password: SecretRef | None = Field(None, description="Password for sudo, for steps that ask for it.")
+    sudo_password: SecretRef | None = Field(
+        None, description="Password for sudo, for steps that ask for it: sudo reads it on its input only if it "
+                          "asks (never the command, never a command line).")
     agent: bool | None = Field(None, description="Also try keys from a running ssh-agent.")
     via: Name | None = Field(None, description="Jump host (a host of the inventory) to go through.")
     connect_timeout: float | None = Field(None, gt=0, description="Seconds to wait for the connection (10).")
@@ -195,7 +197,9 @@ class Host(Strict):
     connect_timeout: float | None = Field(None, gt=0, description="Seconds to wait for the connection.")
     identity: str | None = Field(None, description="ssh: private key file.")
     known_hosts: str | None = Field(None, description="ssh: known_hosts file the host key is checked against.")
-    sudo_password: SecretRef | None = Field(None, description="ssh/local: password for steps run with sudo.")
+    sudo_password: SecretRef | None = Field(
+        None, description="ssh/local: password for steps run with sudo (sudo reads it only if it asks; it never "
+                          "reaches the command).")
     agent: bool | None = Field(None, description="ssh: also try keys from a running ssh-agent.")
     via: Name | None = Field(None, description="ssh: jump host (a host of the inventory).")
     transport: Literal["ntlm", "kerberos", "basic"] | None = Field(None, description="winrm: authentication.")

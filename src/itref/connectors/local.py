@@ -37,13 +37,12 @@ class LocalConnector(Connector):
         argv = ["/bin/sh", "-c", command.argv[0]] if command.shell else list(command.argv)
         stdin = command.stdin
         if command.sudo and os.geteuid() != 0:
+            from itref.connectors.sudo import sudo_argv
+
             ref = self.host.option("sudo_password")
-            if ref is not None:
-                password = self.secrets.resolve(ref, _("sudo on {host}").format(host=self.host.name)).reveal()
-                argv = ["sudo", "-S", "-p", "", "--", *argv]
-                stdin = password.encode() + b"\n" + (stdin or b"")
-            else:
-                argv = ["sudo", "-n", "--", *argv]
+            password = None if ref is None else \
+                self.secrets.resolve(ref, _("sudo on {host}").format(host=self.host.name)).reveal()
+            argv, stdin = sudo_argv(argv, password, stdin)
         return argv, stdin
 
     def run(self, command: Command) -> CommandResult:

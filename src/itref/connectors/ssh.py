@@ -286,13 +286,11 @@ class SSHConnector(Connector):
         line = command.argv[0] if command.shell else posix_join(command.argv)
         stdin = command.stdin
         if command.sudo:
+            from itref.connectors.sudo import sudo_argv
+
             sudo_pw = self._secret("sudo_password", _("sudo password of {host}").format(host=self.host.name))
-            inner = posix_join(["sh", "-c", line])
-            if sudo_pw is not None:
-                line = f"sudo -S -p '' -- {inner}"
-                stdin = sudo_pw.encode() + b"\n" + (stdin or b"")
-            else:
-                line = f"sudo -n -- {inner}"
+            argv, stdin = sudo_argv(["sh", "-c", line], sudo_pw, stdin)
+            line = posix_join(argv)
         return line, stdin
 
     def run(self, command: Command) -> CommandResult:
