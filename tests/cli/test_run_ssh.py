@@ -56,6 +56,25 @@ def test_a_down_host_fails_alone_within_its_timeout(sshd, tmp_path, cli) -> None
     assert elapsed < 10
 
 
+def test_a_host_that_accepts_but_never_answers_fails_alone_after_its_connect_timeout(sshd, tmp_path, cli) -> None:
+    silent = socket.socket()  # the TCP handshake completes (the kernel's backlog), no SSH banner ever comes:
+    silent.bind(("127.0.0.98", 0))  # what a frozen server or a hung host looks like from outside
+    silent.listen(8)
+    try:
+        hosts = {"up": ssh_host_entry(sshd),
+                 "frozen": ssh_host_entry(sshd, address="127.0.0.98", port=silent.getsockname()[1], connect_timeout=2)}
+        start = time.monotonic()
+        result = cli("-i", write(tmp_path, hosts), "-f", "json", "run", "--", "echo", "alive")
+        elapsed = time.monotonic() - start
+    finally:
+        silent.close()
+    data = {d["host"]: d for d in json.loads(result.out)}
+    assert data["up"]["stdout"] == "alive\n" and data["up"]["outcome"] == "ok"
+    assert data["frozen"]["outcome"] == "unreachable" and data["frozen"]["error"], data["frozen"]
+    assert data["up"]["duration"] < 2 <= data["frozen"]["duration"]  # the others did not wait for it
+    assert result.rc == ExitStatus.UNREACHABLE and elapsed < 10
+
+
 def test_unknown_host_key_is_refused_until_trusted(sshd, tmp_path, cli) -> None:
     kh = tmp_path / "known_hosts"
     kh.write_text("# my notes\n")
