@@ -258,3 +258,69 @@ def test_wrong_bind_password_is_an_authentication_failure(ad_project, cli, monke
     result = cli("-i", str(ad_project), "ad", "user", "show", "Administrator")
     assert result.rc == ExitStatus.UNREACHABLE
     assert "AD refused the service account" in result.err and "not-the-Passw0rd" not in result.all
+
+
+def test_template_paths_description_and_expiry_for_temporary_staff(ad_project, cli, samba_dc, tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    playbook = ad_project.parent / "playbooks" / "commune.yaml"
+    data = json.loads(playbook.read_text(encoding="utf-8"))
+    base = samba_dc.base_dn
+    data["accounts"]["templates"]["summer-job"] = {
+        "ou": f"OU=Commune,{base}", "groups": ["GG-Commune"], "username": "{first}.{last}",
+        "home_directory": "\\\\nas01.exemple.example\\home\\{login}", "home_drive": "H:",
+        "profile_path": "\\\\nas01.exemple.example\\profils\\{login}", "description": "Job étudiant (été)",
+        "expires_after": "60d"}
+    playbook.write_text(json.dumps(data), encoding="utf-8")
+    before = datetime.now(UTC)
+    login, _password = create(cli, ad_project, tmp_path, "Zoé", f"Étudiante{tag()}", "commune/summer-job")
+    account = find(samba_dc, login)
+    assert account is not None
+    assert account["homeDirectory"] == [f"\\\\nas01.exemple.example\\home\\{login}"]
+    assert account["homeDrive"] == ["H:"]
+    assert account["profilePath"] == [f"\\\\nas01.exemple.example\\profils\\{login}"]
+    assert account["description"] == ["Job étudiant (été)"]
+    expires = account["accountExpires"][0]  # ldap3 reads the FILETIME as a datetime
+    assert before + timedelta(days=60) - timedelta(minutes=1) <= expires <= datetime.now(UTC) + timedelta(days=60)
+
+
+def test_report_finds_stale_never_used_passwordless_and_disabled_but_grouped_accounts(ad_project, cli, samba_dc,
+                                                                                      tmp_path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ldap3 import MODIFY_REPLACE
+
+    from itref.ad.client import DirectoryClient
+    from itref.ad.report import directory_findings
+    from itref.config.project import load_project
+    from itref.secrets import SecretResolver
+
+    t = tag()
+    used, used_pw = create(cli, ad_project, tmp_path, "Used", f"Rep{t}", "commune/clerk")  # no change asked
+    never, _ = create(cli, ad_project, tmp_path, "Never", f"Rep{t}", "commune/clerk")
+    open_door, _ = create(cli, ad_project, tmp_path, "Open", f"Rep{t}", "commune/clerk")
+    gone, _ = create(cli, ad_project, tmp_path, "Gone", f"Rep{t}", "commune/clerk")
+    ldap_connection(samba_dc, f"{used}@{samba_dc.dns_domain}", used_pw).unbind()  # a real logon
+    admin = ldap_connection(samba_dc)
+    admin.modify(find(samba_dc, open_door)["dn"], {"userAccountControl": [(MODIFY_REPLACE, [512 | 0x20])]})
+    admin.unbind()
+    assert cli("-i", str(ad_project), "ad", "user", "disable", gone, "--yes").rc == 0  # its groups stay
+
+    project = load_project(ad_project)
+    client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
+    try:
+        today = {f.check: f for f in directory_findings(client, project) if f.entity == "commune"}
+        later = {f.check: f for f in directory_findings(client, project, now=datetime.now(UTC) + timedelta(days=400))
+                 if f.entity == "commune"}
+    finally:
+        client.close()
+
+    def accounts(found: dict, check: str) -> list[str]:
+        return found[check].evidence.get("accounts", []) if check in found else []
+
+    assert open_door in accounts(today, "ad.password-not-required")
+    assert today["ad.password-not-required"].severity.value == "critical"
+    assert gone in accounts(today, "ad.disabled-in-groups") and gone not in accounts(today, "ad.stale-accounts")
+    assert used not in accounts(today, "ad.stale-accounts") and never not in accounts(today, "ad.never-logged-on")
+    assert used in accounts(later, "ad.stale-accounts")  # its last logon is now 400 days old
+    assert never in accounts(later, "ad.never-logged-on") and used not in accounts(later, "ad.never-logged-on")

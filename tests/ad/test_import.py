@@ -90,6 +90,44 @@ def test_import_creates_then_a_rerun_creates_nothing(ad_project, cli, samba_dc, 
 
 
 @pytest.mark.peer
+def test_500_rows_with_5_broken_write_nothing_then_fixed_import_500_and_a_rerun_creates_none(
+        ad_project, cli, samba_dc, tmp_path) -> None:
+    """The issue's acceptance: the 5 bad rows are reported with their lines and nothing is written; fixed,
+    the file imports; run again, it creates nothing."""
+    from tests.peers.samba import ldap_connection
+
+    tag = uuid.uuid4().hex[:6]
+    good = [HEADER, *rows(500, tag)]  # lines 2..501
+    broken = list(good)
+    broken[10] = f";Import{tag};commune/clerk;{tag}-x1;Accueil\n"             # line 11: no first name
+    broken[100] = f"Agent100;Import{tag};commune/nurse;{tag}-x2;Accueil\n"    # line 101: unknown template
+    broken[200] = broken[2]                                                    # line 201: same person as line 3
+    broken[300] = f"Agent300;Import{tag};commune/clerk\n"                     # line 301: 3 fields of 5
+    broken[500] = f"***;***;commune/clerk;{tag}-x5;Accueil\n"                 # line 501: the login rule gives nothing
+    csv = write(tmp_path / "hr.csv", broken)
+    pw = tmp_path / "passwords.txt"
+    refused = cli("-i", str(ad_project), "ad", "user", "import", str(csv), "--passwords-file", str(pw), "--yes")
+    assert refused.rc == ExitStatus.INVALID_CONFIG, refused.all
+    reported = sorted(int(x.split(":")[1]) for x in refused.err.splitlines() if x.startswith(f"{csv}:"))
+    assert reported == [11, 101, 201, 301, 501], refused.err
+    conn = ldap_connection(samba_dc)
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["sAMAccountName"])
+    assert conn.entries == [] and not pw.exists()  # nothing written, not even the passwords file
+
+    write(csv, good)
+    first = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+                "--yes")
+    assert first.rc == 0, first.err
+    assert [r["status"] for r in json.loads(first.out)] == ["created"] * 500
+    again = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+                "--yes")
+    assert again.rc == 0 and [r["status"] for r in json.loads(again.out)] == ["exists"] * 500
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["sAMAccountName"], paged_size=1000)
+    assert len(conn.entries) == 500 and len(pw.read_text().splitlines()) == 500
+    conn.unbind()
+
+
+@pytest.mark.peer
 def test_import_interrupted_by_a_dc_failure_is_finished_by_a_rerun(ad_project, samba_dc, tmp_path) -> None:
     from itref.ad.client import DirectoryClient
     from itref.ad.importer import import_rows, read_rows
