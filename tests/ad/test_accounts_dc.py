@@ -253,6 +253,32 @@ def test_connection_problems_are_explained(ad_project, cli, samba_dc, change, ex
         assert samba_dc.tls_name in result.err  # names the certificate's real name
 
 
+def test_start_tls_on_the_plain_port_serves_reads_and_password_changes(ad_project, cli, samba_dc, tmp_path) -> None:
+    login, _ = create(cli, ad_project, tmp_path, "Start", f"Tls{tag()}", "commune/clerk")
+    data = json.loads(ad_project.read_text())
+    data["directory"].update({"url": f"ldap://{samba_dc.host}", "start_tls": True})
+    ad_project.write_text(json.dumps(data))
+    shown = cli("-i", str(ad_project), "-f", "json", "ad", "user", "show", login)
+    assert shown.rc == 0 and json.loads(shown.out)["sAMAccountName"] == login, shown.all
+    reset = cli("-i", str(ad_project), "ad", "user", "reset-password", login, "--password-file",
+                str(tmp_path / "new-pw"), "--no-must-change", "--yes")
+    assert reset.rc == 0, reset.all  # unicodePwd is only accepted over an encrypted connection
+    ldap_connection(samba_dc, f"{login}@{samba_dc.dns_domain}", (tmp_path / "new-pw").read_text().strip()).unbind()
+
+
+def test_a_service_account_without_rights_is_told_so_and_changes_nothing(ad_project, cli, samba_dc,
+                                                                         tmp_path, monkeypatch) -> None:
+    login, password = create(cli, ad_project, tmp_path, "Plain", f"User{tag()}", "commune/clerk")
+    victim, _ = create(cli, ad_project, tmp_path, "Victim", f"User{tag()}", "commune/clerk")
+    data = json.loads(ad_project.read_text())
+    data["directory"]["bind_user"] = f"{login}@{samba_dc.dns_domain}"
+    ad_project.write_text(json.dumps(data))
+    monkeypatch.setenv("ITREF_TEST_AD_PASSWORD", password)
+    result = cli("-i", str(ad_project), "ad", "user", "disable", victim, "--yes")
+    assert result.rc != 0 and "insufficient rights" in result.err and "Traceback" not in result.all, result.all
+    assert find(samba_dc, victim)["userAccountControl"] == [512]  # still enabled
+
+
 def test_wrong_bind_password_is_an_authentication_failure(ad_project, cli, monkeypatch) -> None:
     monkeypatch.setenv("ITREF_TEST_AD_PASSWORD", "not-the-Passw0rd")
     result = cli("-i", str(ad_project), "ad", "user", "show", "Administrator")
