@@ -350,3 +350,37 @@ def test_report_finds_stale_never_used_passwordless_and_disabled_but_grouped_acc
     assert used not in accounts(today, "ad.stale-accounts") and never not in accounts(today, "ad.never-logged-on")
     assert used in accounts(later, "ad.stale-accounts")  # its last logon is now 400 days old
     assert never in accounts(later, "ad.never-logged-on") and used not in accounts(later, "ad.never-logged-on")
+
+
+def test_at_a_terminal_the_plan_is_confirmed_and_the_password_shown_once_works(ad_project, samba_dc,
+                                                                               state_dir) -> None:
+    """The acceptance as a person does it: no --yes, no --password-file; answer y, read the password, kinit."""
+    import os
+    import re
+    import sys
+
+    import pexpect
+
+    from tests.conftest import like_a_terminal
+
+    last = f"Terminal{tag()}"
+    child = pexpect.spawn(sys.executable, ["-m", "itref", "-i", str(ad_project), "ad", "user", "create",
+                                           "--template", "cpas/social-worker", "--first", "Émilie", "--last", last],
+                          env={**os.environ, "ITREF_STATE_DIR": str(state_dir), "NO_COLOR": "1", "TERM": "dumb",
+                               "COLUMNS": "200"},
+                          encoding="utf-8", timeout=60, dimensions=(50, 200), preexec_fn=like_a_terminal)
+    child.expect(r"Apply these changes\?")
+    assert "GG-CPAS-Social" in child.before  # the plan came first
+    child.sendline("y")
+    child.expect(pexpect.EOF)
+    child.close()
+    shown = re.search(r"Initial password of (\S+) \(shown once, write it down now\): (\S+)",
+                      " ".join(child.before.split()))  # as read on the screen, whatever the line breaks
+    assert shown, child.before
+    login, password = shown.group(1), shown.group(2)
+    assert child.exitstatus == 0
+    new = "Nouv3au-" + tag() + "!"
+    proc = kinit(samba_dc, f"{login}@{samba_dc.realm}", f"{password}\n{new}\n{new}")
+    assert proc.returncode == 0 and "expired" in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
+    journal = (state_dir / "journal.jsonl").read_text(encoding="utf-8")
+    assert last in journal and password not in journal  # the creation is recorded, the password is not
