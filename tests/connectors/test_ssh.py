@@ -146,7 +146,7 @@ def test_known_hosts_problem_is_reported_before_a_connection_failure(monkeypatch
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x",
+    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x", "agent": True,
                                                                      "known_hosts": str(kh)})
     with pytest.raises(HostKeyRejected, match="cannot read"):
         SSHConnector(host, SecretResolver()).open()
@@ -182,7 +182,7 @@ def test_closed_port_fails_fast() -> None:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x"})
+    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x", "agent": True})
     start = time.monotonic()
     with pytest.raises(ConnectionFailed, match="connection refused"):
         SSHConnector(host, SecretResolver()).open()
@@ -314,3 +314,28 @@ def test_output_sent_after_the_exit_status_is_not_lost(sshd) -> None:
     with ThreadPoolExecutor(4) as pool:
         lengths = [n for batch in pool.map(worker, range(4)) for n in batch]
     assert lengths == [size] * 60
+
+
+def test_a_key_held_by_ssh_agent_logs_in_when_agent_is_set(sshd, monkeypatch, tmp_path) -> None:
+    import subprocess
+
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        monkeypatch.setenv("SSH_AUTH_SOCK", str(sock))
+        subprocess.run(["ssh-add", "-q", str(sshd.client_key)], check=True, capture_output=True)
+        without = SSHConnector(spec(sshd, identity=None), SecretResolver(interactive=False))
+        with pytest.raises(AuthenticationFailed, match="no way to log in"):  # the agent is used only when asked
+            without.open()
+        conn = connect(sshd, identity=None, agent=True)
+        try:
+            assert conn.run(Command.of(["id", "-un"])).stdout.strip() == sshd.username
+        finally:
+            conn.close()
+    finally:
+        agent.terminate()
+        agent.wait(timeout=10)

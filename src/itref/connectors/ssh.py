@@ -205,6 +205,9 @@ class SSHConnector(Connector):
         if key_file and not Path(key_file).is_file():
             raise AuthenticationFailed(_("{host}: the key file {path} does not exist").format(
                 host=name, path=identity))
+        if not (key_file or password or self.host.option("agent", False)):
+            raise AuthenticationFailed(_("{host}: no way to log in is configured: give the host an identity (key "
+                                         "file), a password or agent: true").format(host=name))
         # A direct connection is opened first: the server forks and starts its side of the handshake
         # while paramiko is imported and known_hosts read. A problem with known_hosts is still reported
         # before a connection failure, as when the socket was opened last.
