@@ -131,3 +131,32 @@ def test_progress_lines_when_not_a_terminal(sshd, tmp_path, cli) -> None:
     result = cli("-i", write(tmp_path, {"a": ssh_host_entry(sshd), "b": ssh_host_entry(sshd)}), "run", "--", "true")
     lines = [x for x in result.err.splitlines() if x.startswith("[")]
     assert sorted(x.split("]")[0] for x in lines) == ["[1/2", "[2/2"]
+
+
+def test_at_a_terminal_a_live_view_shows_each_waiting_host_its_state_and_time(sshd, tmp_path, state_dir) -> None:
+    import os
+    import sys
+
+    import pexpect
+
+    from tests.conftest import like_a_terminal
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.97", 0))
+    silent.listen(8)
+    try:
+        inv = write(tmp_path, {"quick": ssh_host_entry(sshd), "slow": ssh_host_entry(
+            sshd, address="127.0.0.97", port=silent.getsockname()[1], connect_timeout=3)})
+        child = pexpect.spawn(sys.executable, ["-m", "itref", "-i", inv, "run", "--", "echo", "alive"],
+                              env={**os.environ, "ITREF_STATE_DIR": str(state_dir), "TERM": "xterm",
+                                   "COLUMNS": "120"},
+                              encoding="utf-8", timeout=30, dimensions=(40, 120), preexec_fn=like_a_terminal)
+        child.expect(r"1/2 hosts done")  # quick is done while slow still waits, and the view says so
+        child.expect(r"slow\s+connecting\s+\d+\.\d s")
+        child.expect(pexpect.EOF)
+        child.close()
+    finally:
+        silent.close()
+    assert child.exitstatus == ExitStatus.UNREACHABLE
+    screen = child.before
+    assert "alive" in screen and "unreachable" in screen  # the result table replaced the live view
