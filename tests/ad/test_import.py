@@ -69,6 +69,9 @@ def test_import_creates_then_a_rerun_creates_nothing(ad_project, cli, samba_dc, 
     pw = tmp_path / "passwords.txt"
     dry = cli("-i", str(ad_project), "ad", "user", "import", str(csv), "--dry-run")
     assert dry.rc == 0 and "12 account(s) would be created" in dry.err
+    # each row's account as it would be made: OU, attributes, groups
+    assert dry.out.count(f"+ create CN=Agent0 Import{tag},OU=Commune,") == 1 and "department: Accueil" in dry.out
+    assert f"sAMAccountName: agent11.import{tag}" in dry.out and dry.out.count("joins CN=GG-Commune") == 12
     first = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
                 "--yes")
     assert first.rc == 0, first.all
@@ -87,6 +90,21 @@ def test_import_creates_then_a_rerun_creates_nothing(ad_project, cli, samba_dc, 
     conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["employeeID", "department"])
     assert len(conn.entries) == 12 and {e.department.value for e in conn.entries} == {"Accueil"}
     conn.unbind()
+
+
+@pytest.mark.peer
+def test_dry_run_gives_two_namesakes_of_one_file_two_logins_as_a_real_run_would(ad_project, cli, tmp_path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, f"Anne;Twin{tag};commune/clerk;{tag}-1;RH\n",
+                                      f"Anne;Twin{tag};commune/clerk;{tag}-2;Accueil\n"])
+    dry = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--dry-run")
+    rows = json.loads(dry.out)["rows"]
+    assert dry.rc == 0 and [r["login"] for r in rows] == [f"anne.twin{tag}", f"anne.twin{tag}2"]
+    assert rows[1]["plan"]["changes"][0]["attributes"]["department"] == "Accueil"
+    pw = tmp_path / "pw"
+    real = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+               "--yes")
+    assert [r["login"] for r in json.loads(real.out)] == [r["login"] for r in rows]
 
 
 @pytest.mark.peer

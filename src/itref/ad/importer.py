@@ -334,6 +334,59 @@ def _flush(client: DirectoryClient, pending: _Pending, results: list[RowResult],
     pending.rows.clear()
 
 
+def plan_row_create(client: DirectoryClient, project: Project, row: Row, view: DirectoryView) -> Plan:
+    """Return the plan creating the account of ``row`` (its template, its extra columns, its employee id)."""
+    extra = {ad_attribute(k): v for k, v in row.attributes.items()}
+    if row.employee_id:
+        extra["employeeID"] = row.employee_id
+    return plan_create(client, project, row.template, row.first, row.last, extra, login=row.login, view=view)
+
+
+@dataclass(frozen=True)
+class RowPreview:
+    """What a dry run shows of one row: what a real run would do, the account concerned, the template groups
+    it would join (``groups``), and for ``create`` / ``finish`` the whole plan (OU, attributes, groups)."""
+
+    row: Row
+    action: RowAction | Literal["fails"]
+    login: str = ""
+    missing: list[str] = field(default_factory=list)
+    plan: Plan | None = None
+    error: str = ""
+
+
+def preview_rows(client: DirectoryClient, project: Project, rows: list[Row]) -> list[RowPreview]:
+    """Return what importing ``rows`` would do, row by row, reading the directory once and writing nothing.
+
+    Two rows of the file never get the same login (each planned account is remembered, as a real run does).
+    A row a real run would fail (a group or OU missing) is a ``fails`` preview. Raises ConnectionFailed when
+    the DC cannot be read.
+    """
+    index = load_index(client, project, rows)
+    previews: list[RowPreview] = []
+    for row in rows:
+        user = find(index, project, row)
+        login = (user.text("sAMAccountName") or "") if user is not None else ""
+        try:
+            action, missing = decide(index, project, row, user)
+            plan = None
+            if action == "create":
+                plan = plan_row_create(client, project, row, index)
+                created = next(c for c in plan.changes if c.kind == "create")
+                index.add(_created_entry(plan, created.dn, []))
+                login = plan.login
+            elif action == "finish":
+                assert user is not None
+                plan = plan_finish(client, project, row, user, index)
+        except ConnectionFailed:
+            raise
+        except ItrefError as exc:
+            previews.append(RowPreview(row, "fails", login, error=exc.message))
+            continue
+        previews.append(RowPreview(row, action, login, missing, plan))
+    return previews
+
+
 def _created_entry(plan: Plan, dn: str, groups: list[str]) -> Entry:
     """Return the index entry of the account ``plan`` has just created at ``dn``, as it will be once enabled
     and in its ``groups``."""
@@ -363,11 +416,7 @@ def _settle(client: DirectoryClient, project: Project, row: Row, user: Entry | N
         assert user is not None
         plan, status = plan_finish(client, project, row, user, view), "completed"
     else:
-        extra = {ad_attribute(k): v for k, v in row.attributes.items()}
-        if row.employee_id:
-            extra["employeeID"] = row.employee_id
-        plan = plan_create(client, project, row.template, row.first, row.last, extra, login=row.login, view=view)
-        status = "created"
+        plan, status = plan_row_create(client, project, row, view), "created"
     plan, groups = split_memberships(fuse_password(plan))
     password = plan.password
     assert password is not None

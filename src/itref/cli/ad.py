@@ -12,7 +12,7 @@ import typer
 
 from itref.cli.state import CliState, state
 from itref.core.status import ExitStatus
-from itref.i18n import _
+from itref.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from itref.ad.client import DirectoryClient
@@ -185,7 +185,7 @@ def user_import(
     """Create the accounts of a CSV file; every row is checked first, and a rerun creates nothing twice."""
     st = state(ctx)
     fmt = st.require_format("table", "json")
-    from itref.ad.importer import decide, find, import_rows, load_index, read_rows
+    from itref.ad.importer import import_rows, preview_rows, read_rows
     from itref.core.errors import UsageError
     from itref.report.inventory import to_json
 
@@ -196,26 +196,32 @@ def user_import(
     rctx, client = _client(st, read_only=dry_run)
     try:
         if dry_run:
-            index = load_index(client, project, rows)
-            todo = []
-            for row in rows:
-                user = find(index, project, row)
-                action, missing = decide(index, project, row, user)
-                todo.append({"line": row.line, "name": f"{row.first} {row.last}", "template": row.template,
-                             "action": action, "groups": [dn.split(",", 1)[0].removeprefix("CN=") for dn in missing],
-                             "login": (user.text("sAMAccountName") if user else None)})
+            from itref.report.ad import plan_dict, plan_text
+
+            previews = preview_rows(client, project, rows)
+            todo = [{"line": p.row.line, "name": f"{p.row.first} {p.row.last}", "template": p.row.template,
+                     "action": p.action, "groups": [dn.split(",", 1)[0].removeprefix("CN=") for dn in p.missing],
+                     "login": p.login or None, "error": p.error or None,
+                     "plan": plan_dict(p.plan) if p.plan is not None else None} for p in previews]
             if fmt == "json":
                 st.out.print(to_json({"dry_run": True, "rows": todo}), markup=False, soft_wrap=True)
             else:
-                for t in todo:
+                for t, p in zip(todo, previews, strict=True):
                     what = (_("add to the groups {groups}").format(groups=", ".join(t["groups"]))
                             if t["action"] == "groups" else t["action"])
                     st.out.print(f"{csv_file}:{t['line']}: {what} {t['name']} ({t['template']})"
-                                 + (f" → {t['login']}" if t["login"] else ""), markup=False)
-            creates = sum(t["action"] != "exists" for t in todo)
+                                 + (f" → {t['login']}" if t["login"] else "")
+                                 + (f": {t['error']}" if t["error"] else ""), markup=False)
+                    if p.plan is not None:  # the account as it would be made: OU, attributes, groups
+                        st.out.print(plan_text(p.plan))
+            creates = sum(t["action"] in ("create", "finish", "groups") for t in todo)
+            fails = sum(t["action"] == "fails" for t in todo)
             st.err.print(_("Dry run: {n} account(s) would be created or finished, {m} already exist.").format(
-                n=creates, m=len(todo) - creates), markup=False)
-            return ExitStatus.SUCCESS
+                n=creates, m=len(todo) - creates - fails), markup=False)
+            if fails:
+                st.err.print(ngettext("{n} row would fail (see above).", "{n} rows would fail (see above).",
+                                      fails).format(n=fails), markup=False)
+            return ExitStatus.FAILURE if fails else ExitStatus.SUCCESS
         if not _confirm(st, yes):
             return ExitStatus.FAILURE
         assert passwords_file is not None
