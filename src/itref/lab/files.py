@@ -101,13 +101,18 @@ def _backups(paths: LabPaths, entity: str) -> list[dict[str, Any]]:
     return out
 
 
-def _onboard(template: str, why: str, approval: str) -> dict[str, Any]:
+def _onboard(template: str, why: str, approval: str, *, backups_first: bool = False) -> dict[str, Any]:
+    """Return the starter onboarding routine, adapted (the CPAS's checks its backups before any change)."""
+    before: list[dict[str, Any]] = [
+        {"description": "Vérifier les sauvegardes du CPAS avant de changer quoi que ce soit",
+         "backup": {"action": "check"}, "on_failure": "continue"}] if backups_first else []
     return {
         "description": "Donner son compte à une nouvelle personne, le premier jour",
         "why": why,
         "ask": {"first": {"prompt": "Prénom"}, "last": {"prompt": "Nom"}},
         "steps": [
             {"description": "Vérifier que l'accès est approuvé", "manual": approval},
+            *before,
             {"id": "account", "description": f"Créer le compte depuis le modèle {template}",
              "why": "Le modèle place le compte dans la bonne OU et les bons groupes.",
              "ad": {"action": "user create", "params": {"template": template, "first": "{first}",
@@ -120,7 +125,12 @@ def _onboard(template: str, why: str, approval: str) -> dict[str, Any]:
     }
 
 
-def _offboard() -> dict[str, Any]:
+def _offboard(*, equipment: bool = False) -> dict[str, Any]:
+    """Return the starter offboarding routine, adapted (the commune's also collects the equipment)."""
+    after: list[dict[str, Any]] = [
+        {"description": "Récupérer le matériel",
+         "manual": "Récupérez le portable, le badge et les clés de {login} ; notez-les au registre."}] if equipment \
+        else []
     return {
         "description": "Fermer le compte d'une personne qui part, de façon réversible",
         "why": "Un compte resté ouvert après un départ est une porte que personne ne surveille.",
@@ -131,6 +141,7 @@ def _offboard() -> dict[str, Any]:
              "manual": "Vérifiez la date de départ de {login} avec les ressources humaines."},
             {"description": "Désactiver le compte, retirer ses groupes, le ranger dans l'OU des départs",
              "ad": {"action": "user offboard", "params": {"login": "{login}", "reason": "{reason}"}}},
+            *after,
         ],
     }
 
@@ -157,7 +168,7 @@ def playbooks(paths: LabPaths, live: Live) -> dict[str, dict[str, Any]]:
             "onboard-employee": _onboard("clerk", "Un nouvel agent a besoin d'un compte qui marche, dans les bons "
                                          "groupes, sans oubli ni accès en trop.",
                                          "Vérifiez que la demande d'accès signée de {first} {last} est au dossier RH."),
-            "offboard-leaver": _offboard(),
+            "offboard-leaver": _offboard(equipment=True),
             "monthly-audit": _audit_routine("la commune", "entity:commune"),
             "printer-room-check": {"description": "Coup d'œil hebdomadaire au local imprimantes", "steps": [
                 {"description": "Vérifier l'onduleur du local imprimantes",
@@ -214,7 +225,7 @@ def playbooks(paths: LabPaths, live: Live) -> dict[str, dict[str, Any]]:
             "onboard-employee": _onboard("social-worker", "Les dossiers sociaux sont confidentiels : une nouvelle "
                                          "personne reçoit exactement les accès de son rôle.",
                                          "Vérifiez que le directeur général du CPAS a signé la demande d'accès de "
-                                         "{first} {last}."),
+                                         "{first} {last}.", backups_first=True),
             "offboard-leaver": _offboard(),
             "weekly-backup-check": {"description": "Vérifier les sauvegardes du CPAS chaque lundi",
                                     "schedule": "0 8 * * 1", "steps": [
