@@ -205,9 +205,6 @@ class SSHConnector(Connector):
         if key_file and not Path(key_file).is_file():
             raise AuthenticationFailed(_("{host}: the key file {path} does not exist").format(
                 host=name, path=identity))
-        if not (key_file or password or self.host.option("agent", False)):
-            raise AuthenticationFailed(_("{host}: no way to log in is configured: give the host an identity (key "
-                                         "file), a password or agent: true").format(host=name))
         # A direct connection is opened first: the server forks and starts its side of the handshake
         # while paramiko is imported and known_hosts read. A problem with known_hosts is still reported
         # before a connection failure, as when the socket was opened last.
@@ -253,6 +250,10 @@ class SSHConnector(Connector):
                 host=name, user=self.host.option("user"), tried=", ".join(tried) or _("nothing"))) from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
+            if "no authentication methods available" in str(exc).lower():  # none configured, server reached
+                raise AuthenticationFailed(_(
+                    "{host}: no way to log in is configured: give the host an identity (key file), a password or "
+                    "agent: true").format(host=name)) from None
             raise ConnectionFailed(_("{host}: SSH handshake with {address}:{port} failed ({reason})").format(
                 host=name, address=self.host.address, port=self.port, reason=exc or type(exc).__name__)) from None
         transport = client.get_transport()
