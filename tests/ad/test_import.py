@@ -108,6 +108,18 @@ def test_dry_run_gives_two_namesakes_of_one_file_two_logins_as_a_real_run_would(
 
 
 @pytest.mark.peer
+def test_dry_run_and_real_run_agree_on_a_row_found_among_the_files_own_accounts(ad_project, cli, tmp_path) -> None:
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, f"Marc;Same{tag};commune/clerk;{tag}-1;RH\n",
+                                      f"Marc;Same{tag};commune/clerk;;RH\n"])  # no matricule: found by name
+    dry = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--dry-run")
+    assert [r["action"] for r in json.loads(dry.out)["rows"]] == ["create", "exists"], dry.out
+    real = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file",
+               str(tmp_path / "pw"), "--yes")
+    assert [r["status"] for r in json.loads(real.out)] == ["created", "exists"], real.out
+
+
+@pytest.mark.peer
 def test_500_rows_with_5_broken_write_nothing_then_fixed_import_500_and_a_rerun_creates_none(
         ad_project, cli, samba_dc, tmp_path) -> None:
     """The issue's acceptance: the 5 bad rows are reported with their lines and nothing is written; fixed,

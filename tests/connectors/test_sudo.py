@@ -28,7 +28,7 @@ class SudoHost:
 
     def rule(self, line: str) -> None:
         """Replace the test user's sudo rule (in place: the bind mount shows the same file)."""
-        text = f"Defaults !lecture, passwd_tries=1\nroot ALL=(ALL:ALL) ALL\n{self.host.username} {line}\n"
+        text = f"Defaults !lecture\nroot ALL=(ALL:ALL) ALL\n{self.host.username} {line}\n"  # passwd_tries: 3
         with self.sudoers.open("w") as f:
             f.write(text)
 
@@ -75,7 +75,7 @@ def test_under_nopasswd_the_password_never_reaches_the_command(sudo_host, monkey
     assert (res.rc, res.stdout) == (0, "0\nline one\n"), res.stderr
     assert sudo_host.host.password not in res.stdout + res.stderr
     empty = run_as_root(sudo_host, monkeypatch, sudo_host.host.password, b"")
-    assert (empty.rc, empty.stdout) == (0, "0\n"), empty.stderr
+    assert (empty.rc, empty.stdout) == (0, "0\n"), empty.stderr  # the password line was dropped, not echoed
 
 
 def test_a_wrong_password_runs_nothing_and_is_not_shown(sudo_host, monkeypatch) -> None:
@@ -83,6 +83,13 @@ def test_a_wrong_password_runs_nothing_and_is_not_shown(sudo_host, monkeypatch) 
     res = run_as_root(sudo_host, monkeypatch, "wrong-Passw0rd-canary", b"secret input\n")
     assert res.rc != 0 and "0\n" not in res.stdout and "secret input" not in res.stdout
     assert "wrong-Passw0rd-canary" not in res.stdout + res.stderr
+
+
+def test_a_wrong_password_for_a_command_without_input_costs_one_attempt_not_three(sudo_host, monkeypatch) -> None:
+    sudo_host.rule("ALL=(ALL:ALL) ALL")
+    res = run_as_root(sudo_host, monkeypatch, "wrong-Passw0rd-canary", b"")
+    assert res.rc != 0 and "0\n" not in res.stdout
+    assert "1 incorrect password attempt" in res.stderr, res.stderr  # lockout policies count each attempt
 
 
 def test_without_a_password_sudo_never_waits_for_one(sudo_host, monkeypatch) -> None:
@@ -97,4 +104,5 @@ def test_the_password_is_on_no_command_line() -> None:
     argv, stdin = sudo_argv(["id"], "Passw0rd-canary", b"in")
     assert not [a for a in argv if "Passw0rd-canary" in a]
     assert stdin is not None and stdin.startswith(b"Passw0rd-canary\n") and stdin.endswith(b"\nin")
+    assert sudo_argv(["id"], "Passw0rd-canary", None)[1] == b"Passw0rd-canary\n"  # no input: the password alone
     assert sudo_argv(["id"], None, None) == (["sudo", "-n", "--", "id"], None)
