@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,6 +117,21 @@ entities:
 
 
 # ------------------------------------------------------------------ real peers: OpenSSH sshd
+
+
+@contextlib.contextmanager
+def shared_tmp(prefix: str) -> Iterator[Path]:
+    """Yield a new folder ``/tmp/itref-PREFIX-XXXXXXXX`` (mode 0755) that the sshd hosts' unprivileged user can
+    read (pytest's tmp_path is private to root, and long); it is removed with its content afterwards."""
+    import shutil
+    import uuid
+
+    folder = Path(f"/tmp/itref-{prefix}-{uuid.uuid4().hex[:8]}")
+    folder.mkdir(mode=0o755)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from itref.core.status import ExitStatus
-from tests.conftest import ROOT, ssh_host_entry
+from tests.conftest import ROOT, shared_tmp, ssh_host_entry
 
 pytestmark = pytest.mark.peer
 
@@ -105,19 +105,14 @@ def test_thresholds_follow_entity_tag_and_host_overrides(sshd, small_disk, tmp_p
 def test_a_failed_unit_from_a_fake_systemctl_on_the_remote_path(ssh_keys, ssh_user, tmp_path, cli) -> None:
     from tests.peers.sshd import SSHDHost
 
-    fake = Path(f"/tmp/itref-fakebin-{uuid.uuid4().hex[:8]}")
-    fake.mkdir(mode=0o755)
-    script = fake / "systemctl"
-    script.write_text("#!/bin/sh\necho 'nginx.service loaded failed failed A high performance web server'\n")
-    script.chmod(0o755)
-    try:
+    with shared_tmp("fakebin") as fake:
+        script = fake / "systemctl"
+        script.write_text("#!/bin/sh\necho 'nginx.service loaded failed failed A high performance web server'\n")
+        script.chmod(0o755)
         with SSHDHost(ssh_keys, ssh_user, address="127.0.0.31",
                       extra_config=[f"SetEnv PATH={fake}:/usr/sbin:/usr/bin:/sbin:/bin"]) as host:
             inv = write(tmp_path, {"srv-web": ssh_host_entry(host)})
             result = cli("-i", inv, "-f", "json", "audit", "--checks", "linux.systemd.failed")
-    finally:
-        script.unlink()
-        fake.rmdir()
     finding = next(f for f in json.loads(result.out)["findings"] if f["check"] == "linux.systemd.failed")
     assert finding["severity"] == "critical" and "nginx.service" in finding["message"]
 
@@ -229,9 +224,7 @@ class AptHost:
 def apt_host(ssh_keys, ssh_user) -> Iterator[AptHost]:
     from tests.peers.sshd import SSHDHost
 
-    root = Path(f"/tmp/itref-apt-{uuid.uuid4().hex[:8]}")
-    root.mkdir(mode=0o755)
-    try:
+    with shared_tmp("apt") as root:
         subprocess.run(["cp", "/var/lib/dpkg/status", str(root / "status")], check=True)
         subprocess.run(["cp", "-a", "/etc/apt", str(root / "apt")], check=True)
         (root / "lists" / "partial").mkdir(parents=True)
@@ -254,8 +247,6 @@ def apt_host(ssh_keys, ssh_user) -> Iterator[AptHost]:
         with SSHDHost(ssh_keys, ssh_user, address="127.0.0.32", setup=setup, extra_config=[
                 f"SetEnv PATH={root / 'bin'}:/usr/sbin:/usr/bin:/sbin:/bin XDG_CACHE_HOME={root / 'cache'}"]) as host:
             yield AptHost(root, host, ssh_user)
-    finally:
-        subprocess.run(["rm", "-rf", str(root)], check=False)
 
 
 def updates_finding(cli, inv: str) -> dict:

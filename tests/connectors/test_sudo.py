@@ -4,7 +4,6 @@ namespace): the password is used when sudo asks for it and never reaches the com
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 from itref.config.schema import SecretRef
 from itref.connectors.base import Command
 from itref.connectors.sudo import sudo_argv
+from tests.conftest import shared_tmp
 from tests.connectors.test_ssh import connect
 
 pytestmark = pytest.mark.peer
@@ -39,16 +39,12 @@ def sudo_host(ssh_keys, ssh_user) -> Iterator[SudoHost]:
 
     if shutil.which("sudo") is None:
         pytest.fail("sudo is missing: apt-get install sudo (scripts/test installs it)")
-    root = Path(f"/tmp/itref-sudo-{uuid.uuid4().hex[:8]}")
-    root.mkdir(mode=0o755)
-    sudoers = root / "sudoers"
-    sudoers.write_text("root ALL=(ALL:ALL) ALL\n")
-    sudoers.chmod(0o440)
-    try:
+    with shared_tmp("sudo") as root:
+        sudoers = root / "sudoers"
+        sudoers.write_text("root ALL=(ALL:ALL) ALL\n")
+        sudoers.chmod(0o440)
         with SSHDHost(ssh_keys, ssh_user, address="127.0.0.33", setup=[f"mount --bind {sudoers} /etc/sudoers"]) as h:
             yield SudoHost(h, sudoers)
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def run_as_root(sudo_host: SudoHost, monkeypatch, password: str | None, stdin: bytes):
