@@ -27,7 +27,7 @@ from itref.ad.errors import DirectoryError
 from itref.ad.index import DirectoryIndex, norm_dn
 from itref.ad.naming import ascii_name, render_login
 from itref.ad.passwords import generate
-from itref.ad.plan import Change, Plan, apply, fuse_password, split_memberships
+from itref.ad.plan import Change, Plan, apply, delete_created, fuse_password, split_memberships
 from itref.ad.values import UAC_ACCOUNTDISABLE
 from itref.core.errors import ConfigError, ConfigIssue, ConnectionFailed, ItrefError
 from itref.i18n import _
@@ -321,13 +321,7 @@ def _flush(client: DirectoryClient, pending: _Pending, results: list[RowResult],
     for pos, message in refused.items():
         made = pending.created.get(pos)
         if made is not None:
-            try:
-                client.delete(made)
-            except DirectoryError:
-                pass
-            else:
-                if on_change is not None:
-                    on_change(Change("delete", made), made)
+            delete_created(client, made, on_change)
         results[pos] = RowResult(results[pos].row, "failed", "" if made else results[pos].login, message)
     pending.members.clear()
     pending.created.clear()

@@ -107,15 +107,23 @@ def apply(client: DirectoryClient, plan: Plan, on_change: Callable[[Change, str]
                 on_change(change, new_dn)
     except DirectoryError:
         if created is not None:
-            try:
-                client.delete(created)
-            except DirectoryError:
-                pass
-            else:
-                if on_change is not None:
-                    on_change(Change("delete", created), created)
+            delete_created(client, created, on_change)
         raise
     return done
+
+
+def delete_created(client: DirectoryClient, dn: str, on_change: Callable[[Change, str], None] | None) -> bool:
+    """Delete the account ``dn`` that a failed creation left half-made, journaling it through ``on_change``.
+
+    Returns True when it was deleted; False when the DC refused (the account stays, for a rerun to find).
+    """
+    try:
+        client.delete(dn)
+    except DirectoryError:
+        return False
+    if on_change is not None:
+        on_change(Change("delete", dn), dn)
+    return True
 
 
 def _perform(client: DirectoryClient, change: Change, dn: str, password: Secret | None) -> str:
