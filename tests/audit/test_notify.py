@@ -47,53 +47,17 @@ def free_port() -> int:
 class TLSFiles:
     ca: Path
     cert: Path
-    key: Path
+    """Certificate and key together, for localhost and 127.0.0.1."""
     other_cert: Path
     """Signed by the same CA for another name (mail.exemple.example): the name check must refuse it."""
 
 
 def _make_tls(folder: Path) -> TLSFiles:
-    import ipaddress
+    from itref.lab.tls import issue, make_ca
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    now = datetime.now(UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "itref test CA")])
-    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
-          .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(hours=1))
-          .not_valid_after(now + timedelta(days=2))
-          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-          .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                       content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                       key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
-          .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-          .sign(ca_key, hashes.SHA256()))
-    key = ec.generate_private_key(ec.SECP256R1())
-
-    def leaf(names: list[x509.GeneralName]) -> x509.Certificate:
-        return (x509.CertificateBuilder()
-                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "smtp test")]))
-                .issuer_name(ca_name).public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=2))
-                .add_extension(x509.SubjectAlternativeName(names), critical=False)
-                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                               critical=False)
-                .sign(ca_key, hashes.SHA256()))
-
-    files = TLSFiles(folder / "ca.pem", folder / "server.pem", folder / "server.key", folder / "other.pem")
-    files.ca.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    files.cert.write_bytes(leaf([x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-                           .public_bytes(serialization.Encoding.PEM))
-    files.other_cert.write_bytes(leaf([x509.DNSName("mail.exemple.example")]).public_bytes(serialization.Encoding.PEM))
-    files.key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                            serialization.NoEncryption()))
-    return files
+    ca, _key = make_ca(folder, stem="ca", common_name="itref test CA", days=2)
+    return TLSFiles(ca, issue(folder, "server", ["localhost", "127.0.0.1"], 2, ca="ca", common_name="smtp test"),
+                    issue(folder, "other", ["mail.exemple.example"], 2, ca="ca", common_name="smtp test"))
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +123,7 @@ def smtp_server(tls: TLSFiles) -> Iterator[Any]:
         options: dict[str, Any] = {}
         if starttls:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-            context.load_cert_chain(cert or tls.cert, tls.key)
+            context.load_cert_chain(cert or tls.cert)  # certificate and key in one file
             options.update(tls_context=context, require_starttls=True)
         else:
             options.update(auth_require_tls=False)
