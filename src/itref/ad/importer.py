@@ -367,8 +367,7 @@ def preview_rows(client: DirectoryClient, project: Project, rows: list[Row]) -> 
             if action == "create":
                 plan = plan_row_create(client, project, row, index)
                 created = next(c for c in plan.changes if c.kind == "create")
-                joins = [c.target for c in plan.changes if c.kind == "add-member"]
-                index.add(_created_entry(plan, created.dn, joins))  # as a real run remembers it
+                index.add(_created_entry(plan, created.dn, split_memberships(plan)[1]))  # as a real run does
                 login = plan.login
             elif action == "finish":
                 assert user is not None

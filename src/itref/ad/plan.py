@@ -112,18 +112,15 @@ def apply(client: DirectoryClient, plan: Plan, on_change: Callable[[Change, str]
     return done
 
 
-def delete_created(client: DirectoryClient, dn: str, on_change: Callable[[Change, str], None] | None) -> bool:
-    """Delete the account ``dn`` that a failed creation left half-made, journaling it through ``on_change``.
-
-    Returns True when it was deleted; False when the DC refused (the account stays, for a rerun to find).
-    """
+def delete_created(client: DirectoryClient, dn: str, on_change: Callable[[Change, str], None] | None) -> None:
+    """Delete the account ``dn`` that a failed creation left half-made, journaling it through ``on_change``;
+    when the DC refuses, the account stays (for a rerun to find) and nothing is journaled."""
     try:
         client.delete(dn)
     except DirectoryError:
-        return False
+        return
     if on_change is not None:
         on_change(Change("delete", dn), dn)
-    return True
 
 
 def _perform(client: DirectoryClient, change: Change, dn: str, password: Secret | None) -> str:
