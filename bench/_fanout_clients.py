@@ -99,7 +99,7 @@ def itref_api(spec: dict[str, Any]) -> dict[str, str | None]:
 
     from itref.config.project import HostSpec, load_project
     from itref.connectors.base import Command, Connector
-    from itref.core.context import RunContext
+    from itref.context import RunContext
     from itref.core.results import HostResult, Outcome
     from itref.journal import Journal
     from itref.runner.executor import execute

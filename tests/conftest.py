@@ -32,6 +32,28 @@ def like_a_terminal() -> None:
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
+def journal_records(state_dir: Path) -> list[dict]:
+    """Return every journal record of the state folder ``state_dir`` (all writers, all months), in time order."""
+    import json
+
+    records = [json.loads(line) for path in sorted(state_dir.glob("journal/*/*.jsonl"))
+               for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    from datetime import datetime
+
+    return sorted(records, key=lambda r: datetime.fromisoformat(r["time"]))
+
+
+def journal_text(state_dir: Path) -> str:
+    """Return the raw text of every journal file of ``state_dir`` (to look for what must never be there)."""
+    return "".join(p.read_text(encoding="utf-8") for p in sorted(state_dir.glob("journal/*/*.jsonl")))
+
+
+def state_text(state_dir: Path) -> str:
+    """Return the text of every file of the state folder ``state_dir`` (records, documents, histories)."""
+    return "".join(p.read_text(encoding="utf-8", errors="replace") for p in sorted(state_dir.rglob("*"))
+                   if p.is_file())
+
+
 @dataclass
 class CliResult:
     """What one itref invocation produced."""
@@ -47,9 +69,10 @@ class CliResult:
 
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own itref state dir (journal, history), never the user's."""
+    """Every test gets its own itref state folder (journal, histories) and cache folder, never the user's."""
     path = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("ITREF_STATE_DIR", str(path))
+    monkeypatch.setenv("ITREF_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))  # this machine's caches, per test
     monkeypatch.delenv("ITREF_INVENTORY", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
     return path

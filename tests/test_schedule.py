@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from itref.schedule import inventory_key, split_block, with_block, without_block
+from tests.conftest import journal_records
 
 USER_CRONTAB = (
     "# my own jobs — do not lose them\n"
@@ -137,7 +138,7 @@ def test_install_list_remove_keeps_the_users_lines(cli, project: Path, crontab: 
     assert r.rc == 0 and "No itref entry" in r.err
     assert crontab.read_bytes() == USER_CRONTAB.encode("utf-8")
 
-    journal = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
+    journal = journal_records(state_dir)
     assert [(j["action"], j["outcome"]) for j in journal] == [("schedule install", "changed"),
                                                               ("schedule remove", "changed")]
 

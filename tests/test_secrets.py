@@ -11,6 +11,7 @@ import pytest
 from itref.config.schema import SecretRef
 from itref.core.errors import SecretError
 from itref.secrets import Secret, SecretResolver, mask
+from tests.conftest import journal_text
 
 CANARY = "canary-Pa55w0rd-9f3e"
 
@@ -139,7 +140,7 @@ def test_canary_secret_never_appears_in_output_or_journal(make_inventory, cli, s
     SecretResolver({"sudo-pw": ref(env="ITREF_CANARY")}).resolve(ref(secret="sudo-pw"), "t")
     result = cli("-i", str(inv), "run", "--", "sh", "-c", f"echo {CANARY}; echo {CANARY} >&2; exit 1")
     assert result.rc == 1, result.all
-    journal = (state_dir / "journal.jsonl").read_text()
+    journal = journal_text(state_dir)
     shown = cli("journal").out
     assert "***" in result.out
     for text in (result.out, result.err, journal, shown):

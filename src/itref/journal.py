@@ -1,47 +1,27 @@
-"""The journal: an append-only record of everything itref ran or changed.
+"""The journal: an append-only record of everything itref ran or changed, signed by a person.
 
-One JSON object per line in ``<state dir>/journal.jsonl``. Writers take an exclusive lock and
-write each record with a single ``write`` on an ``O_APPEND`` descriptor, so two cron runs writing
-at once never interleave. Secret values are masked before anything is written.
+Records live in the project's state folder (``journal/YYYY-MM/<writer>.jsonl``, see :mod:`itref.state.records`),
+so whoever takes the project over reads what was done before, by whom. Secret values are masked before
+anything is written.
 """
 
 from __future__ import annotations
 
-import fcntl
-import getpass
-import json
 import os
-import socket
 import uuid
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
-from itref.secrets import mask
+from itref.state.operator import display_name
+from itref.state.records import RecordStream, now_text, parse_time
 
+if TYPE_CHECKING:
+    from itref.state.folder import StateFolder
 
-def state_dir() -> Path:
-    """Return itref's state folder: ``$ITREF_STATE_DIR``, else the XDG state dir (``~/.local/state/itref``)."""
-    override = os.environ.get("ITREF_STATE_DIR")
-    if override:
-        return Path(override).expanduser()
-    from platformdirs import user_state_dir
-
-    return Path(user_state_dir("itref", appauthor=False))
-
-
-def operator() -> str:
-    """Return who is acting: ``user@machine`` (the sudo caller when run through sudo)."""
-    user = os.environ.get("SUDO_USER") or _login()
-    return f"{user}@{socket.gethostname()}"
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return str(os.getuid())
+KIND = "journal"
+VIA_ENV = "ITREF_VIA"
+"""Set by itref's cron lines (``cron``): records say what started them when no person did at that moment."""
 
 
 def new_run_id() -> str:
@@ -51,7 +31,12 @@ def new_run_id() -> str:
 
 @dataclass(frozen=True)
 class JournalRecord:
-    """One action: what ran or changed where, by whom, how it ended. Never holds a secret value."""
+    """One action: what ran or changed where, by whom, how it ended. Never holds a secret value.
+
+    ``operator`` is the person (None when unknown: root with no name given), ``account`` and ``machine`` where
+    it came from; :meth:`Journal.append` fills them in. ``via`` says what started it when no person did at
+    that moment (``cron``, or ``schedule`` for a change applied at its date).
+    """
 
     action: str
     target: str
@@ -62,71 +47,115 @@ class JournalRecord:
     duration: float | None = None
     detail: str | None = None
     run_id: str = ""
-    operator: str = field(default_factory=operator)
-    time: str = field(default_factory=lambda: datetime.now(UTC).astimezone().isoformat(timespec="seconds"))
+    operator: str | None = None
+    account: str | None = None
+    machine: str | None = None
+    via: str | None = None
+    time: str = field(default_factory=now_text)
 
     @property
     def when(self) -> datetime:
         """Return the record's time as an aware datetime."""
-        return datetime.fromisoformat(self.time)
+        when = parse_time(self.time)
+        assert when is not None
+        return when
+
+    @property
+    def who(self) -> str:
+        """Return the signer for people: the person, else "ACCOUNT, person unknown" (records written before
+        itref signed them carry ``user@machine`` as operator, shown as it is)."""
+        if self.operator is None and self.account is None:
+            return display_name(None, None)
+        return display_name(self.operator, self.account)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the record as JSON-ready data, without empty fields."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
 
 class Journal:
-    """Append to and read the journal file at ``path``."""
+    """Append to and read the journal of a state folder."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or state_dir() / "journal.jsonl"
-        self.damaged = 0
-        """How many unreadable lines the last read skipped."""
+    def __init__(self, state: StateFolder) -> None:
+        self.state = state
+        self.stream = RecordStream(state, KIND)
+
+    @property
+    def damaged(self) -> int:
+        """Return how many unreadable lines the last read skipped."""
+        return len(self.stream.damage)
+
+    @property
+    def path(self) -> Any:
+        """Return the journal's folder (for messages)."""
+        return self.stream.path
 
     def append(self, record: JournalRecord) -> None:
-        """Write one record atomically (exclusive lock, single write). Raises OSError if the disk refuses."""
-        data = {k: v for k, v in asdict(record).items() if v is not None}
-        line = (mask(json.dumps(data, ensure_ascii=False, sort_keys=True)) + "\n").encode("utf-8")
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            try:
-                size = os.fstat(fd).st_size
-                if size and os.pread(fd, 1, size - 1) != b"\n":
-                    line = b"\n" + line  # a previous writer died mid-line: start a fresh line
-                view = memoryview(line)
-                while view:
-                    written = os.write(fd, view)
-                    view = view[written:]
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        """Write one record, signed with this process's operator unless it already is, whole or not at all.
+        Raises StateError when the state folder cannot take it (disk full, no permission)."""
+        if record.account is None:
+            record = replace(record, **self.state.operator.fields())
+        if record.via is None and os.environ.get(VIA_ENV):
+            record = replace(record, via=os.environ[VIA_ENV])
+        self.stream.append(record.as_dict())
 
-    def records(self) -> Iterator[JournalRecord]:
-        """Yield every readable record, oldest first; a damaged line is skipped (see :attr:`damaged`)."""
-        self.damaged = 0
-        if not self.path.exists():
-            return
+    def records(self, since: datetime | None = None) -> list[JournalRecord]:
+        """Return every readable record (made at ``since`` or later), oldest first; a damaged line is skipped
+        (see :attr:`damaged`)."""
         known = set(JournalRecord.__dataclass_fields__)
-        with self.path.open("r", encoding="utf-8", errors="replace") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
-            lines = fh.readlines()
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
-        for line in lines:
-            try:
-                data = json.loads(line)
-                yield JournalRecord(**{k: v for k, v in data.items() if k in known})
-            except (ValueError, TypeError):
-                self.damaged += 1
-
-    def query(self, *, since: datetime | None = None, entity: str | None = None,
-              host: str | None = None) -> list[JournalRecord]:
-        """Return the records matching every filter given, oldest first."""
         out = []
-        for rec in self.records():
-            if since is not None and rec.when < since:
+        for data in self.stream.read(since):
+            try:
+                out.append(JournalRecord(**{k: v for k, v in data.items() if k in known}))
+            except TypeError:
+                self.stream.damage.places.append((self.stream.path, 0))
+        return out
+
+    def latest(self, *, entity: str, limit: int) -> list[JournalRecord]:
+        """Return the ``limit`` most recent records about ``entity``, oldest first, reading months newest first
+        and stopping as soon as it has them."""
+        import json
+
+        known = set(JournalRecord.__dataclass_fields__)
+        needle = '"entity": ' + json.dumps(entity, ensure_ascii=False)
+        out: list[JournalRecord] = []
+        for data in self.stream.newest_first(contains=(needle,)):
+            if data.get("entity") != entity:
                 continue
+            try:
+                out.append(JournalRecord(**{k: v for k, v in data.items() if k in known}))
+            except TypeError:
+                continue
+            if len(out) >= limit:
+                break
+        return list(reversed(out))
+
+    def count(self, *, entity: str) -> int:
+        """Return how many records are about ``entity`` (counted from the lines, without parsing them)."""
+        import json
+
+        needle = '"entity": ' + json.dumps(entity, ensure_ascii=False)
+        total = 0
+        for path in self.stream.files():
+            try:
+                with path.open(encoding="utf-8", errors="replace") as fh:
+                    total += sum(1 for line in fh if needle in line)
+            except OSError:
+                continue
+        return total
+
+    def query(self, *, since: datetime | None = None, entity: str | None = None, host: str | None = None,
+              operator: str | None = None) -> list[JournalRecord]:
+        """Return the records matching every filter given, oldest first. ``operator`` matches the person's name
+        or the account, ignoring case."""
+        wanted = operator.casefold() if operator else None
+        out = []
+        for rec in self.records(since):
             if entity is not None and rec.entity != entity:
                 continue
             if host is not None and rec.host != host:
+                continue
+            if wanted is not None and wanted not in {(rec.operator or "").casefold(), (rec.account or "").casefold()}:
                 continue
             out.append(rec)
         return out

@@ -67,9 +67,13 @@ def itref_command() -> list[str]:
     return [os.path.abspath(sys.executable), "-m", "itref"]
 
 
-def cron_environment(command: list[str]) -> dict[str, str]:
-    """Return the variables every cron line sets: PATH (itref's folder first) and ITREF_STATE_DIR when set."""
-    env = {"PATH": f"{Path(command[0]).parent}:{SYSTEM_PATH}"}
+def cron_environment(command: list[str], operator: str | None = None) -> dict[str, str]:
+    """Return the variables every cron line sets: PATH (itref's folder first), ITREF_VIA=cron (records say cron
+    ran them), ITREF_OPERATOR (the person who installed the schedule, answerable for what it does) when known,
+    and ITREF_STATE_DIR when set."""
+    env = {"PATH": f"{Path(command[0]).parent}:{SYSTEM_PATH}", "ITREF_VIA": "cron"}
+    if operator:
+        env["ITREF_OPERATOR"] = operator
     state = os.environ.get("ITREF_STATE_DIR")
     if state:
         env["ITREF_STATE_DIR"] = str(Path(state).expanduser().resolve())
@@ -118,7 +122,7 @@ def planned_entries(project: Project, *, command: list[str] | None = None, env: 
     the inventory.
     """
     command = command or itref_command()
-    env = cron_environment(command) if env is None else env
+    env = cron_environment(command, project.state.operator.name) if env is None else env
     inventory = project.inventory_path.expanduser().resolve()
     key = inventory_key(inventory)
     base = [*command, "-i", str(inventory)]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from itref.core.status import ExitStatus
+from tests.conftest import journal_text
 from tests.peers.samba import kinit, ldap_connection
 
 pytestmark = pytest.mark.peer
@@ -81,7 +82,7 @@ def test_password_file_holds_only_the_password_with_mode_600(ad_project, cli, tm
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     lines = path.read_text().splitlines()
     assert len(lines) == 1 and len(lines[0]) >= 16
-    journal = (Path(__import__("os").environ["ITREF_STATE_DIR"]) / "journal.jsonl").read_text()
+    journal = journal_text(Path(__import__("os").environ["ITREF_STATE_DIR"]))
     assert lines[0] not in journal and lines[0] not in result.all
 
 
@@ -382,5 +383,5 @@ def test_at_a_terminal_the_plan_is_confirmed_and_the_password_shown_once_works(a
     new = "Nouv3au-" + tag() + "!"
     proc = kinit(samba_dc, f"{login}@{samba_dc.realm}", f"{password}\n{new}\n{new}")
     assert proc.returncode == 0 and "expired" in (proc.stdout + proc.stderr).lower(), proc.stdout + proc.stderr
-    journal = (state_dir / "journal.jsonl").read_text(encoding="utf-8")
+    journal = journal_text(state_dir)
     assert last in journal and password not in journal  # the creation is recorded, the password is not

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from itref.core.status import ExitStatus
-from tests.conftest import ROOT, shared_tmp, ssh_host_entry
+from tests.conftest import ROOT, journal_records, shared_tmp, ssh_host_entry
 
 pytestmark = pytest.mark.peer
 
@@ -82,10 +82,13 @@ def test_a_full_disk_is_critical_then_waived_then_failing_again(sshd, small_disk
     assert during.rc == 0  # a waived finding counts as OK
     assert "[WAIVED]" in cli("-i", inv, "audit", "--checks", "linux.disk.free").out
 
-    waivers = Path(os.environ["ITREF_STATE_DIR"]) / "waivers.json"
-    data = json.loads(waivers.read_text())
-    data[0]["until"] = (date.today() - timedelta(days=1)).isoformat()  # the waiver's date has passed
-    waivers.write_text(json.dumps(data))
+    import yaml
+
+    (waiver,) = (Path(os.environ["ITREF_STATE_DIR"]) / "waivers").glob("*.yaml")  # one file, for a reviewer
+    data = yaml.safe_load(waiver.read_text())
+    assert data["check"] == "linux.disk.free" and data["host"] == "srv-app" and data["reason"] == "new disk ordered"
+    data["until"] = (date.today() - timedelta(days=1)).isoformat()  # the waiver's date has passed
+    waiver.write_text(yaml.safe_dump(data))
     after = cli("-i", inv, "-f", "json", "audit", "--checks", "linux.disk.free")
     assert after.rc == ExitStatus.CHECK_CRITICAL and disk_finding(after, small_disk)["waiver"] is None
     assert "expired" in cli("-i", inv, "audit", "waivers").out
@@ -182,7 +185,7 @@ def test_two_concurrent_audits_never_overlap(tmp_path, itref_bin, state_dir) -> 
     assert all(p.returncode in ok for p in procs), outs
     runs = [json.loads(o[0])["run_id"] for o in outs]
     assert len(set(runs)) == 2
-    records = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
+    records = journal_records(state_dir)
     audits = [r for r in records if r["action"] == "audit"]
     assert len(audits) == 2
 

@@ -8,6 +8,7 @@ import email
 import email.header
 import email.policy
 import json
+import os
 import socket
 import ssl
 import threading
@@ -21,6 +22,7 @@ from typing import Any
 import pytest
 
 from itref.core.status import ExitStatus
+from tests.conftest import journal_records, journal_text
 
 pytestmark = pytest.mark.peer
 
@@ -228,8 +230,7 @@ def audit(cli: Any, inventory: Path, *extra: str) -> Any:
 
 
 def journal(state_dir: Path) -> list[dict[str, Any]]:
-    path = state_dir / "journal.jsonl"
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.exists() else []
+    return journal_records(state_dir)
 
 
 # ------------------------------------------------------------------ e-mail
@@ -278,7 +279,7 @@ def test_one_mail_per_new_problem_over_starttls_with_login(cli, tmp_path, smtp_s
 
     sends = [r for r in journal(state_dir) if r["action"] == "notify"]
     assert [(r["outcome"], r["target"]) for r in sends] == [("ok", "e-mail to " + ", ".join(RECIPIENTS))] * 2
-    assert PASSWORD not in (state_dir / "journal.jsonl").read_text(encoding="utf-8")
+    assert PASSWORD not in journal_text(state_dir)
 
 
 def test_smtp_down_does_not_fail_the_audit(cli, tmp_path, tls, state_dir) -> None:
@@ -357,7 +358,8 @@ def test_daily_digest_lists_everything_still_failing_once_a_day(cli, tmp_path, s
     assert audit(cli, inventory).rc == ExitStatus.CHECK_CRITICAL
     assert len(peer.messages) == 1  # nothing new, and today's digest went out already
 
-    stamp = state_dir / "notify-digest.json"
+    (stamp,) = Path(os.environ["ITREF_CACHE_DIR"]).glob("projects/*/notify-digest.json")  # this machine's business
+    assert not list(state_dir.rglob("notify-digest.json"))
     data = json.loads(stamp.read_text(encoding="utf-8"))
     assert list(data) == [str(inventory.resolve())]
     yesterday = noon - timedelta(days=1)
@@ -370,18 +372,18 @@ def test_daily_digest_lists_everything_still_failing_once_a_day(cli, tmp_path, s
     assert "New problems" not in digest.body
 
 
-def test_weekly_digest_is_due_once_per_iso_week(monkeypatch, state_dir) -> None:
+def test_weekly_digest_is_due_once_per_iso_week(monkeypatch, tmp_path) -> None:
     from itref.audit import notify
 
     key = "/srv/it/inventory.yaml"
     tz = datetime.now().astimezone().tzinfo
     monday = datetime(2026, 3, 2, 7, 0, tzinfo=tz)
-    assert notify._digest_due("weekly", key, monday)
-    notify._remember_digest(key, monday)
-    assert not notify._digest_due("weekly", key, monday + timedelta(days=6, hours=16))
-    assert notify._digest_due("weekly", key, monday + timedelta(days=7))
-    assert notify._digest_due("daily", key, monday + timedelta(days=1))
-    assert not notify._digest_due("none", key, monday + timedelta(days=30))
+    assert notify._digest_due("weekly", key, monday, tmp_path)
+    notify._remember_digest(key, monday, tmp_path)
+    assert not notify._digest_due("weekly", key, monday + timedelta(days=6, hours=16), tmp_path)
+    assert notify._digest_due("weekly", key, monday + timedelta(days=7), tmp_path)
+    assert notify._digest_due("daily", key, monday + timedelta(days=1), tmp_path)
+    assert not notify._digest_due("none", key, monday + timedelta(days=30), tmp_path)
 
 
 # ------------------------------------------------------------------ webhooks
@@ -412,7 +414,7 @@ def test_generic_webhook_receives_the_new_findings_as_json(cli, tmp_path, receiv
     assert len(hook.hits) == 1  # unchanged: nothing posted
     (record,) = [r for r in journal(state_dir) if r["action"] == "notify"]
     assert record["target"] == f"webhook (generic) http://127.0.0.1:{hook.server.server_address[1]}"
-    assert TOKEN not in (state_dir / "journal.jsonl").read_text(encoding="utf-8")
+    assert TOKEN not in journal_text(state_dir)
 
 
 def test_ntfy_webhook_gets_text_with_title_priority_and_tags(cli, tmp_path, receiver) -> None:
@@ -471,16 +473,15 @@ def test_regressed_finding_in_the_inventory_language(tmp_path, smtp_server, tls,
     from itref.audit.notify import notify_changes
     from itref.audit.report import AuditReport
     from itref.config.project import load_project
-    from itref.core.context import RunContext
+    from itref.context import RunContext
     from itref.core.findings import Finding, Severity
-    from itref.journal import Journal
     from itref.secrets import SecretResolver
 
     peer, hook = smtp_server(), receiver()
     inventory = write_project(tmp_path, [], {"email": mail_settings(peer.port, tls),
                                              "webhook": {"url": hook.url("/h")}}, language="fr")
     project = load_project(inventory)
-    ctx = RunContext(project, SecretResolver(project.inventory.secrets, interactive=False), Journal())
+    ctx = RunContext(project, SecretResolver(project.inventory.secrets, interactive=False))
     worse = Finding("linux.disk.free", Severity.CRITICAL, "/srv est plein à 97 %", why="Plus rien ne s'écrit.",
                     fix="Libérez de la place.", entity="commune", host="srv-fichiers", subject="/srv",
                     change="regressed")
@@ -515,16 +516,15 @@ def test_a_missing_secret_is_a_problem_not_an_exception(tmp_path, receiver, monk
     from itref.audit.notify import notify_changes
     from itref.audit.report import AuditReport
     from itref.config.project import load_project
-    from itref.core.context import RunContext
+    from itref.context import RunContext
     from itref.core.findings import Finding, Severity
-    from itref.journal import Journal
     from itref.secrets import SecretResolver
 
     monkeypatch.delenv(TOKEN_VAR)
     hook = receiver()
     inventory = write_project(tmp_path, [], {"webhook": {"url": hook.url("/h"), "token": {"env": TOKEN_VAR}}})
     project = load_project(inventory)
-    ctx = RunContext(project, SecretResolver(project.inventory.secrets, interactive=False), Journal())
+    ctx = RunContext(project, SecretResolver(project.inventory.secrets, interactive=False))
     new = Finding("network.port", Severity.CRITICAL, "down", entity="commune")
     report = AuditReport("run-1", ORG, datetime.now(UTC), 1.0, [new], {})
     (problem,) = notify_changes(ctx, report, Diff([new], [], [], [], None))

@@ -4,8 +4,6 @@ reference, --fresh or an expired cache opens it, and an old backup stays CRITICA
 
 from __future__ import annotations
 
-import json
-import sqlite3
 import subprocess
 from datetime import timedelta
 from pathlib import Path
@@ -150,19 +148,25 @@ def test_remote_repositories_have_no_fingerprint() -> None:
     assert borg_kind.local_path("/srv/borg") == "/srv/borg"
 
 
-def test_history_from_before_the_cache_is_upgraded(tmp_path) -> None:
-    path = tmp_path / "backups.sqlite"
-    db = sqlite3.connect(path)
-    db.executescript("""CREATE TABLE checks (
-      time TEXT NOT NULL, backup TEXT NOT NULL, entity TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
-      snapshot_id TEXT, snapshot_time TEXT, size INTEGER, files INTEGER, count INTEGER, problem TEXT);
-      INSERT INTO checks VALUES ('2026-01-01T00:00:00+00:00', 'r', 'cpas', 'restic', 'ok', 'abc', NULL, 1, 1, 1,
-      NULL);""")
-    db.commit()
-    db.close()
-    history = History(path)
-    assert history.cached("cpas", "r") is None  # an old record has no fingerprint: the repository is opened
-    assert json.dumps(history.previous_snapshot("cpas", "r", "other").__dict__, default=str)
+def test_the_evidence_a_check_may_reuse_stays_on_this_machine(tmp_path) -> None:
+    """What lets the next check skip opening a repository (fingerprint, facts) is this machine's cache; the shared
+    state gets the check's record only."""
+    from datetime import UTC, datetime
+
+    from itref.backup.base import Facts, Fingerprint
+    from itref.state.folder import StateFolder
+
+    state = StateFolder(tmp_path / "state")
+    history = History(state)
+    facts = Facts(latest=datetime.now(UTC), latest_id="abc", size=1, files=1, count=1,
+                  fingerprint=Fingerprint("f" * 64, locked=False))
+    history.record_check("cpas", "r", "restic", "ok", facts, config="cfg")
+    assert history.cached("cpas", "r") is not None
+    shared = "".join(p.read_text() for p in (tmp_path / "state").rglob("*.jsonl"))
+    assert '"backup": "r"' in shared and "f" * 64 not in shared and "cfg" not in shared
+    assert (state.cache_dir("backup-evidence") / "cpas--r.json").is_file()
+    history.record_check("cpas", "r", "restic", "unknown", Facts(problem="locked"))
+    assert history.cached("cpas", "r") is None  # a failed read lends nothing to the next check
 
 
 def test_fingerprint_over_ssh_reuses_then_reopens(sshd, ssh_user, tmp_path, cli) -> None:

@@ -40,6 +40,7 @@ from itref.connectors.winrm import (
 )
 from itref.core.errors import AuthenticationFailed, ConnectionFailed, ItrefError, SecretError
 from itref.secrets import SecretResolver
+from tests.conftest import journal_text
 from tests.peers.winrm_endpoint import (
     ACTION_SIGNAL,
     SIGNAL_TERMINATE,
@@ -663,5 +664,5 @@ def test_itref_run_on_a_winrm_host(ep: WinRMEndpoint, tmp_path: Path, capsys: py
     assert [(r["host"], r["outcome"], r["rc"], r["stdout"]) for r in rows] == [
         ("win-srv", "ok", 0, f"{COMPUTER_NAME}\n")]
     assert ep.shells_opened == 1 and ep.actions()[-1] == "Delete"
-    journal = (state_dir / "journal.jsonl").read_text(encoding="utf-8")
+    journal = journal_text(state_dir)
     assert "win-srv" in journal and PASSWORD not in journal

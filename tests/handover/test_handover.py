@@ -362,15 +362,16 @@ def test_entity_texts_are_escaped_in_html_and_markdown(rich: Path) -> None:
     assert "Two lines:  \n  the second one" in md
 
 
-def test_backup_and_audit_histories_appear_when_present(cli, rich: Path, tmp_path: Path) -> None:
+def test_backup_and_audit_histories_appear_when_present(cli, rich: Path, tmp_path: Path, state_dir: Path) -> None:
     from itref.audit.history import AuditHistory
     from itref.audit.registry import get
     from itref.backup.base import Facts
     from itref.backup.history import History
     from itref.core.findings import Finding, Severity
     from itref.handover.layout import day
+    from itref.state.folder import StateFolder
 
-    history = History()
+    history = History(StateFolder(state_dir))
     before = datetime.now(UTC)  # the day of the check and drill below (or the next one, past midnight)
     snapshot = datetime.now(UTC) - timedelta(hours=5)
     history.record_check("cpas", "sql", "files", "warning", Facts(latest=snapshot, size=123_456_789, files=3))
@@ -378,7 +379,7 @@ def test_backup_and_audit_histories_appear_when_present(cli, rich: Path, tmp_pat
     history.record_drill("cpas", "sql", True, ["/srv/dumps/a.sql.gz"], "1 file identical")
     history.record_drill("cpas", "sql", False, ["/srv/dumps/a.sql.gz"], "a.sql.gz differs from the original")
     history.record_verify("cpas", "nas-restic", True, "no errors were found")
-    audits = AuditHistory()
+    audits = AuditHistory(StateFolder(state_dir))
     audits.record("old", [Finding("linux.disk.free", Severity.CRITICAL, "stale finding of an older audit",
                                   entity="cpas", host="srv-cpas-app")], Severity.CRITICAL)
     audits.record("new", [
@@ -410,10 +411,11 @@ def test_backup_and_audit_histories_appear_when_present(cli, rich: Path, tmp_pat
     assert "never audited" in index  # the ASBL
 
 
-def test_the_last_30_journal_records_of_the_entity_only(cli, rich: Path, tmp_path: Path) -> None:
+def test_the_last_30_journal_records_of_the_entity_only(cli, rich: Path, tmp_path: Path, state_dir: Path) -> None:
     from itref.journal import Journal, JournalRecord
+    from itref.state.folder import StateFolder
 
-    journal = Journal()
+    journal = Journal(StateFolder(state_dir))
     for i in range(35):
         journal.append(JournalRecord(action="run", target=f"cpas-command-{i:02d}", outcome="ok", entity="cpas",
                                      host="srv-cpas-app"))
@@ -429,7 +431,7 @@ def test_the_last_30_journal_records_of_the_entity_only(cli, rich: Path, tmp_pat
         assert "shared-command" not in text
         assert text.index("cpas-command-34") < text.index("cpas-command-05")
     assert "shared-command" in page_texts(out, "shared")[1] and "failed (rc 2)" in page_texts(out, "shared")[1]
-    last = Journal().query()[-1]  # the generation itself is journaled
+    last = Journal(StateFolder(state_dir)).query()[-1]  # the generation itself is journaled
     assert last.action == "handover" and last.target == str(out) and last.outcome == "ok"
 
 

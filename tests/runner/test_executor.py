@@ -8,11 +8,10 @@ import time
 from itref.config.project import HostSpec, Project
 from itref.config.schema import Inventory
 from itref.connectors.base import Command, Connector
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.errors import AuthenticationFailed
 from itref.core.results import HostResult, Outcome
 from itref.core.status import ExitStatus
-from itref.journal import Journal
 from itref.runner.command import run_command
 from itref.runner.executor import execute
 from itref.secrets import SecretResolver
@@ -22,7 +21,7 @@ def make_ctx(tmp_path, n: int) -> tuple[RunContext, list[HostSpec]]:
     hosts = [HostSpec(f"h{i}", "shared", "local", f"h{i}", (), None) for i in range(n)]
     inv = Inventory.model_validate({"version": 1, "organisation": "T", "entities": {"shared": {"title": "S"}}})
     project = Project(inv, tmp_path / "inventory.yaml", tmp_path, {}, {}, hosts)
-    return RunContext(project, SecretResolver(interactive=False), Journal(tmp_path / "j.jsonl")), hosts
+    return RunContext(project, SecretResolver(interactive=False)), hosts
 
 
 def test_unreachable_crashing_and_failing_hosts_do_not_stop_the_others(tmp_path, monkeypatch) -> None:

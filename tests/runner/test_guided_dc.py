@@ -12,7 +12,7 @@ from pathlib import Path
 import pexpect
 import pytest
 
-from tests.conftest import like_a_terminal
+from tests.conftest import journal_records, like_a_terminal
 from tests.peers.samba import ldap_connection
 
 pytestmark = pytest.mark.peer
@@ -107,7 +107,7 @@ def test_guided_onboarding_with_ctrl_c_at_step_3_then_resume(ad_project, samba_d
     logins = users_named(samba_dc, last)
     assert len(logins) == 1 and logins[0].startswith("elefevre")
     assert pw.read_text().startswith(f"initial password of {logins[0]}: ")
-    journal = [json.loads(x) for x in (state_dir / "journal.jsonl").read_text().splitlines()]
+    journal = journal_records(state_dir)
     assert [r["action"] for r in journal if r["action"].startswith("routine")][:2] == ["routine start",
                                                                                        "routine step"]
     assert any(r["action"] == "routine resume" for r in journal)

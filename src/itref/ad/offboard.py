@@ -1,17 +1,17 @@
 """Staged, reversible departures: snapshot → disable → leave groups → park in the departed OU.
 
-The snapshot (OU, groups, the attributes offboarding changes) is written to the state folder
-before anything changes, and recorded in the journal; ``restore`` puts every one of them back.
-``purge`` deletes parked accounts once their retention has passed, from a plan shown first.
+The snapshot (OU, groups, the attributes offboarding changes) is written to the project's state folder
+(``departed/<login>.yaml``, shared with whoever takes over) before anything changes, and recorded in the
+journal; ``restore`` puts every one of them back, from any clone of the project. ``purge`` deletes parked
+accounts once their retention has passed, from a plan shown first, and their snapshots with them.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from itref.ad.accounts import require_user
 from itref.ad.client import DirectoryClient, parent_dn
@@ -19,10 +19,11 @@ from itref.ad.plan import Change, Plan
 from itref.ad.values import UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT
 from itref.core.errors import UsageError
 from itref.i18n import _
-from itref.journal import state_dir
+from itref.state.documents import Documents
 
 if TYPE_CHECKING:
     from itref.config.project import Project
+    from itref.state.folder import StateFolder
 
 RESTORED_ATTRIBUTES = ("description", "userAccountControl")
 
@@ -41,34 +42,60 @@ class Snapshot:
     date: str = field(default_factory=lambda: datetime.now(UTC).date().isoformat())
 
 
-def snapshot_dir() -> Path:
-    """Return the folder holding offboarding snapshots."""
-    return state_dir() / "ad-departed"
+class Snapshots:
+    """The offboarding snapshots of a state folder: one YAML document per account, kept until ``ad purge``
+    deletes the account (a restored account's snapshot says when and by whom it was restored)."""
 
+    def __init__(self, state: StateFolder) -> None:
+        self.state = state
+        self.docs = Documents(state, "departed")
 
-def snapshot_path(login: str) -> Path:
-    """Return where the snapshot of ``login`` is kept."""
-    return snapshot_dir() / f"{login.lower()}.json"
+    @staticmethod
+    def name(login: str) -> str:
+        """Return the document name of ``login``'s snapshot."""
+        return login.lower()
 
+    def path(self, login: str) -> Path:
+        """Return where the snapshot of ``login`` is kept."""
+        return self.docs.file(self.name(login))
 
-def save_snapshot(snap: Snapshot) -> Path:
-    """Write ``snap`` (mode 0600) and return its path."""
-    path = snapshot_path(snap.login)
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(snap), ensure_ascii=False, indent=2), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
-    return path
+    def save(self, snap: Snapshot) -> Path:
+        """Write ``snap`` (signed by the operator) and return its file. Raises StateError."""
+        return self.docs.write(self.name(snap.login), {**asdict(snap), **self.state.operator.fields()})
 
+    def get(self, login: str) -> dict[str, Any] | None:
+        """Return the stored snapshot document of ``login`` (with who offboarded and restored), or None."""
+        try:
+            return self.docs.read(self.name(login))
+        except ValueError:  # not a possible login: no snapshot either
+            return None
 
-def load_snapshot(login: str) -> Snapshot:
-    """Return the snapshot of ``login``. Raises UsageError when the account was not offboarded by itref."""
-    path = snapshot_path(login)
-    if not path.is_file():
-        raise UsageError(_("no offboarding snapshot for '{login}' ({path}): it was not offboarded by itref").format(
-            login=login, path=path))
-    return Snapshot(**json.loads(path.read_text(encoding="utf-8")))
+    def load(self, login: str) -> Snapshot:
+        """Return the snapshot to restore ``login`` from. Raises UsageError when the account was not offboarded
+        by itref (in this project), or was restored already."""
+        data = self.get(login)
+        if data is None:
+            raise UsageError(_("no offboarding snapshot for '{login}' in {path}: it was not offboarded by itref in "
+                               "this project").format(login=login, path=self.docs.path))
+        restored = data.get("restored")
+        if isinstance(restored, dict):
+            raise UsageError(_("'{login}' was already restored on {date} by {who}").format(
+                login=login, date=restored.get("time", "?"), who=restored.get("by") or "?"))
+        known = {f.name for f in fields(Snapshot)}
+        return Snapshot(**{k: v for k, v in data.items() if k in known})
+
+    def mark_restored(self, login: str) -> None:
+        """Record in ``login``'s snapshot that it was restored, when and by whom. Raises StateError."""
+        from itref.state.records import now_text
+
+        data = self.get(login)
+        if data is not None:
+            data["restored"] = {"time": now_text(), "by": self.state.operator.display()}
+            self.docs.write(self.name(login), data)
+
+    def remove(self, login: str) -> None:
+        """Forget ``login``'s snapshot (its account was deleted)."""
+        self.docs.remove(self.name(login))
 
 
 def entity_of(project: Project, dn: str) -> str | None:
@@ -136,6 +163,7 @@ def plan_purge(client: DirectoryClient, project: Project, older_than: timedelta,
     The departure date is the snapshot's; without a snapshot, the account's last change (whenChanged).
     """
     now = now or datetime.now(UTC)
+    snapshots = Snapshots(project.state)
     plan = Plan(_("Delete accounts departed more than {days} days ago").format(days=older_than.days), "")
     parked = {e.departed_ou.lower(): (e.departed_ou, name) for name, e in project.inventory.entities.items()
               if e.departed_ou}
@@ -143,11 +171,11 @@ def plan_purge(client: DirectoryClient, project: Project, older_than: timedelta,
         for user in client.search("(&(objectCategory=person)(objectClass=user))",
                                   ["sAMAccountName", "whenChanged"], base=ou, scope="LEVEL"):
             login = user.text("sAMAccountName") or ""
-            path = snapshot_path(login)
-            snap = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
-            left = (datetime.fromisoformat(snap["date"]).replace(tzinfo=UTC) if snap
+            snap = snapshots.get(login) if login else None
+            left = (datetime.fromisoformat(str(snap["date"])).replace(tzinfo=UTC) if snap and snap.get("date")
                     else user.gentime("whenChanged"))
             if left is not None and now - left > older_than:
                 plan.changes.append(Change("delete", user.dn, before={
-                    "left": left.date().isoformat(), "entity": snap["entity"] if snap else owner}))
+                    "left": left.date().isoformat(), "entity": snap.get("entity", owner) if snap else owner,
+                    "login": login}))
     return plan

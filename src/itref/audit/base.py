@@ -15,7 +15,7 @@ from itref.core.findings import Finding, Severity
 
 if TYPE_CHECKING:
     from itref.config.project import HostSpec
-    from itref.core.context import RunContext
+    from itref.context import RunContext
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from itref.audit.base import Check, Facts
 from itref.backup.shell import MARK
 from itref.config.project import HostSpec, Project
 from itref.connectors.base import Command, Connector
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.findings import Finding, Severity
 from itref.core.results import HostResult, Outcome
 from itref.i18n import _

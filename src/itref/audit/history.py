@@ -1,27 +1,27 @@
-"""Audit history (SQLite in the state folder): every run and its findings, to tell what is new,
-what regressed, what is still failing and what was resolved since an earlier run."""
+"""Audit history in the project's state folder: every run and its findings, to tell what is new, what
+regressed, what is still failing and what was resolved since an earlier run.
+
+One file per run, written once: ``audits/YYYY-MM/<UTC time>.<scope>.<run id>.jsonl``. Its first line says
+when the run was, who ran it, what it covered (scope, entities) and how it ended; each further line is a
+finding (a finding that was OK keeps only its key and severity: its text helps nobody later). The names alone
+order the runs and tell their scope, so finding "the previous run of this scope" reads no file but two.
+"""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
+import hashlib
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 from itref.core.findings import Finding, Severity
-from itref.core.statedb import open_state_db
-from itref.journal import state_dir
+from itref.state.folder import StateFolder
+from itref.state.records import parse_time
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS runs (run_id TEXT PRIMARY KEY, time TEXT NOT NULL, worst TEXT NOT NULL,
-  scope TEXT NOT NULL DEFAULT '');
-CREATE TABLE IF NOT EXISTS findings (
-  run_id TEXT NOT NULL, key TEXT NOT NULL, check_id TEXT NOT NULL, severity TEXT NOT NULL, entity TEXT,
-  host TEXT, subject TEXT, message TEXT NOT NULL, waived INTEGER NOT NULL);
-CREATE INDEX IF NOT EXISTS findings_run ON findings (run_id);
-"""
+KIND = "audits"
 
 
 @dataclass(frozen=True)
@@ -54,48 +54,145 @@ class Diff:
     since: str | None
 
 
+@dataclass(frozen=True)
+class RunInfo:
+    """One recorded audit run, as its file name tells it."""
+
+    run_id: str
+    time: datetime
+    scope_key: str
+    path: Path
+
+
+def scope_key(scope: str) -> str:
+    """Return the short key of an audit's scope (which hosts and checks it covered) used in file names."""
+    return hashlib.sha256(scope.encode("utf-8")).hexdigest()[:8]
+
+
 class AuditHistory:
-    """Read and write the audit history database."""
+    """Read and write the audit history of a state folder."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or state_dir() / "audits.sqlite"
+    def __init__(self, state: StateFolder) -> None:
+        self.state = state
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        with open_state_db(self.path, SCHEMA, added_columns={"runs": {"scope": "TEXT NOT NULL DEFAULT ''"}},
-                           timeout=60) as db:
-            yield db
+    @property
+    def path(self) -> Path:
+        """Return the folder of the audit runs."""
+        return self.state.sub(KIND)
 
-    def runs(self, scope: str | None = None) -> list[tuple[str, str, str]]:
-        """Return (run id, time, worst severity) of every run (of ``scope`` when given), oldest first."""
-        with self._db() as db:
-            if scope is None:
-                return list(db.execute("SELECT run_id, time, worst FROM runs ORDER BY time, rowid"))
-            return list(db.execute("SELECT run_id, time, worst FROM runs WHERE scope=? ORDER BY time, rowid",
-                                   (scope,)))
+    @cached_property
+    def _all(self) -> list[RunInfo]:
+        runs: list[RunInfo] = []
+        if not self.path.is_dir():
+            return runs
+        self.state.check()
+        for month in sorted(p for p in self.path.iterdir() if p.is_dir()):
+            for path in month.glob("*.jsonl"):
+                parts = path.name[: -len(".jsonl")].split(".")
+                if len(parts) != 3:
+                    continue
+                try:
+                    when = datetime.strptime(parts[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
+                except ValueError:
+                    continue
+                runs.append(RunInfo(parts[2], when, parts[1], path))
+        runs.sort(key=lambda r: (r.time, r.path.name))
+        return runs
+
+    def runs(self, scope: str | None = None) -> list[RunInfo]:
+        """Return every run (of ``scope`` when given), oldest first."""
+        if scope is None:
+            return list(self._all)
+        key = scope_key(scope)
+        return [r for r in self._all if r.scope_key == key]
+
+    def find(self, run_id: str) -> RunInfo | None:
+        """Return the run ``run_id``, or None."""
+        return next((r for r in self._all if r.run_id == run_id), None)
+
+    def header(self, run: RunInfo) -> dict[str, Any]:
+        """Return what the first line of a run's file says (worst, who, scope, entities...); {} if unreadable."""
+        try:
+            with run.path.open(encoding="utf-8") as fh:
+                data = json.loads(fh.readline() or "{}")
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def findings_of(self, run_id: str) -> dict[str, Past]:
-        """Return the findings of ``run_id`` by key."""
-        with self._db() as db:
-            rows = db.execute("SELECT key, check_id, severity, entity, host, subject, message, waived FROM findings "
-                              "WHERE run_id=?", (run_id,)).fetchall()
-        return {r[0]: Past(r[0], r[1], Severity(r[2]), r[3], r[4], r[5], r[6], bool(r[7])) for r in rows}
+        """Return the findings of ``run_id`` by key ({} for an unknown or unreadable run)."""
+        run = self.find(run_id)
+        if run is None:
+            return {}
+        out: dict[str, Past] = {}
+        try:
+            lines = run.path.read_text(encoding="utf-8").splitlines()[1:]
+        except OSError:
+            return out
+        for line in lines:
+            try:
+                data = json.loads(line)
+                key = data["key"]
+                severity = Severity(data["severity"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            check, entity, host, subject = ([*key.split("|"), "", "", "", ""])[:4]
+            out[key] = Past(key, data.get("check") or check, severity, data.get("entity", entity or None),
+                            data.get("host", host or None), data.get("subject", subject or None),
+                            data.get("message", ""), bool(data.get("waived")))
+        return out
 
     def previous_run(self, before: str | None = None, scope: str | None = None) -> str | None:
         """Return the id of the latest run of ``scope`` (before run ``before`` when given), or None."""
-        ids = [r[0] for r in self.runs(scope)]
+        ids = [r.run_id for r in self.runs(scope)]
         if before is not None and before in ids:
             ids = ids[: ids.index(before)]
         return ids[-1] if ids else None
 
-    def record(self, run_id: str, findings: list[Finding], worst: Severity, scope: str = "") -> None:
-        """Store a run (with its scope: which hosts and checks it covered) and its findings."""
-        with self._db() as db:
-            db.execute("INSERT INTO runs (run_id, time, worst, scope) VALUES (?,?,?,?)",
-                       (run_id, datetime.now(UTC).isoformat(), worst.value, scope))
-            db.executemany("INSERT INTO findings VALUES (?,?,?,?,?,?,?,?,?)", [
-                (run_id, f.key, f.check, f.severity.value, f.entity, f.host, f.subject, f.message,
-                 int(f.waiver is not None)) for f in findings])
+    def last_about(self, entity: str | None) -> RunInfo | None:
+        """Return the latest run with a finding about ``entity`` (about no entity, e.g. the directory, when
+        None): an audit limited to other hosts says nothing about this entity."""
+        wanted = entity if entity is not None else ""
+        for run in reversed(self._all):
+            if wanted in (self.header(run).get("entities") or []):
+                return run
+        return None
+
+    def record(self, run_id: str, findings: list[Finding], worst: Severity, scope: str = "", *,
+               when: datetime | None = None, via: str | None = None) -> Path:
+        """Store a run (with its scope: which hosts and checks it covered) and its findings, in one file written
+        whole. Returns the file. Raises StateError when the state folder cannot take it."""
+        from itref.core.files import write_private
+        from itref.secrets import mask
+
+        when = (when or datetime.now(UTC)).astimezone(UTC)
+        folder = self.state.ensure(KIND, when.strftime("%Y-%m"))
+        header = {"run_id": run_id, "time": when.astimezone().isoformat(timespec="seconds"), "worst": worst.value,
+                  "scope": scope, "entities": sorted({f.entity or "" for f in findings}),
+                  "findings": len(findings), **self.state.operator.fields()}
+        if via:
+            header["via"] = via
+        lines = [json.dumps(header, ensure_ascii=False, sort_keys=True)]
+        for f in findings:
+            if f.severity is Severity.OK and f.waiver is None:
+                lines.append(json.dumps({"key": f.key, "severity": "ok"}, ensure_ascii=False))
+            else:
+                lines.append(json.dumps({"key": f.key, "check": f.check, "severity": f.severity.value,
+                                         "entity": f.entity, "host": f.host, "subject": f.subject,
+                                         "message": f.message, "waived": f.waiver is not None},
+                                        ensure_ascii=False, sort_keys=True))
+        name = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}.{scope_key(scope)}.{run_id}.jsonl"
+        path = folder / name
+        write_private(path, mask("\n".join(lines) + "\n"), mode=self.state.file_mode)
+        self.__dict__.pop("_all", None)
+        return path
+
+    def time_of(self, run_id: str) -> datetime | None:
+        """Return when run ``run_id`` was made (None when unknown)."""
+        run = self.find(run_id)
+        if run is None:
+            return None
+        return parse_time(self.header(run).get("time")) or run.time
 
     def compare(self, findings: list[Finding], since: str | None, scope: str = "") -> tuple[list[Finding], Diff]:
         """Return ``findings`` marked with their change since run ``since`` (else the latest run of the same

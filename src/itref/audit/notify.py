@@ -31,12 +31,12 @@ from itref.audit.report import AuditReport
 from itref.core.errors import ItrefError
 from itref.core.findings import Finding, Severity
 from itref.i18n import _, ngettext
-from itref.journal import JournalRecord, state_dir
+from itref.journal import JournalRecord
 from itref.secrets import mask
 
 if TYPE_CHECKING:
     from itref.config.schema import EmailSettings, Notifications, WebhookSettings
-    from itref.core.context import RunContext
+    from itref.context import RunContext
 
 TIMEOUT = 10.0
 """Seconds to wait for the SMTP server or the webhook receiver."""
@@ -84,7 +84,8 @@ def notify_changes(ctx: RunContext, report: AuditReport, diff: Diff, *, now: dat
     try:
         now = now or datetime.now().astimezone()
         key = str(ctx.project.inventory_path.resolve())
-        due = _digest_due(settings.digest, key, now)
+        folder = ctx.state.cache_dir()  # when digests went out is this machine's business: its cron sends them
+        due = _digest_due(settings.digest, key, now, folder)
         if not (diff.new or diff.regressed or due):
             return []
         with message_language(settings.language or ctx.project.inventory.language):
@@ -99,10 +100,10 @@ def notify_changes(ctx: RunContext, report: AuditReport, diff: Diff, *, now: dat
                 problems.append(problem)
         if due and delivered:
             try:
-                _remember_digest(key, now)
+                _remember_digest(key, now, folder)
             except OSError as exc:
                 problems.append(_("the time of this digest could not be saved in {path} ({reason}); the next "
-                                  "audit will send it again").format(path=state_dir() / DIGEST_FILE,
+                                  "audit will send it again").format(path=folder / DIGEST_FILE,
                                                                      reason=exc.strerror or exc))
     except Exception as exc:  # the audit must never fail because of a notification
         problems.append(_("notifications failed ({kind}: {detail})").format(kind=type(exc).__name__, detail=exc))
@@ -181,11 +182,11 @@ def message_language(lang: str | None) -> Iterator[None]:
 # --------------------------------------------------------------------------- digest bookkeeping
 
 
-def _digest_due(digest: str, key: str, now: datetime) -> bool:
+def _digest_due(digest: str, key: str, now: datetime, folder: Path) -> bool:
     """Return True when a digest is configured and none was sent yet this day (daily) or ISO week (weekly)."""
     if digest == "none":
         return False
-    last = _last_digest(key)
+    last = _last_digest(key, folder)
     if last is None:
         return True
     last = last.astimezone(now.tzinfo)
@@ -194,8 +195,8 @@ def _digest_due(digest: str, key: str, now: datetime) -> bool:
     return last.isocalendar()[:2] != now.isocalendar()[:2]
 
 
-def _last_digest(key: str) -> datetime | None:
-    path = state_dir() / DIGEST_FILE
+def _last_digest(key: str, folder: Path) -> datetime | None:
+    path = folder / DIGEST_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
         return datetime.fromisoformat(data[key])
@@ -203,9 +204,9 @@ def _last_digest(key: str) -> datetime | None:
         return None
 
 
-def _remember_digest(key: str, now: datetime) -> None:
-    """Record that the digest of inventory ``key`` went out at ``now`` (locked read-modify-write)."""
-    path = state_dir() / DIGEST_FILE
+def _remember_digest(key: str, now: datetime, folder: Path) -> None:
+    """Record in ``folder`` that the digest of inventory ``key`` went out at ``now`` (locked read-modify-write)."""
+    path = folder / DIGEST_FILE
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     with (path.parent / (DIGEST_FILE + ".lock")).open("a") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)

@@ -13,8 +13,8 @@ from itref.audit.lock import AuditLock
 from itref.audit.report import AuditReport
 from itref.audit.waivers import Waivers
 from itref.config.project import HostSpec
-from itref.core.context import RunContext
-from itref.journal import JournalRecord, state_dir
+from itref.context import RunContext
+from itref.journal import JournalRecord
 from itref.runner.executor import ProgressCallback
 
 
@@ -25,13 +25,13 @@ def audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check], *
 
     Raises AuditBusy when another audit keeps the lock longer than ``lock_wait`` seconds.
     """
-    history = AuditHistory()
-    with AuditLock(state_dir() / "audit.lock", lock_wait):
+    history = AuditHistory(ctx.state)
+    with AuditLock(ctx.state.cache_dir() / "audit.lock", lock_wait):
         started = datetime.now(UTC)
         clock = time.monotonic()
         findings = run_audit(ctx, hosts, checks, forks=ctx.project.inventory.defaults.forks,
                              on_progress=on_progress)
-        findings = Waivers().apply(findings)
+        findings = Waivers(ctx.state).apply(findings)
         scope = ",".join(sorted(h.name for h in hosts)) + "|" + ",".join(sorted(c.id for c in checks))
         marked, diff = history.compare(findings, since, scope)
         report = AuditReport(ctx.run_id, ctx.project.inventory.organisation, started, time.monotonic() - clock,

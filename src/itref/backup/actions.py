@@ -12,7 +12,7 @@ from itref.backup.check import Target, group_by_host
 from itref.backup.history import History
 from itref.config.project import HostSpec
 from itref.connectors.base import Connector
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.errors import ItrefError
 from itref.core.results import HostResult, Outcome
 from itref.i18n import _
@@ -53,7 +53,7 @@ def _run(ctx: RunContext, chosen: list[Target], action: Callable[[Connector, Tar
 def verify_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
                    history: History | None = None) -> list[ActionResult]:
     """Check the integrity of each repository (restic check / borg check); record and journal each."""
-    history = history or History()
+    history = history or History(ctx.state)
 
     def action(conn: Connector, t: Target) -> ActionResult:
         outcome = kinds.get(t.backup.kind).verify(conn, t.backup, ctx.secrets)
@@ -73,7 +73,7 @@ def drill_backups(ctx: RunContext, chosen: list[Target], *, files: list[str] | N
                   history: History | None = None) -> list[ActionResult]:
     """Restore a sample of each backup into a temporary folder on its host, compare it with the source,
     remove it, and record the drill (date, files, result) in the history and the journal."""
-    history = history or History()
+    history = history or History(ctx.state)
 
     def action(conn: Connector, t: Target) -> ActionResult:
         fixed = list(files) if files else (list(t.backup.drill.files) if t.backup.drill else [])

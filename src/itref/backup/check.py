@@ -20,7 +20,7 @@ from itref.config.schema import Backup
 from itref.config.selection import select
 from itref.config.units import parse_duration, parse_size
 from itref.connectors.base import Connector
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.errors import UsageError
 from itref.core.findings import Finding, Severity
 from itref.core.humanize import ago, duration, size
@@ -227,7 +227,7 @@ def check_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
     A restic or borg repository whose fingerprint (its files' names, sizes and times, listed without opening it)
     is the one recorded by the last successful check, less than ``recheck_after`` ago and with the same
     configuration, is not opened again: that check's evidence is judged against now. ``fresh`` opens them all."""
-    history = history or History()
+    history = history or History(ctx.state)
     now = now or datetime.now(UTC)
     by_host, hosts = group_by_host(chosen)
     facts: dict[int, Facts] = {}
@@ -272,7 +272,7 @@ def judge(ctx: RunContext, t: Target, f: Facts | None, failures: dict[str, HostR
         error = failures.get(t.host.name)
         f = Facts(problem="unreachable", detail=error.error if error and error.error else _("not checked"))
     previous = history.previous_snapshot(t.entity, t.backup.name, f.latest_id) if f.latest_id else None
-    finding = evaluate(ctx.project, t, f, previous, history.last_success("drills", t.entity, t.backup.name), now)
+    finding = evaluate(ctx.project, t, f, previous, history.last_success("drill", t.entity, t.backup.name), now)
     opened = f.extra.get("opened")
     history.record_check(t.entity, t.backup.name, t.backup.kind, finding.severity.value, f, config=config_key(t),
                          opened=datetime.fromisoformat(opened) if isinstance(opened, str) else None)

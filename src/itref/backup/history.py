@@ -1,36 +1,28 @@
-"""Backup history in SQLite (state folder): each check's figures, each verify and each restore drill.
+"""Backup history in the project's state folder: each check's figures, each verify and each restore drill.
 
-Size drift and "no new backup since" are computed from these records, not guessed. Concurrent
-itref runs are safe (SQLite locking, WAL journal, busy timeout).
+Records are appended to ``backups/YYYY-MM/<writer>.jsonl`` (see :mod:`itref.state.records`), one JSON line
+each with its ``type`` (check, verify or drill), so the stand-in's clone and the referent's merge without a
+conflict and both see every record. Size drift and "no new backup since" are computed from these records.
+
+What only this machine needs, the evidence a later check may reuse without opening a repository again
+(fingerprint, configuration, facts), is kept apart in this machine's cache folder, never in the shared state.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import Any
 
 from itref.backup.base import Facts
-from itref.core.statedb import open_state_db
-from itref.journal import state_dir
+from itref.state.folder import StateFolder, slug
+from itref.state.records import RecordStream, now_text, parse_time
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS checks (
-  time TEXT NOT NULL, backup TEXT NOT NULL, entity TEXT NOT NULL, kind TEXT NOT NULL, status TEXT NOT NULL,
-  snapshot_id TEXT, snapshot_time TEXT, size INTEGER, files INTEGER, count INTEGER, problem TEXT);
-CREATE INDEX IF NOT EXISTS checks_backup ON checks (entity, backup, time);
-CREATE TABLE IF NOT EXISTS verifies (
-  time TEXT NOT NULL, backup TEXT NOT NULL, entity TEXT NOT NULL, ok INTEGER NOT NULL, detail TEXT);
-CREATE TABLE IF NOT EXISTS drills (
-  time TEXT NOT NULL, backup TEXT NOT NULL, entity TEXT NOT NULL, ok INTEGER NOT NULL, files TEXT, detail TEXT);
-"""
-CACHE_COLUMNS = {"fingerprint": "TEXT", "config": "TEXT", "opened": "TEXT", "facts": "TEXT"}
-"""Columns added for the repository fingerprint cache (older databases get them on first use): the repository's
-fingerprint and configuration key when it was read, when the tool really read it, and the facts found."""
+KIND = "backups"
+TYPES = ("check", "verify", "drill")
 
 
 @dataclass(frozen=True)
@@ -68,105 +60,132 @@ class Previous:
     size: int | None
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """A recorded verify or drill: when, whether it passed, what it said, and (drills) the files restored."""
+
+    time: datetime
+    ok: bool
+    detail: str
+    files: list[str]
+    operator: str | None = None
+    account: str | None = None
+
+
+@dataclass(frozen=True)
+class CheckRecord:
+    """A recorded check: when, its status, the newest backup it saw and why it could not see one."""
+
+    time: datetime
+    status: str
+    snapshot_time: datetime | None
+    size: int | None
+    files: int | None
+    count: int | None
+    problem: str | None
+
+
 class History:
-    """Read and write the backup history database."""
+    """Read and write the backup history of a state folder (reading never creates anything)."""
 
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path or state_dir() / "backups.sqlite"
-        self._shared: sqlite3.Connection | None = None
+    def __init__(self, state: StateFolder) -> None:
+        self.state = state
+        self.stream = RecordStream(state, KIND)
 
-    @contextmanager
-    def _open(self) -> Iterator[sqlite3.Connection]:
-        with open_state_db(self.path, SCHEMA, added_columns={"checks": CACHE_COLUMNS}) as db:
-            yield db
+    def _latest(self, kind: str, entity: str, backup: str) -> Iterator[dict[str, Any]]:
+        """Yield the records of one type about one backup, newest first."""
+        json_text = lambda v: json.dumps(v, ensure_ascii=False)  # noqa: E731 - as the records write them
+        needles = (f'"type": {json_text(kind)}', f'"backup": {json_text(backup)}', f'"entity": {json_text(entity)}')
+        for record in self.stream.newest_first(contains=needles):
+            if record.get("type") == kind and record.get("backup") == backup and record.get("entity") == entity:
+                yield record
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        if self._shared is not None:
-            yield self._shared
-            return
-        with self._open() as db:
-            yield db
+    def _append(self, kind: str, entity: str, backup: str, fields: dict[str, Any]) -> None:
+        self.stream.append({"type": kind, "time": now_text(), "entity": entity, "backup": backup, **fields,
+                            **self.state.operator.fields()})
 
     @contextmanager
     def batch(self) -> Iterator[None]:
-        """Run every call made inside on one connection, committed once at the end (one open, one fsync,
-        instead of one per call). For the thread that opened it only."""
-        if self._shared is not None:
-            yield
-            return
-        with self._open() as db:
-            self._shared = db
-            try:
-                yield
-            finally:
-                self._shared = None
+        """Kept for callers grouping many calls: records are appended one by one, each whole."""
+        yield
+
+    # ------------------------------------------------------------------ checks
 
     def record_check(self, entity: str, backup: str, kind: str, status: str, facts: Facts, *,
                      config: str | None = None, opened: datetime | None = None) -> None:
-        """Store one check's figures; with the repository's fingerprint (if any), its configuration key and when
-        the tool really read it (``opened``: now, or the time of the check whose evidence was reused)."""
+        """Store one check's figures in the shared history; and on this machine, for a repository read
+        successfully, its fingerprint, configuration key, when the tool really read it (``opened``: now, or the
+        time of the check whose evidence was reused) and the facts found. Raises StateError."""
+        self._append("check", entity, backup, {
+            "kind": kind, "status": status, "snapshot_id": facts.latest_id,
+            "snapshot_time": facts.latest.isoformat() if facts.latest else None, "size": facts.size,
+            "files": facts.files, "count": facts.count, "problem": facts.problem})
         fp = facts.fingerprint
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO checks (time, backup, entity, kind, status, snapshot_id, snapshot_time, size, files, "
-                "count, problem, fingerprint, config, opened, facts) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
-                    _now(), backup, entity, kind, status, facts.latest_id,
-                    facts.latest.isoformat() if facts.latest else None, facts.size, facts.files, facts.count,
-                    facts.problem, fp.digest if fp and not fp.locked else None, config,
-                    (opened or datetime.now(UTC)).isoformat(timespec="seconds"),
-                    facts_json(facts) if facts.problem is None else None))
+        evidence = self._evidence_file(entity, backup)
+        if facts.problem is None and fp is not None and not fp.locked and config is not None:
+            from itref.core.files import write_private
+
+            write_private(evidence, json.dumps({
+                "fingerprint": fp.digest, "config": config,
+                "opened": (opened or datetime.now(UTC)).isoformat(timespec="seconds"),
+                "facts": facts_json(facts)}))
+        else:
+            evidence.unlink(missing_ok=True)
+
+    def _evidence_file(self, entity: str, backup: str) -> Any:
+        return self.state.cache_dir("backup-evidence") / f"{slug(entity)}--{slug(backup)}.json"
 
     def cached(self, entity: str, backup: str) -> Cached | None:
-        """Return the last check of a backup when it read an unlocked repository successfully, else None."""
-        with self._db() as db:
-            row = db.execute("SELECT fingerprint, config, opened, facts, problem FROM checks WHERE entity=? AND "
-                             "backup=? ORDER BY rowid DESC LIMIT 1", (entity, backup)).fetchone()
-        if row is None or row[4] is not None or not all(row[:4]):
-            return None
+        """Return this machine's evidence of the last check of a backup when it read an unlocked repository
+        successfully, else None."""
+        path = self._evidence_file(entity, backup)
         try:
-            return Cached(row[0], row[1], datetime.fromisoformat(row[2]), facts_from_json(row[3]))
-        except (ValueError, KeyError, TypeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Cached(data["fingerprint"], data["config"], datetime.fromisoformat(data["opened"]),
+                          facts_from_json(data["facts"]))
+        except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def last_check(self, entity: str, backup: str) -> CheckRecord | None:
+        """Return the latest check of a backup, or None."""
+        for r in self._latest("check", entity, backup):
+            when = parse_time(r.get("time"))
+            if when is not None:
+                return CheckRecord(when, str(r.get("status") or ""), parse_time(r.get("snapshot_time")),
+                                   r.get("size"), r.get("files"), r.get("count"), r.get("problem"))
+        return None
 
     def previous_snapshot(self, entity: str, backup: str, current_id: str | None) -> Previous | None:
         """Return the most recent recorded snapshot other than ``current_id``, or None."""
-        with self._db() as db:
-            row = db.execute(
-                "SELECT snapshot_id, snapshot_time, size FROM checks WHERE entity=? AND backup=? AND snapshot_id "
-                "IS NOT NULL AND snapshot_id IS NOT ? ORDER BY time DESC, rowid DESC LIMIT 1",
-                (entity, backup, current_id)).fetchone()
-        if row is None:
-            return None
-        return Previous(row[0], datetime.fromisoformat(row[1]) if row[1] else None, row[2])
+        for r in self._latest("check", entity, backup):
+            sid = r.get("snapshot_id")
+            if sid is not None and sid != current_id:
+                return Previous(sid, parse_time(r.get("snapshot_time")), r.get("size"))
+        return None
+
+    # ------------------------------------------------------------------ verifies and drills
 
     def record_verify(self, entity: str, backup: str, ok: bool, detail: str) -> None:
-        """Store one integrity check."""
-        with self._db() as db:
-            db.execute("INSERT INTO verifies VALUES (?,?,?,?,?)", (_now(), backup, entity, int(ok), detail))
+        """Store one integrity check. Raises StateError."""
+        self._append("verify", entity, backup, {"ok": ok, "detail": detail})
 
     def record_drill(self, entity: str, backup: str, ok: bool, files: list[str], detail: str) -> None:
-        """Store one restore drill."""
-        with self._db() as db:
-            db.execute("INSERT INTO drills VALUES (?,?,?,?,?,?)",
-                       (_now(), backup, entity, int(ok), "\n".join(files), detail))
+        """Store one restore drill. Raises StateError."""
+        self._append("drill", entity, backup, {"ok": ok, "files": files, "detail": detail})
 
-    def last_success(self, table: str, entity: str, backup: str) -> datetime | None:
-        """Return when the last successful verify or drill (``table``) of a backup happened."""
-        assert table in ("verifies", "drills")
-        with self._db() as db:
-            row = db.execute(f"SELECT max(time) FROM {table} WHERE entity=? AND backup=? AND ok=1",
-                             (entity, backup)).fetchone()
-        return datetime.fromisoformat(row[0]) if row and row[0] else None
+    def outcomes(self, kind: str, entity: str, backup: str) -> Iterator[Outcome]:
+        """Yield the verifies or drills (``kind``) of a backup, newest first."""
+        assert kind in ("verify", "drill")
+        for r in self._latest(kind, entity, backup):
+            when = parse_time(r.get("time"))
+            if when is not None:
+                yield Outcome(when, bool(r.get("ok")), str(r.get("detail") or ""), list(r.get("files") or []),
+                              r.get("operator"), r.get("account"))
 
-    def last(self, table: str, entity: str, backup: str) -> tuple[datetime, bool, str] | None:
-        """Return (time, ok, detail) of the last verify or drill, successful or not."""
-        assert table in ("verifies", "drills")
-        with self._db() as db:
-            row = db.execute(f"SELECT time, ok, detail FROM {table} WHERE entity=? AND backup=? "
-                             "ORDER BY time DESC, rowid DESC LIMIT 1", (entity, backup)).fetchone()
-        return (datetime.fromisoformat(row[0]), bool(row[1]), row[2] or "") if row else None
+    def last(self, kind: str, entity: str, backup: str) -> Outcome | None:
+        """Return the last verify or drill (``kind``) of a backup, successful or not, or None."""
+        return next(self.outcomes(kind, entity, backup), None)
 
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    def last_success(self, kind: str, entity: str, backup: str) -> datetime | None:
+        """Return when the last successful verify or drill (``kind``) of a backup happened, or None."""
+        return next((o.time for o in self.outcomes(kind, entity, backup) if o.ok), None)

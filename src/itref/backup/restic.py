@@ -61,12 +61,12 @@ def local_path(repository: str) -> str | None:
 
 def prelude(conn: Connector) -> str:
     """Return the script start for ``conn``'s host: password from stdin, repository, and restic's cache folder
-    (``$RESTIC_CACHE_DIR`` if set; else itref's state folder on this machine, /var/tmp on other hosts), so the
+    (``$RESTIC_CACHE_DIR`` if set; else itref's cache folder on this machine, /var/tmp on other hosts), so the
     cache survives between runs and stays out of the user's home."""
     if conn.kind == "local":
-        from itref.journal import state_dir
+        from itref.state.folder import machine_cache
 
-        cache = shell_quote(str(state_dir() / "restic-cache"))
+        cache = shell_quote(str(machine_cache() / "restic-cache"))
     else:
         cache = REMOTE_CACHE
     return PRELUDE.replace("%CACHE%", cache)

@@ -17,7 +17,7 @@ from itref.i18n import _, ngettext
 if TYPE_CHECKING:
     from itref.ad.client import DirectoryClient
     from itref.ad.plan import Change, Plan
-    from itref.core.context import RunContext
+    from itref.context import RunContext
     from itref.secrets import Secret
 
 app = typer.Typer(help=_("Active Directory: accounts, groups, departures and hygiene report."),
@@ -38,7 +38,7 @@ def _client(st: CliState, *, read_only: bool) -> tuple[RunContext, DirectoryClie
     from itref.ad.client import DirectoryClient
     from itref.core.errors import UsageError
 
-    ctx = st.context(dry_run=read_only)
+    ctx = st.context()
     directory = ctx.project.inventory.directory
     if directory is None:
         raise UsageError(_("the inventory has no 'directory' section: add the AD connection (url, base_dn, "
@@ -65,15 +65,13 @@ def write_password_file(path: Path, content: str) -> None:
 
 
 def _journal(ctx: RunContext, entity: str | None, host: str) -> Callable[[Change, str], None]:
-    from itref.journal import JournalRecord, operator
-
-    who = operator()  # the same for every record of the run (an import writes thousands)
+    from itref.journal import JournalRecord
 
     def record(change: Change, dn: str) -> None:
         what = f"{change.kind} {dn}" + (f" → {change.target}" if change.target else "")
         detail = ", ".join(sorted(change.attributes)) or None
         ctx.journal.append(JournalRecord(action="ad", target=what, outcome="changed", entity=entity, host=host,
-                                         detail=detail, run_id=ctx.run_id, operator=who))
+                                         detail=detail, run_id=ctx.run_id))
 
     return record
 
@@ -90,7 +88,8 @@ def _confirm(st: CliState, yes: bool) -> bool:
 
 def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan], *, dry_run: bool, yes: bool,
               entity: str | None = None, password_file: Path | None = None,
-              before_apply: Callable[[Plan, RunContext], None] | None = None) -> ExitStatus:
+              before_apply: Callable[[Plan, RunContext], None] | None = None,
+              after_apply: Callable[[Plan, RunContext], None] | None = None) -> ExitStatus:
     """Plan with a read-only look, show the diff, confirm, apply with journaling, hand out the password."""
     from itref.ad.plan import apply
     from itref.report.ad import plan_dict, plan_text
@@ -119,6 +118,8 @@ def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan]
         if before_apply is not None:
             before_apply(plan, ctx)
         apply(client, plan, _journal(ctx, entity, client.host))
+        if after_apply is not None:
+            after_apply(plan, ctx)
     finally:
         client.close()
     st.err.print(_("Done: {n} change(s) applied.").format(n=len(plan.changes)), markup=False)
@@ -376,7 +377,7 @@ def user_offboard(ctx: typer.Context, login: Annotated[str, typer.Argument()],
                   reason: Annotated[str, typer.Option("--reason", help=_("Why, e.g. 'end of contract'."))],
                   dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
     """Departure, reversibly: snapshot, disable, leave groups, move to the departed OU, date and reason."""
-    from itref.ad.offboard import plan_offboard, save_snapshot
+    from itref.ad.offboard import Snapshots, plan_offboard
 
     snapshot = {}
 
@@ -392,7 +393,7 @@ def user_offboard(ctx: typer.Context, login: Annotated[str, typer.Argument()],
         from itref.journal import JournalRecord
 
         snap = snapshot["snap"]
-        save_snapshot(snap)
+        Snapshots(rctx.state).save(snap)
         rctx.journal.append(JournalRecord(action="ad snapshot", target=snap.dn, outcome="ok", entity=snap.entity,
                                           detail=json.dumps(asdict(snap), ensure_ascii=False), run_id=rctx.run_id))
 
@@ -403,16 +404,14 @@ def user_offboard(ctx: typer.Context, login: Annotated[str, typer.Argument()],
 def user_restore(ctx: typer.Context, login: Annotated[str, typer.Argument()], dry_run: DryRun = False,
                  yes: Yes = False) -> ExitStatus:
     """Undo an offboarding: OU, groups and attributes exactly as they were."""
-    from itref.ad.offboard import load_snapshot, plan_restore
+    from itref.ad.offboard import Snapshots, plan_restore
 
-    snap = load_snapshot(login)
-    status = _run_plan(state(ctx), lambda c, _rc: plan_restore(c, snap), dry_run=dry_run, yes=yes, entity=snap.entity)
+    st = state(ctx)
+    snapshots = Snapshots(st.project().state)
+    snap = snapshots.load(login)
+    status = _run_plan(st, lambda c, _rc: plan_restore(c, snap), dry_run=dry_run, yes=yes, entity=snap.entity)
     if status == ExitStatus.SUCCESS and not dry_run:
-        from itref.ad.offboard import snapshot_path
-
-        path = snapshot_path(login)
-        if path.exists():
-            path.rename(path.with_suffix(".restored.json"))
+        snapshots.mark_restored(login)
     return status
 
 
@@ -429,7 +428,18 @@ def purge(ctx: typer.Context,
         retention = parse_duration(older_than)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    return _run_plan(state(ctx), lambda c, rc: plan_purge(c, rc.project, retention), dry_run=dry_run, yes=yes)
+    st = state(ctx)
+
+    def forget_snapshots(plan: Plan, rctx: RunContext) -> None:
+        from itref.ad.offboard import Snapshots
+
+        snapshots = Snapshots(rctx.state)
+        for change in plan.changes:
+            if change.kind == "delete" and change.before.get("login"):
+                snapshots.remove(str(change.before["login"]))
+
+    return _run_plan(st, lambda c, rc: plan_purge(c, rc.project, retention), dry_run=dry_run, yes=yes,
+                     after_apply=forget_snapshots)
 
 
 @group_app.command("add")

@@ -145,6 +145,10 @@ def list_checks(ctx: typer.Context) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
+Subject = Annotated[str | None, typer.Option(
+    "--subject", help=_("Only this subject of the check (an account, a mount point...), as findings name it."))]
+
+
 @app.command()
 def waive(
     ctx: typer.Context,
@@ -153,6 +157,7 @@ def waive(
     reason: Annotated[str, typer.Option("--reason", help=_("Why this is accepted for now."))],
     host: Annotated[str | None, typer.Option("--host", autocompletion=complete.hosts,
                                              help=_("Only on this host (every host otherwise)."))] = None,
+    subject: Subject = None,
 ) -> ExitStatus:
     """Accept a finding until a date, with a reason; it shows as waived, then fails again after that date."""
     st = state(ctx)
@@ -168,45 +173,55 @@ def waive(
         raise UsageError(_("--until '{until}' is not a date like 2027-03-31").format(until=until)) from None
     if last_day < date.today():
         raise UsageError(_("--until {until} is already past").format(until=until))
+    if not reason.strip():
+        raise UsageError(_("--reason is empty: say why this is accepted for now"))
     rctx = st.context()
     if host is not None and rctx.project.host(host) is None:
         raise UsageError(_("unknown host '{host}'").format(host=host))
-    waiver = Waivers().add(check_id, host, last_day, reason)
-    rctx.journal.append(JournalRecord(action="audit waive", target=check_id, outcome="changed", host=host,
-                                      detail=f"until {waiver.until}: {reason}", run_id=rctx.run_id))
+    waiver = Waivers(rctx.state).add(check_id, host, last_day, reason, subject)
+    rctx.journal.append(JournalRecord(action="audit waive", target=check_id + (f" ({subject})" if subject else ""),
+                                      outcome="changed", host=host, detail=f"until {waiver.until}: {reason}",
+                                      run_id=rctx.run_id))
     st.out.print(_("{check} waived{on} until {until}: {reason}").format(
-        check=check_id, on=f" on {host}" if host else "", until=waiver.until, reason=reason), markup=False)
+        check=check_id + (f" ({subject})" if subject else ""), on=f" on {host}" if host else "",
+        until=waiver.until, reason=reason), markup=False)
     return ExitStatus.SUCCESS
 
 
 @app.command()
 def unwaive(ctx: typer.Context,
             check_id: Annotated[str, typer.Argument(metavar="CHECK", autocompletion=complete.checks)],
-            host: Annotated[str | None, typer.Option("--host")] = None) -> ExitStatus:
+            host: Annotated[str | None, typer.Option("--host")] = None, subject: Subject = None) -> ExitStatus:
     """Remove a waiver before its date."""
     st = state(ctx)
     from itref.audit.waivers import Waivers
     from itref.core.errors import UsageError
     from itref.journal import JournalRecord
 
-    if not Waivers().remove(check_id, host):
-        raise UsageError(_("no waiver for {check}{on}").format(check=check_id, on=f" on {host}" if host else ""))
     rctx = st.context()
-    rctx.journal.append(JournalRecord(action="audit unwaive", target=check_id, outcome="changed", host=host,
-                                      run_id=rctx.run_id))
+    if not Waivers(rctx.state).remove(check_id, host, subject):
+        raise UsageError(_("no waiver for {check}{on}").format(check=check_id + (f" ({subject})" if subject else ""),
+                                                                on=f" on {host}" if host else ""))
+    rctx.journal.append(JournalRecord(action="audit unwaive", target=check_id + (f" ({subject})" if subject else ""),
+                                      outcome="changed", host=host, run_id=rctx.run_id))
     return ExitStatus.SUCCESS
 
 
 @app.command()
 def waivers(ctx: typer.Context) -> ExitStatus:
-    """List the waivers, expired ones marked."""
+    """List the waivers (who decided each, why, until when), expired ones marked."""
     st = state(ctx)
     from itref.audit.waivers import Waivers
 
     today = date.today()
-    for w in Waivers().load():
+    found = Waivers(st.state_folder())
+    for w in found.load():
         state_word = _("expired") if w.expired(today) else _("until {until}").format(until=w.until)
-        st.out.print(f"{w.check} {w.host or '*'} — {state_word} — {w.reason} ({w.by})", markup=False)
+        what = w.check + (f" ({w.subject})" if w.subject else "")
+        st.out.print(f"{what} {w.host or '*'} — {state_word} — {w.reason} ({w.who})", markup=False)
+    for problem in found.problems:
+        st.err.print(_("{place}: this waiver file cannot be read and was left out").format(place=problem),
+                     markup=False)
     return ExitStatus.SUCCESS
 
 
@@ -220,8 +235,8 @@ def diff(ctx: typer.Context,
     from itref.audit.history import AuditHistory
     from itref.core.errors import UsageError
 
-    history = AuditHistory()
-    runs = [r[0] for r in history.runs()]
+    history = AuditHistory(st.state_folder())
+    runs = [r.run_id for r in history.runs()]
     if len(runs) < 2:
         raise UsageError(_("at least two audits are needed to compare (found {n})").format(n=len(runs)))
     last = runs[-1]

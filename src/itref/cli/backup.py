@@ -14,7 +14,7 @@ from itref.i18n import _
 if TYPE_CHECKING:
     from itref.backup.actions import ActionResult
     from itref.backup.check import Target
-    from itref.core.context import RunContext
+    from itref.context import RunContext
 
 app = typer.Typer(help=_("Check, verify and restore-test the backups described in the playbooks."),
                   no_args_is_help=True, rich_markup_mode=None)

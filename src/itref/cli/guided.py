@@ -31,9 +31,13 @@ class TerminalUI:
         self.password_file = password_file
         self.interactive = sys.stdin.isatty() or guided
 
-    def _input(self, prompt: str) -> str:
+    def _input(self, prompt: str, *, secret: bool = False) -> str:
         self.console.print(Text(prompt, style="bold"), end="")
         try:
+            if secret:
+                import getpass
+
+                return getpass.getpass(prompt="")
             return input()
         except EOFError:
             raise KeyboardInterrupt from None
@@ -49,7 +53,8 @@ class TerminalUI:
             default = f" [{spec.default}]" if spec.default is not None else ""
             choices = f" ({'/'.join(spec.choices)})" if spec.choices else ""
             try:
-                return check_answer(name, spec, self._input(f"{spec.prompt}{choices}{default}: "))
+                return check_answer(name, spec, self._input(f"{spec.prompt}{choices}{default}: ",
+                                                            secret=spec.secret))
             except ValueError as exc:
                 self.console.print(Text(str(exc), style="red"))
 

@@ -22,21 +22,22 @@ def journal(
     host: Annotated[str | None, typer.Option("--host", autocompletion=complete.hosts, help=_("Only this host."))]
     = None,
     last: Annotated[int | None, typer.Option("--last", "-n", min=1, help=_("Only the N most recent."))] = None,
+    operator: Annotated[str | None, typer.Option(
+        "--operator", help=_("Only what this person did (the name records are signed with, or an account)."))]
+    = None,
 ) -> ExitStatus:
-    """Show the journal of actions (who ran what, where, with what outcome)."""
+    """Show the journal of actions (who ran what, where, with what outcome), from the project's state folder."""
     st = state(ctx)
     fmt = st.require_format("table", "json")
-    from dataclasses import asdict
-
     from itref.journal import Journal
     from itref.report.inventory import to_json
 
-    journal_ = Journal()
-    records = journal_.query(since=_since(since) if since else None, entity=entity, host=host)
+    journal_ = Journal(st.state_folder())
+    records = journal_.query(since=_since(since) if since else None, entity=entity, host=host, operator=operator)
     if last:
         records = records[-last:]
     if fmt == "json":
-        st.out.print(to_json([asdict(r) for r in records]), markup=False, soft_wrap=True)
+        st.out.print(to_json([{**r.as_dict(), "who": r.who} for r in records]), markup=False, soft_wrap=True)
     else:
         from rich.table import Table
         from rich.text import Text
@@ -45,13 +46,17 @@ def journal(
         for title in (_("When"), _("Who"), _("Entity"), _("Host"), _("Action"), _("What"), _("Result")):
             table.add_column(title, overflow="fold")
         for r in records:
-            cells = (r.time.replace("T", " "), r.operator, r.entity or "", r.host or "", r.action, r.target,
+            who = r.who + (" (cron)" if r.via == "cron" else "")
+            cells = (r.time.replace("T", " "), who, r.entity or "", r.host or "", r.action, r.target,
                      r.outcome + (f" ({r.detail})" if r.detail else ""))
             table.add_row(*(Text(c) for c in cells))
         st.out.print(table)
         if not records:
             st.err.print(_("No journal record matches ({path}).").format(path=journal_.path), markup=False)
-    if journal_.damaged:
+    for path, line in journal_.stream.damage.places[:5]:
+        st.err.print(_("{path}:{line}: this journal line cannot be read and was skipped").format(
+            path=path, line=line), markup=False)
+    if journal_.damaged > 5:
         st.err.print(_("{n} damaged line(s) in {path} were skipped.").format(n=journal_.damaged, path=journal_.path),
                      markup=False)
     return ExitStatus.SUCCESS

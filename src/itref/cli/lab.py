@@ -32,9 +32,12 @@ def _json(st: CliState, data: object) -> None:
 
 
 def _journal(action: str, target: Path, outcome: str, detail: str = "") -> None:
+    """Journal a lab action in the lab project's own state folder (beside the lab's inventory)."""
     from itref.journal import Journal, JournalRecord
+    from itref.state.folder import StateFolder, locate
 
-    Journal().append(JournalRecord(action=action, target=str(target), outcome=outcome, detail=detail))
+    state = StateFolder(locate(target / "inventory.yaml", None), project_dir=target)
+    Journal(state).append(JournalRecord(action=action, target=str(target), outcome=outcome, detail=detail))
 
 
 @app.command()

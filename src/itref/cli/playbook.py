@@ -126,7 +126,7 @@ def resume_routine(
     """Continue a routine where it stopped (Ctrl-C, a lost SSH session, a failed step, 'q')."""
     from itref.runner.routine import load
 
-    saved = load(run_id)
+    saved = load(state(ctx).project().state, run_id)
     if saved.finished:
         from itref.core.errors import UsageError
 
@@ -143,7 +143,7 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
     from itref.runner.routine import RunState, resolve, run_routine
 
     st = state(ctx)
-    rctx = st.context(dry_run=dry_run)
+    rctx = st.context()
     entity, _name, routine = resolve(rctx.project, target)
     book = rctx.project.playbooks[entity]
     contacts = [*rctx.project.inventory.entities[entity].contacts, *book.contacts]
@@ -158,12 +158,17 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
         current = saved
         rctx.run_id = current.run_id
         st.err.print(_("Resuming {target} at step {n}.").format(target=target, n=current.next_step), markup=False)
+        for pname in current.secret_params:  # never saved: asked again
+            if pname not in current.params and pname in routine.ask:
+                current.params[pname] = given.get(pname) or ui.ask(pname, routine.ask[pname])
     else:
+        from itref.runner.routine import secret_names
+
         params = {**routine.vars, **given}
         for pname, spec in routine.ask.items():
             if pname not in params:  # a dry run shows where the answer would go instead of asking
                 params[pname] = f"<{pname}>" if dry_run else ui.ask(pname, spec)
-        current = RunState(rctx.run_id, target, params)
+        current = RunState(rctx.run_id, target, params, secret_params=secret_names(routine))
     if dry_run:
         st.err.print(_("Dry run of {target}: nothing is changed.").format(target=target), markup=False)
     result = run_routine(rctx, target, ui, state=current, dry_run=dry_run)

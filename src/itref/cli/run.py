@@ -37,7 +37,7 @@ def run(
     from itref.connectors.base import Command
     from itref.core.errors import UsageError
 
-    rc_ctx = st.context(dry_run=dry_run)
+    rc_ctx = st.context()
     project = rc_ctx.project
     hosts = select(project.hosts, limit)
     if shell and len(command) != 1:

@@ -51,7 +51,8 @@ def _apply(st: CliState, store: CrontabFile | CrontabCommand, before: str, after
     store.write(after)
     from itref.journal import Journal, JournalRecord
 
-    Journal().append(JournalRecord(action=action, target=store.describe(), outcome="changed", detail=detail))
+    Journal(st.project().state).append(JournalRecord(action=action, target=store.describe(), outcome="changed",
+                                                     detail=detail))
     return True
 
 

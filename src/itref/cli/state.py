@@ -17,7 +17,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from itref.config.project import Project
-    from itref.core.context import RunContext
+    from itref.context import RunContext
+    from itref.state.folder import StateFolder
 
 FORMATS = ("table", "json", "junit", "markdown", "html", "nagios", "prometheus")
 """Every --format some command can write; each command says which it supports."""
@@ -99,16 +100,41 @@ class CliState:
                 raise ConfigError([ConfigIssue(str(self.inventory), 1, 1, "", _(
                     "inventory not found; give its path with -i PATH or the ITREF_INVENTORY variable"))])
             self._project = load_project(self.inventory, self.playbooks, playbooks=playbooks)
+            self._hint_migration(self._project)
         return self._project
 
-    def context(self, *, dry_run: bool = False) -> RunContext:
-        """Return a run context over the loaded project (secrets resolved lazily, journal ready)."""
-        from itref.core.context import RunContext
-        from itref.journal import Journal
+    def _hint_migration(self, project: Project) -> None:
+        """Say once, on stderr, how to move the state an earlier itref kept per user into the project."""
+        from itref.state.migrate import needs_migration
+
+        try:
+            source = needs_migration(project.state)
+        except OSError:
+            return
+        if source is not None:
+            self.err.print(_("Note: {source} holds the journal and histories of an earlier itref, and this project's "
+                             "state folder {dest} is empty. Move them in with: itref state migrate").format(
+                source=source, dest=project.state.path), markup=False, highlight=False)
+
+    def state_folder(self) -> StateFolder:
+        """Return the project's state folder (from the inventory; without one, the folder ``$ITREF_STATE_DIR``
+        names). Raises ConfigError when neither says where it is."""
+        import os
+
+        from itref.state.folder import STATE_ENV, StateFolder
+
+        if not self.inventory.exists() and os.environ.get(STATE_ENV):
+            return StateFolder(Path(os.environ[STATE_ENV]).expanduser().absolute())
+        return self.project(playbooks=False).state
+
+    def context(self) -> RunContext:
+        """Return a run context over the loaded project (secrets resolved lazily, the journal of its state
+        folder ready)."""
+        from itref.context import RunContext
         from itref.secrets import SecretResolver
 
         project = self.project()
-        return RunContext(project, SecretResolver(project.inventory.secrets), Journal(), dry_run=dry_run)
+        return RunContext(project, SecretResolver(project.inventory.secrets))
 
 
 def _piped_width() -> int:

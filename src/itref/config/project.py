@@ -6,8 +6,9 @@ All problems of all files are collected and raised together as one :class:`Confi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itref.config import yamlfile
 from itref.config.schema import Host, Inventory, Playbook
@@ -15,6 +16,9 @@ from itref.config.validate import validate
 from itref.config.yamlfile import Document, Loc
 from itref.core.errors import ConfigError, ConfigIssue
 from itref.i18n import _
+
+if TYPE_CHECKING:
+    from itref.state.folder import StateFolder
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,16 @@ class Project:
     def host(self, name: str) -> HostSpec | None:
         """Return the host called ``name``, or None."""
         return next((h for h in self.hosts if h.name == name), None)
+
+    @cached_property
+    def state(self) -> StateFolder:
+        """Return the project's state folder (journal, histories, waivers...), beside the inventory unless the
+        inventory's ``state:`` or ``$ITREF_STATE_DIR`` says otherwise. Nothing is created until a record is."""
+        from itref.state.folder import StateFolder, locate
+
+        inv = self.inventory
+        return StateFolder(locate(self.inventory_path, inv.state), group=inv.state_group,
+                           project_dir=self.inventory_path.absolute().parent)
 
 
 def display_path(path: Path) -> str:

@@ -291,12 +291,30 @@ class Notifications(Strict):
                                                  "language by default).")
 
 
+class OperatorInfo(Strict):
+    """A person who may act on the project; the journal and the handover pack name them."""
+
+    name: str = Field(min_length=1, description="As records sign it: the person's ITREF_OPERATOR, git user.name "
+                      "or login name, e.g. 'Jean Dupont'.")
+    role: Literal["referent", "stand-in", "supplier"] = Field(description="The IT referent, a stand-in "
+                                                                "colleague, or a supplier.")
+    email: str | None = None
+    phone: str | None = None
+
+
 class Inventory(Strict):
     """`inventory.yaml`: the organisation, its entities and hosts, secrets and directory."""
 
     version: Literal[1] = Field(description="Format version; always 1 for now.")
     organisation: str = Field(description="Name shown on reports, e.g. \"Commune d'Exemple\".")
     language: Literal["fr", "en"] | None = Field(None, description="Language of reports and notifications.")
+    state: str | None = Field(None, min_length=1, description="The project's state folder (journal, histories, "
+                              "waivers, offboarded accounts, routine runs), relative to this file; `state` "
+                              "beside it when left out. Keep it with the inventory (shared drive or git).")
+    state_group: str | None = Field(None, min_length=1, description="Unix group whose members share the state "
+                                    "folder (folders 2770, files 0660); without it, only its owner may use it.")
+    operators: list[OperatorInfo] = Field(default_factory=list, description="Who acts on the project (the "
+                                          "referent, stand-ins, suppliers), for the journal and the pack.")
     defaults: Defaults = Field(default_factory=Defaults)
     secrets: dict[Name, SecretRef] = Field(default_factory=dict, description="Named secret references.")
     directory: Directory | None = None
@@ -409,6 +427,8 @@ class Ask(Strict):
     choices: list[str] | None = None
     default: Any = None
     pattern: str | None = Field(None, description="Regular expression the answer must match.")
+    secret: bool = Field(False, description="The answer is a secret (a password): typed without echo, masked "
+                         "in every output, never saved with the routine's progress (asked again on resume).")
 
 
 class Routine(Strict):

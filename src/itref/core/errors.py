@@ -81,3 +81,10 @@ class CommandTimeout(ItrefError):
     """A command did not finish within its timeout and was stopped."""
 
     status = ExitStatus.FAILURE
+
+
+class StateError(ItrefError):
+    """The project's state folder (journal, histories, waivers...) cannot be read or written as it must be:
+    full, not writable, readable by other accounts, or a record in it is damaged beyond use."""
+
+    status = ExitStatus.STATE_UNUSABLE

@@ -76,6 +76,8 @@ class RunReport:
     results: list[HostResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     """Problems that did not change any host's outcome (e.g. the journal could not be written)."""
+    unrecorded: bool = False
+    """The work was done but the state folder refused its journal records (full disk...)."""
 
     def add(self, result: HostResult) -> None:
         """Record one host's result."""
@@ -92,7 +94,9 @@ class RunReport:
 
     def exit_status(self) -> ExitStatus:
         """Return SUCCESS when every host succeeded, UNREACHABLE when the only failures are
-        unreachable hosts, FAILURE otherwise."""
+        unreachable hosts, FAILURE otherwise; STATE_UNUSABLE when the journal could not record the run."""
+        if self.unrecorded:
+            return ExitStatus.STATE_UNUSABLE
         outcomes = {r.outcome for r in self.results}
         if Outcome.FAILED in outcomes:
             return ExitStatus.FAILURE

@@ -26,6 +26,8 @@ class ExitStatus(IntEnum):
     """A check found something critical (e.g. last night's backup is missing)."""
     CHECK_UNKNOWN = 8
     """A check could not be made (host unreachable, wrong password...) and nothing was critical."""
+    STATE_UNUSABLE = 9
+    """The project's state folder cannot be used: full, not writable, or readable by other accounts."""
     INTERNAL_ERROR = 70
     """A bug in itref; the message says how to get the details."""
     INTERRUPTED = 130

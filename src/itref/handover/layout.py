@@ -682,6 +682,35 @@ def _secret_table(secrets: list[SecretInfo]) -> Table:
 
 # --------------------------------------------------------------------------- the index
 
+ROLES = {"referent": N_("IT referent"), "stand-in": N_("stand-in"), "supplier": N_("supplier")}
+
+
+def _people_section(pack: Pack, number: int) -> Section:
+    """Return the section naming the people of the project and what each did over the last days."""
+    from itref.handover.pack import ACTIVITY_DAYS
+
+    people = Section(number, _("People and what they did"), "people")
+    if pack.operators:
+        people.blocks.append(Table((_("Name"), _("Role"), _("E-mail"), _("Phone")), tuple(
+            ((o.name,), (_(ROLES.get(o.role, o.role)),), (o.email or "",), (o.phone or "",))
+            for o in pack.operators)))
+    else:
+        people.blocks.append(Para((_("The inventory lists nobody under operators: add the referent and the "
+                                     "stand-ins (name, role, e-mail, phone)."),), "muted"))
+    people.blocks.append(Para((Strong(ngettext("Who did what over the last {n} day", "Who did what over the last "
+                                               "{n} days", ACTIVITY_DAYS).format(n=ACTIVITY_DAYS)),
+                               " " + _("(from the shared journal)")),))
+    if pack.activity:
+        people.blocks.append(Table((_("Who"), _("What"), _("Entities"), _("Last")), tuple(
+            ((a.who + (f" ({_(ROLES[a.role])})" if a.role in ROLES else ""),),
+             ("; ".join(f"{action} × {n}" for action, n in sorted(a.actions.items(), key=lambda x: (-x[1], x[0]))),),
+             (", ".join(a.entities) or "—",), (moment(a.last),))
+            for a in pack.activity)))
+    else:
+        people.blocks.append(Para((_("Nothing was recorded in that time."),), "muted"))
+    return people
+
+
 
 def index_document(pack: Pack, ext: str) -> Document:
     """Return the index page: one line per entity, where things are, the secrets, the directory."""
@@ -695,9 +724,10 @@ def index_document(pack: Pack, ext: str) -> Document:
     where.blocks.append(Fields((
         (_("Inventory (hosts, secrets, directory)"), (Code(pack.inventory),)),
         (_("Playbooks (routines, backups, notes)"), (Code(pack.playbooks),)),
-        (_("Journal and histories"), (Code(pack.state_dir),)),
+        (_("Shared memory (journal, histories, waivers, departures, routine runs)"), (
+            Code(pack.state_dir), " — " + _("keep it with the inventory, on the shared drive or in git"))),
         (_("To see it all on screen"), (Code("itref inventory show"), ", ", Code("itref playbook list"), ", ",
-                                        Code("itref journal"))),
+                                        Code("itref journal"), ", ", Code("itref state show"))),
         (_("To make this pack again"), (Code("itref handover --output FOLDER"),)),
     )))
     secrets = Section(3, _("Where the passwords are kept"), "secrets")
@@ -718,7 +748,7 @@ def index_document(pack: Pack, ext: str) -> Document:
         )))
     else:
         directory.blocks.append(Para((_("No directory is configured in the inventory."),), "muted"))
-    sections = [entities, where, secrets, directory]
+    sections = [entities, where, secrets, directory, _people_section(pack, 5)]
     if pack.notifications is not None:
         n = pack.notifications
         notify = Section(len(sections) + 1, _("Who is told when the audit finds something"), "notifications")

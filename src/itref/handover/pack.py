@@ -1,18 +1,16 @@
 """The handover pack's data: everything about an entity, collected into plain dataclasses.
 
-Collecting only reads: the validated project, the backup and audit histories (SQLite opened read-only,
-never created) and the journal. No secret is ever resolved: a secret appears as *where it lives*
-(variable, file, KeePass entry, prompt), never as its value.
+Collecting only reads: the validated project and its shared state folder (the backup and audit histories and
+the journal, through their own modules; nothing is created). No secret is ever resolved: a secret appears as
+*where it lives* (variable, file, KeePass entry, prompt), never as its value.
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -24,6 +22,8 @@ SECTIONS = ("entity", "notes", "hosts", "secrets", "routines", "backups", "accou
 
 JOURNAL_LIMIT = 30
 """How many journal records (the most recent) an entity's page shows."""
+ACTIVITY_DAYS = 30
+"""The pack's index lists who did what over this many days."""
 
 
 def section_number(key: str) -> int:
@@ -344,6 +344,28 @@ class NotificationInfo:
     digest: str
 
 
+@dataclass(frozen=True)
+class OperatorEntry:
+    """A person of the inventory's ``operators`` list."""
+
+    name: str
+    role: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass
+class ActivityInfo:
+    """What one person did over the last days: how many actions of each kind, and when last."""
+
+    who: str
+    role: str | None
+    actions: dict[str, int]
+    entities: list[str]
+    last: datetime
+    total: int
+
+
 @dataclass
 class Pack:
     """The whole handover pack: the organisation and every entity asked for."""
@@ -363,21 +385,23 @@ class Pack:
     notifications: NotificationInfo | None
     other_findings: list[FindingInfo]
     """Open findings of the last audit tied to no entity (e.g. the directory)."""
+    operators: list[OperatorEntry] = field(default_factory=list)
+    """The people the inventory lists (referent, stand-ins, suppliers)."""
+    activity: list[ActivityInfo] = field(default_factory=list)
+    """Who did what over the last :data:`ACTIVITY_DAYS` days, from the shared journal, busiest first."""
 
 
 # --------------------------------------------------------------------------- collecting
 
-def collect(project: Project, entities: list[str] | None = None, *, now: datetime | None = None,
-            state: Path | None = None) -> Pack:
+def collect(project: Project, entities: list[str] | None = None, *, now: datetime | None = None) -> Pack:
     """Return the pack for ``entities`` (every entity when None), reading the histories and the journal
-    of the state folder ``state`` (itref's state folder by default).
+    of the project's state folder.
 
     Raises UsageError when an entity is unknown.
     """
     from itref import __version__
     from itref.core.errors import UsageError
     from itref.i18n import _
-    from itref.journal import operator, state_dir
 
     inv = project.inventory
     names = list(inv.entities) if entities is None else entities
@@ -385,10 +409,10 @@ def collect(project: Project, entities: list[str] | None = None, *, now: datetim
         if name not in inv.entities:
             raise UsageError(_("unknown entity '{name}' (entities: {known})").format(
                 name=name, known=", ".join(inv.entities)))
-    folder = state or state_dir()
-    histories = _Histories(folder)
+    folder = project.state.path
+    histories = _Histories(project)
     uses = _secret_uses(project)
-    packs = [_entity(project, name, uses, histories, folder) for name in names]
+    packs = [_entity(project, name, uses, histories) for name in names]
     directory = None
     if inv.directory is not None:
         d = inv.directory
@@ -401,12 +425,15 @@ def collect(project: Project, entities: list[str] | None = None, *, now: datetim
                                          shorten_webhook(n.webhook.url) if n.webhook else None, n.digest)
     last = histories.last_run(None)
     other = histories.open_findings(last[0], None) if last else []
+    generated = (now or datetime.now(UTC)).astimezone()
     return Pack(
-        organisation=inv.organisation, generated=(now or datetime.now(UTC)).astimezone(), operator=operator(),
+        organisation=inv.organisation, generated=generated, operator=histories.state.operator.display(),
         version=__version__, language=current_language(), inventory=str(project.inventory_path.resolve()),
         playbooks=str(project.playbooks_dir.resolve()), state_dir=str(folder), entities=packs,
         secrets=_group(project, uses, lambda u: True, all_named=True),
-        directory=directory, notifications=notifications, other_findings=other)
+        directory=directory, notifications=notifications, other_findings=other,
+        operators=[OperatorEntry(o.name, o.role, o.email, o.phone) for o in inv.operators],
+        activity=histories.activity(generated, names if entities is not None else None))
 
 
 def current_language() -> str:
@@ -416,10 +443,8 @@ def current_language() -> str:
     return language()
 
 
-def _entity(project: Project, name: str, uses: list[tuple[SecretUse, SecretRef]], histories: _Histories,
-            folder: Path) -> EntityPack:
-    from itref.journal import Journal
-
+def _entity(project: Project, name: str, uses: list[tuple[SecretUse, SecretRef]],
+            histories: _Histories) -> EntityPack:
     entity = project.inventory.entities[name]
     book = project.playbooks.get(name)
     contacts = [ContactInfo(c.name, c.role, c.email, c.phone, "inventory") for c in entity.contacts]
@@ -442,15 +467,15 @@ def _entity(project: Project, name: str, uses: list[tuple[SecretUse, SecretRef]]
     if last is not None:
         run_id, time = last
         audit = AuditInfo(run_id, time, histories.open_findings(run_id, name), histories.waived(run_id, name))
-    records = Journal(folder / "journal.jsonl").query(entity=name)
-    journal = [JournalEntry(when, r.operator, r.action, r.target, r.outcome, r.host, r.rc, r.detail)
-               for r in reversed(records[-JOURNAL_LIMIT:]) if (when := _time(r.time)) is not None]
+    journal = [JournalEntry(r.when, r.who, r.action, r.target, r.outcome, r.host, r.rc, r.detail)
+               for r in reversed(histories.journal.latest(entity=name, limit=JOURNAL_LIMIT))]
     return EntityPack(
         name=name, title=entity.title, description=entity.description, ou=entity.ou, departed_ou=entity.departed_ou,
         has_playbook=book is not None, playbook_title=book.title if book else None, contacts=contacts, hosts=hosts,
         other_hosts=other_hosts, secrets=secrets, routines=routines, templates=templates, backups=backups,
         audit_schedule=book.audits.schedule if book else None, audit=audit,
-        notes=list(book.handover.notes) if book else [], journal=journal, journal_total=len(records))
+        notes=list(book.handover.notes) if book else [], journal=journal,
+        journal_total=histories.journal.count(entity=name))
 
 
 # --------------------------------------------------------------------------- hosts
@@ -727,82 +752,46 @@ def _backup(project: Project, entity: str, b: Backup, histories: _Histories) -> 
         job=b.job, password=_store_or_none(project, b.password), max_age=b.max_age, min_size=b.min_size,
         verify_schedule=b.verify_schedule, drill_every=b.drill.every if b.drill else None,
         drill_files=list(b.drill.files) if b.drill else [], drill_random=b.drill.random if b.drill else 0,
-        last_check=histories.last_check(entity, b.name), last_verify=histories.last_run_of("verifies", entity, b.name),
-        last_drill=histories.last_run_of("drills", entity, b.name),
+        last_check=histories.last_check(entity, b.name), last_verify=histories.last_run_of("verify", entity, b.name),
+        last_drill=histories.last_run_of("drill", entity, b.name),
         last_good_drill=histories.last_good_drill(entity, b.name))
 
 
-def _time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
-
-
 class _Histories:
-    """Read-only queries on the backup and audit histories of a state folder (a missing file reads as empty)."""
+    """Read-only answers from the project's state folder, through the audit and backup history modules and the
+    journal (a missing folder reads as empty; nothing is ever created)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.backups = folder / "backups.sqlite"
-        self.audits = folder / "audits.sqlite"
+    def __init__(self, project: Project) -> None:
+        from itref.audit.history import AuditHistory
+        from itref.backup.history import History
+        from itref.journal import Journal
 
-    @staticmethod
-    def _rows(path: Path, sql: str, args: tuple[Any, ...]) -> list[tuple[Any, ...]]:
-        if not path.is_file():
-            return []
-        try:
-            db = sqlite3.connect(path.resolve().as_uri() + "?mode=ro", uri=True, timeout=30)
-        except sqlite3.Error:
-            return []
-        try:
-            return list(db.execute(sql, args))
-        except sqlite3.Error:  # an older or damaged file: report nothing rather than guess
-            return []
-        finally:
-            db.close()
+        self.state = project.state
+        self.audits = AuditHistory(self.state)
+        self.backups = History(self.state)
+        self.journal = Journal(self.state)
+        self.roles = {o.name.casefold(): o.role for o in project.inventory.operators}
 
     def last_check(self, entity: str, backup: str) -> CheckRecord | None:
-        rows = self._rows(self.backups, "SELECT time, status, snapshot_time, size, files, count, problem FROM checks "
-                          "WHERE entity=? AND backup=? ORDER BY time DESC, rowid DESC LIMIT 1", (entity, backup))
-        if not rows or _time(rows[0][0]) is None:
+        r = self.backups.last_check(entity, backup)
+        if r is None:
             return None
-        r = rows[0]
-        return CheckRecord(_time(r[0]), r[1], _time(r[2]), r[3], r[4], r[5], r[6])  # type: ignore[arg-type]
+        return CheckRecord(r.time, r.status, r.snapshot_time, r.size, r.files, r.count, r.problem)
 
-    def last_run_of(self, table: str, entity: str, backup: str) -> RunRecord | None:
-        assert table in ("verifies", "drills")
-        files = ", files" if table == "drills" else ", ''"
-        rows = self._rows(self.backups, f"SELECT time, ok, detail{files} FROM {table} WHERE entity=? AND backup=? "
-                          "ORDER BY time DESC, rowid DESC LIMIT 1", (entity, backup))
-        if not rows or _time(rows[0][0]) is None:
-            return None
-        r = rows[0]
-        return RunRecord(_time(r[0]), bool(r[1]), r[2] or "",  # type: ignore[arg-type]
-                         [f for f in (r[3] or "").split("\n") if f])
+    def last_run_of(self, kind: str, entity: str, backup: str) -> RunRecord | None:
+        o = self.backups.last(kind, entity, backup)
+        return RunRecord(o.time, o.ok, o.detail, o.files) if o is not None else None
 
     def last_good_drill(self, entity: str, backup: str) -> datetime | None:
-        rows = self._rows(self.backups, "SELECT max(time) FROM drills WHERE entity=? AND backup=? AND ok=1",
-                          (entity, backup))
-        return _time(rows[0][0]) if rows else None
+        return self.backups.last_success("drill", entity, backup)
 
     def last_run(self, entity: str | None) -> tuple[str, datetime] | None:
         """Return (run id, time) of the latest audit with a finding about ``entity`` (about no entity when
         None): an audit limited to other hosts says nothing about this entity."""
-        where = "f.entity=?" if entity is not None else "f.entity IS NULL"
-        rows = self._rows(self.audits, "SELECT r.run_id, r.time FROM runs r WHERE EXISTS (SELECT 1 FROM findings f "
-                          f"WHERE f.run_id=r.run_id AND {where}) ORDER BY r.time DESC, r.rowid DESC LIMIT 1",
-                          (entity,) if entity is not None else ())
-        if not rows or _time(rows[0][1]) is None:
+        run = self.audits.last_about(entity)
+        if run is None:
             return None
-        return rows[0][0], _time(rows[0][1])  # type: ignore[return-value]
-
-    def _findings(self, run_id: str, entity: str | None) -> list[tuple[Any, ...]]:
-        where = "entity=?" if entity is not None else "entity IS NULL"
-        return self._rows(self.audits, "SELECT check_id, severity, host, subject, message, waived FROM findings "
-                          f"WHERE run_id=? AND {where}", (run_id, entity) if entity is not None else (run_id,))
+        return run.run_id, self.audits.time_of(run.run_id) or run.time
 
     def open_findings(self, run_id: str, entity: str | None) -> list[FindingInfo]:
         from itref.audit.registry import all_checks
@@ -810,21 +799,39 @@ class _Histories:
 
         checks = {c.id: c for c in all_checks()}
         found = []
-        for check_id, severity, host, subject, message, waived in self._findings(run_id, entity):
-            try:
-                level = Severity(severity)
-            except ValueError:
-                level = Severity.UNKNOWN
-            if waived or level.rank < Severity.WARNING.rank:
+        for past in self.audits.findings_of(run_id).values():
+            if past.entity != entity or not past.failing:
                 continue
-            check = checks.get(check_id)
-            found.append(FindingInfo(check_id, check.title if check else None, level.value, host, subject, message,
-                                     check.why if check else "", check.fix if check else ""))
+            check = checks.get(past.check)
+            found.append(FindingInfo(past.check, check.title if check else None, past.severity.value, past.host,
+                                     past.subject, past.message, check.why if check else "",
+                                     check.fix if check else ""))
         rank = {s.value: s.rank for s in Severity}
         return sorted(found, key=lambda f: (-rank[f.severity], f.host or "", f.check, f.subject or ""))
 
     def waived(self, run_id: str, entity: str | None) -> int:
-        return sum(1 for row in self._findings(run_id, entity) if row[5])
+        return sum(1 for p in self.audits.findings_of(run_id).values() if p.entity == entity and p.waived)
+
+    def activity(self, now: datetime, entities: list[str] | None) -> list[ActivityInfo]:
+        """Return who did what over the last :data:`ACTIVITY_DAYS` days (about ``entities`` when given)."""
+        from datetime import timedelta
+
+        since = now - timedelta(days=ACTIVITY_DAYS)
+        people: dict[str, ActivityInfo] = {}
+        for r in self.journal.records(since):
+            if (entities is not None and r.entity is not None and r.entity not in entities):
+                continue
+            who = r.who + (" (cron)" if r.via == "cron" else "")
+            info = people.get(who)
+            if info is None:
+                info = people[who] = ActivityInfo(who, self.roles.get((r.operator or "").casefold()), {}, [], r.when,
+                                                  0)
+            info.actions[r.action] = info.actions.get(r.action, 0) + 1
+            if r.entity and r.entity not in info.entities:
+                info.entities.append(r.entity)
+            info.last = max(info.last, r.when)
+            info.total += 1
+        return sorted(people.values(), key=lambda a: (-a.total, a.who))
 
 
 # --------------------------------------------------------------------------- JSON

@@ -10,7 +10,7 @@ from itref.i18n import _
 if TYPE_CHECKING:
     from itref.ad.client import DirectoryClient
     from itref.ad.plan import Plan
-    from itref.core.context import RunContext
+    from itref.context import RunContext
     from itref.runner.routine import FlatStep, Interaction, StepRecord
 
 ACTIONS = ("user create", "user offboard", "user disable", "user enable", "user unlock", "user reset-password",
@@ -94,9 +94,10 @@ def ad_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], 
         if plan.empty:
             return StepRecord(fs.number, "ok", _("nothing to change"))
         if fs.step.ad.action == "user offboard":
-            from itref.ad.offboard import plan_offboard, save_snapshot
+            from itref.ad.offboard import Snapshots, plan_offboard
 
-            save_snapshot(plan_offboard(client, ctx.project, str(params["login"]), str(params["reason"]))[1])
+            Snapshots(ctx.state).save(plan_offboard(client, ctx.project, str(params["login"]),
+                                                    str(params["reason"]))[1])
 
         def record(change: Any, dn: str) -> None:
             ctx.journal.append(JournalRecord(action="ad", target=f"{change.kind} {dn}", outcome="changed",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from itref.config.project import HostSpec
 from itref.connectors.base import Command, Connector
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.results import HostResult, Outcome, RunReport
 from itref.i18n import _
 from itref.journal import JournalRecord

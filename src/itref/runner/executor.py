@@ -13,8 +13,8 @@ from dataclasses import dataclass, replace
 
 from itref.config.project import HostSpec
 from itref.connectors.base import Connector
-from itref.core.context import RunContext
-from itref.core.errors import ConnectionFailed, ItrefError
+from itref.context import RunContext
+from itref.core.errors import ConnectionFailed, ItrefError, StateError
 from itref.core.results import HostResult, Outcome, RunReport
 from itref.i18n import _
 from itref.secrets import mask
@@ -48,6 +48,7 @@ def execute(ctx: RunContext, hosts: Sequence[HostSpec], work: Work, *, forks: in
     live: dict[str, Connector] = {}
     lock = threading.Lock()
     warnings: list[str] = []
+    unrecorded: list[str] = []
 
     def notify(progress: Progress) -> None:
         if on_progress is not None:
@@ -60,6 +61,8 @@ def execute(ctx: RunContext, hosts: Sequence[HostSpec], work: Work, *, forks: in
         if on_result is not None:
             try:
                 on_result(result)
+            except StateError as exc:  # the work was done: say the record is missing, keep the result
+                unrecorded.append(exc.message)
             except OSError as exc:
                 warnings.append(_("{host}: the journal could not be written: {reason}").format(
                     host=host.name, reason=exc.strerror or exc))
@@ -82,7 +85,11 @@ def execute(ctx: RunContext, hosts: Sequence[HostSpec], work: Work, *, forks: in
                 conn.close()
         raise
     pool.shutdown(wait=True)
-    return RunReport([results[h.name] for h in hosts], warnings)
+    report = RunReport([results[h.name] for h in hosts], warnings)
+    if unrecorded:
+        report.warnings.append(unrecorded[0])
+        report.unrecorded = True
+    return report
 
 
 def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: dict[str, Connector],

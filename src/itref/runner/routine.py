@@ -11,18 +11,21 @@ import json
 import re
 import shlex
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from itref.config.project import HostSpec, Project
 from itref.config.schema import Ask, Routine, Step
 from itref.config.selection import select
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.errors import ItrefError, UsageError
 from itref.i18n import _
-from itref.journal import JournalRecord, state_dir
+from itref.journal import JournalRecord
+
+if TYPE_CHECKING:
+    from itref.state.folder import StateFolder
 
 Status = Literal["ok", "failed", "skipped", "stopped"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -49,7 +52,9 @@ class StepRecord:
 
 @dataclass
 class RunState:
-    """A routine run in progress; saved after every step (``<state>/routines/<run_id>.json``)."""
+    """A routine run: saved after every step in the project's state folder (``routines/<run_id>.yaml``), so
+    anyone who takes the project over sees it and can resume it. ``params`` never holds the answers of
+    ``ask:`` parameters marked ``secret`` (listed in ``secret_params``: asked again on resume)."""
 
     run_id: str
     target: str
@@ -58,6 +63,15 @@ class RunState:
     records: list[StepRecord] = field(default_factory=list)
     finished: bool = False
     started: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    secret_params: list[str] = field(default_factory=list)
+    operator: str | None = None
+    account: str | None = None
+    machine: str | None = None
+    updated: str | None = None
+    waiting_for: str | None = None
+    """What the run waits for when it stopped at a manual step a person did not confirm (its instruction)."""
+    cancelled: str | None = None
+    """Why the run was closed without finishing (``itref playbook cancel``)."""
 
     def status_of(self, step_id: str, steps: list[FlatStep]) -> Status | None:
         """Return how the step with ``id: step_id`` ended in this run (None if not yet run)."""
@@ -65,38 +79,64 @@ class RunState:
         found = [r for r in self.records if r.number in numbers]
         return found[-1].status if found else None
 
-
-def runs_dir() -> Path:
-    """Return the folder where routine runs are saved."""
-    return state_dir() / "routines"
-
-
-def save(state: RunState) -> None:
-    """Write ``state`` atomically."""
-    folder = runs_dir()
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / f"{state.run_id}.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(state), ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    tmp.chmod(0o600)
-    tmp.replace(path)
+    @property
+    def open(self) -> bool:
+        """Return True while the run may be resumed (not finished, not cancelled)."""
+        return not self.finished and not self.cancelled
 
 
-def load(run_id: str | None) -> RunState:
+RUNS = "routines"
+
+
+def save(folder: StateFolder, state: RunState) -> None:
+    """Write ``state`` whole into ``folder``'s routine runs (secret answers left out, signed by whoever started
+    the run). Raises StateError."""
+    from itref.state.documents import Documents
+    from itref.state.records import now_text
+
+    if state.account is None:
+        op = folder.operator
+        state.operator, state.account, state.machine = op.name, op.account, op.machine
+    state.updated = now_text()
+    data = asdict(state)
+    data["params"] = {k: v for k, v in state.params.items() if k not in state.secret_params}
+    Documents(folder, RUNS).write(state.run_id, json.loads(json.dumps(data, default=str)))
+
+
+def _from_data(data: dict[str, Any]) -> RunState:
+    known = {f.name for f in fields(RunState)}
+    data = {k: v for k, v in data.items() if k in known}
+    data["records"] = [StepRecord(**r) for r in data.get("records") or []]
+    return RunState(**data)
+
+
+def saved_runs(folder: StateFolder) -> list[RunState]:
+    """Return every saved routine run of ``folder``, oldest first (unreadable files are left out)."""
+    from itref.state.documents import Documents
+
+    runs = []
+    for _name, data in Documents(folder, RUNS).all():
+        try:
+            runs.append(_from_data(data))
+        except (TypeError, ValueError):
+            continue
+    return sorted(runs, key=lambda r: (r.started, r.run_id))
+
+
+def load(folder: StateFolder, run_id: str | None) -> RunState:
     """Return the saved run ``run_id``, or the latest unfinished one. Raises UsageError when none."""
-    folder = runs_dir()
+    from itref.state.documents import Documents
+
     if run_id:
-        path = folder / f"{run_id}.json"
-        if not path.is_file():
+        try:
+            data = Documents(folder, RUNS).read(run_id)
+        except ValueError:
+            data = None
+        if data is None:
             raise UsageError(_("no saved routine run '{id}'").format(id=run_id))
-        paths = [path]
-    else:
-        paths = sorted(folder.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.is_dir() else []
-    for path in paths:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        data["records"] = [StepRecord(**r) for r in data.get("records", [])]
-        state = RunState(**data)
-        if run_id or not state.finished:
+        return _from_data(data)
+    for state in reversed(saved_runs(folder)):
+        if state.open:
             return state
     raise UsageError(_("no unfinished routine to resume"))
 
@@ -150,6 +190,20 @@ def substitute(value: Any, params: dict[str, Any], quote: Callable[[str], str] |
     if isinstance(value, dict):
         return {k: substitute(v, params, quote) for k, v in value.items()}
     return value
+
+
+def secret_names(routine: Routine) -> list[str]:
+    """Return the names of the routine's ``ask:`` parameters whose answers are secrets."""
+    return [name for name, spec in routine.ask.items() if spec.secret]
+
+
+def hide_secret_answers(routine: Routine, params: dict[str, Any]) -> None:
+    """Have every secret answer among ``params`` masked (``***``) in all output, journal and state from now on."""
+    from itref.secrets import Secret
+
+    for name in secret_names(routine):
+        if isinstance(params.get(name), str):
+            Secret(params[name], f"ask:{name}")
 
 
 def check_answer(name: str, spec: Ask, text: str) -> Any:
@@ -383,12 +437,13 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
         params = dict(routine.vars)
         for pname, spec in routine.ask.items():
             params[pname] = ui.ask(pname, spec)
-        state = RunState(ctx.run_id, target, params)
+        state = RunState(ctx.run_id, target, params, secret_params=secret_names(routine))
+    hide_secret_answers(routine, state.params)
     if dry_run:
         for fs in steps:
             ui.show_preview(fs, len(steps), preview(ctx, entity, fs, state.params))
         return state
-    save(state)
+    save(ctx.state, state)
     ctx.journal.append(JournalRecord(action="routine start" if state.next_step == 1 else "routine resume",
                                      target=target, outcome="ok", entity=entity, run_id=state.run_id,
                                      detail=_("at step {n}").format(n=state.next_step)))
@@ -406,17 +461,20 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
                                          outcome=record.status, entity=entity, run_id=state.run_id,
                                          detail=record.message[:500] if record.status != "ok" else None))
         ui.after(fs, record, fs.step.if_fails if record.status == "failed" else None)
+        state.waiting_for = None
         if record.status == "stopped":
-            save(state)
+            if fs.step.manual is not None:
+                state.waiting_for = str(substitute(_instruction(fs.step), state.params))
+            save(ctx.state, state)
             break
         if record.status == "failed":
             decision = fs.step.on_failure if fs.step.on_failure != "ask" else ui.on_failure(fs)
             if decision == "stop":  # resume will try this step again
-                save(state)
+                save(ctx.state, state)
                 break
         state.next_step = fs.number + 1
-        save(state)
+        save(ctx.state, state)
     else:
         state.finished = True
-        save(state)
+        save(ctx.state, state)
     return state

@@ -6,7 +6,7 @@ from typing import Any
 
 from itref.audit.base import Check
 from itref.audit.registry import register
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.findings import Finding
 from itref.i18n import _
 

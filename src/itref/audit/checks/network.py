@@ -14,7 +14,7 @@ from urllib.parse import urlparse
 from itref.audit.base import Check
 from itref.audit.registry import register
 from itref.config.schema import Endpoint
-from itref.core.context import RunContext
+from itref.context import RunContext
 from itref.core.findings import Finding, Severity
 from itref.i18n import _
 

@@ -1,4 +1,4 @@
-"""The run context handed from the CLI to every capability: project, secrets, journal, flags."""
+"""The run context handed from the CLI to every capability: project, secrets, journal, run id."""
 
 from __future__ import annotations
 
@@ -11,17 +11,29 @@ if TYPE_CHECKING:
     from itref.config.project import HostSpec, Project
     from itref.connectors.base import Connector
     from itref.secrets import SecretResolver
+    from itref.state.folder import StateFolder
 
 
 @dataclass
 class RunContext:
-    """Everything a capability needs to act, and nothing about how results are shown."""
+    """Everything a capability needs to act, and nothing about how results are shown.
+
+    ``journal`` defaults to the journal of the project's state folder.
+    """
 
     project: Project
     secrets: SecretResolver
-    journal: Journal
-    dry_run: bool = False
+    journal: Journal = None  # type: ignore[assignment]
     run_id: str = field(default_factory=new_run_id)
+
+    def __post_init__(self) -> None:
+        if self.journal is None:
+            self.journal = Journal(self.project.state)
+
+    @property
+    def state(self) -> StateFolder:
+        """Return the project's state folder."""
+        return self.project.state
 
     def connector(self, host: HostSpec) -> Connector:
         """Return an unopened connector for ``host`` (its class is imported on first use)."""

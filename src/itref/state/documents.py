@@ -1,0 +1,128 @@
+"""One YAML document per item in a folder of the state: waivers, offboarded accounts, routine runs.
+
+One file per item means two clones that each add their own items merge without a conflict; a reviewer sees
+each decision (a waiver and its reason) as one small file in a diff. Documents are replaced whole (written
+aside, then renamed), never edited in place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from itref.state.folder import StateFolder
+
+SUFFIX = ".yaml"
+_SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A document that could not be read: its file, the line when known, and why."""
+
+    path: Path
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+def dump(data: dict[str, Any]) -> str:
+    """Return ``data`` as the YAML text of a document (keys in the given order, unicode as is)."""
+    import yaml
+
+    return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100)
+
+
+class Documents:
+    """The documents of one kind (``waivers``, ``departed``, ``routines``...) of a state folder."""
+
+    def __init__(self, folder: StateFolder, kind: str) -> None:
+        self.folder = folder
+        self.kind = kind
+        self.problems: list[Problem] = []
+        """Documents the last :meth:`all` could not read."""
+
+    @property
+    def path(self) -> Path:
+        """Return the documents' folder."""
+        return self.folder.sub(self.kind)
+
+    def file(self, name: str) -> Path:
+        """Return the file of document ``name``. Raises ValueError for a name that is not a plain file name."""
+        if not _SAFE.match(name) or name.endswith(".tmp"):
+            raise ValueError(f"not a document name: {name!r}")
+        return self.path / f"{name}{SUFFIX}"
+
+    def write(self, name: str, data: dict[str, Any]) -> Path:
+        """Write document ``name`` whole (secret values masked) and return its file. Raises StateError."""
+        from itref.core.files import write_private
+        from itref.secrets import mask
+
+        self.folder.ensure(self.kind)
+        path = self.file(name)
+        write_private(path, mask(dump(data)), mode=self.folder.file_mode)
+        return path
+
+    def read(self, name: str) -> dict[str, Any] | None:
+        """Return document ``name``, or None when there is none. Raises StateError when it cannot be read."""
+        path = self.file(name)
+        self.folder.check()
+        if not path.is_file():
+            return None
+        data, problem = self._load(path)
+        if problem is not None:
+            from itref.core.errors import StateError
+
+            raise StateError(str(problem))
+        return data
+
+    def remove(self, name: str) -> bool:
+        """Delete document ``name``; return whether it existed."""
+        path = self.file(name)
+        self.folder.check()
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            return False
+        return True
+
+    def names(self) -> list[str]:
+        """Return the names of every document, sorted."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p.name[: -len(SUFFIX)] for p in self.path.glob(f"*{SUFFIX}") if not p.name.startswith("."))
+
+    def all(self) -> list[tuple[str, dict[str, Any]]]:
+        """Return (name, data) of every readable document, sorted by name; the others are listed in
+        :attr:`problems` (a person merging by hand may have broken one: it must not hide the rest)."""
+        self.folder.check()
+        self.problems = []
+        out = []
+        for name in self.names():
+            data, problem = self._load(self.path / f"{name}{SUFFIX}")
+            if problem is not None:
+                self.problems.append(problem)
+            elif data is not None:
+                out.append((name, data))
+        return out
+
+    @staticmethod
+    def _load(path: Path) -> tuple[dict[str, Any] | None, Problem | None]:
+        import yaml
+
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, Problem(path, 0, str(exc))
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            return None, Problem(path, mark.line + 1 if mark else 0, str(getattr(exc, "problem", exc)))
+        if not isinstance(data, dict):
+            return None, Problem(path, 1, "not a mapping")
+        return data, None
