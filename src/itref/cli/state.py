@@ -111,10 +111,16 @@ class CliState:
             source = needs_migration(project.state)
         except OSError:
             return
-        if source is not None:
-            self.err.print(_("Note: {source} holds the journal and histories of an earlier itref, and this project's "
-                             "state folder {dest} is empty. Move them in with: itref state migrate").format(
-                source=source, dest=project.state.path), markup=False, highlight=False)
+        if source is None:
+            return
+        if source == project.state.path:
+            text = _("Note: {source} holds the journal and histories of an earlier itref, in its old layout. Move them "
+                     "into the new one with: itref state migrate").format(source=source)
+        else:
+            text = _("Note: {source} holds the journal and histories of an earlier itref, and this project's state "
+                     "folder {dest} is empty. Move them in with: itref state migrate").format(
+                source=source, dest=project.state.path)
+        self.err.print(text, markup=False, highlight=False, soft_wrap=True)
 
     def state_folder(self) -> StateFolder:
         """Return the project's state folder (from the inventory; without one, the folder ``$ITREF_STATE_DIR``

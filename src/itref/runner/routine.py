@@ -284,7 +284,7 @@ def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]) 
         command = _command_text(step, params)
         return _("run `{cmd}` on {hosts}").format(cmd=command, hosts=", ".join(h.name for h in hosts))
     if step.manual is not None:
-        return _("a person does: {what}").format(what=substitute(_instruction(step), params))
+        return _("a person does: {what}").format(what=instruction_text(step, params))
     if step.copy_ is not None:
         hosts = hosts_for(ctx.project, entity, step.copy_.limit)
         return _("copy {src} to {dest} on {hosts}").format(src=step.copy_.src, dest=step.copy_.dest,
@@ -299,6 +299,14 @@ def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]) 
 
         return ad_plan_text(ctx, entity, step.ad.action, substitute(step.ad.params, params))
     return ""
+
+
+def instruction_text(step: Step, params: dict[str, Any]) -> str:
+    """Return a manual step's instruction with its parameters filled in, secret answers masked (``***``: a
+    screen, a cron mail or the saved run must not show them; the person who typed one knows it)."""
+    from itref.secrets import mask
+
+    return mask(str(substitute(_instruction(step), params)))
 
 
 def _instruction(step: Step) -> str:
@@ -320,7 +328,7 @@ def perform(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], 
         if step.run is not None:
             return _run_step(ctx, entity, fs, params)
         if step.manual is not None:
-            done = ui.manual(fs, str(substitute(_instruction(step), params)))
+            done = ui.manual(fs, instruction_text(step, params))
             return StepRecord(fs.number, "ok" if done else "stopped",
                               _("done, as confirmed") if done else _("not confirmed"))
         if step.copy_ is not None:
@@ -464,7 +472,7 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
         state.waiting_for = None
         if record.status == "stopped":
             if fs.step.manual is not None:
-                state.waiting_for = str(substitute(_instruction(fs.step), state.params))
+                state.waiting_for = instruction_text(fs.step, state.params)
             save(ctx.state, state)
             break
         if record.status == "failed":
