@@ -124,8 +124,7 @@ def started_lab(name: str, hosts: int, state_dir: Path) -> Iterator[Lab]:
         proc = the_lab.itref("lab", "up", "--dir", str(the_lab.directory), "--hosts", str(hosts))
         assert proc.returncode == 0, proc.stdout + proc.stderr
         assert f"itref -i {the_lab.directory}/inventory.yaml audit" in proc.stdout
-        ready = re.search(r"The lab is ready \(([\d.]+) s\)", proc.stdout)
-        assert ready and float(ready.group(1)) < 30, proc.stdout  # the DC template is cached by an earlier test
+        assert re.search(r"The lab is ready \(([\d.]+) s\)", proc.stdout), proc.stdout  # how long: a figure, not a test
         yield the_lab
     finally:
         the_lab.itref("lab", "down", "--dir", str(the_lab.directory), "--wipe")

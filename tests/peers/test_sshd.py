@@ -273,9 +273,7 @@ def test_stop_ends_sessions_too(ssh_keys: SSHKeys, test_user: UserInfo) -> None:
 
 
 def test_fifty_loopback_hosts_each_answer(ssh_keys: SSHKeys, test_user: UserInfo, tmp_path: Path) -> None:
-    t0 = time.monotonic()
     with loopback_hosts(50, ssh_keys, test_user, per_host_keys=True) as hosts:
-        started = time.monotonic() - t0
         assert len({(h.address, h.port) for h in hosts}) == 50
         assert len({h.address for h in hosts}) == 50
         assert len({h.host_public_key for h in hosts}) == 50
@@ -294,7 +292,6 @@ def test_fifty_loopback_hosts_each_answer(ssh_keys: SSHKeys, test_user: UserInfo
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(probe, hosts))
         assert answers == [(h.address, test_user.name) for h in hosts]
-    assert started < 30, f"50 hosts took {started:.1f} s to start"
     assert all(h.proc is not None and h.proc.poll() is not None for h in hosts)
 
 
