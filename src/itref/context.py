@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from itref.journal import Journal, new_run_id
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec, Project
-    from itref.connectors.base import Connector
+    from itref.config.project import Project
+    from itref.connectors.base import Connector, HostSpec
     from itref.secrets import SecretResolver
     from itref.state.folder import StateFolder
 
