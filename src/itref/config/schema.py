@@ -100,7 +100,7 @@ def _optional(model: type[BaseModel], name: str) -> type[BaseModel]:
 def _connection_models() -> tuple[dict[str, type[BaseModel]], dict[str, type[BaseModel]]]:
     """Return, for every registered connection kind, the model of its ``defaults.<kind>`` section and of its
     hosts (the common host fields plus its settings)."""
-    from itref.connectors import connectors
+    from itref.registries import connectors
 
     defaults: dict[str, type[BaseModel]] = {}
     hosts: dict[str, type[BaseModel]] = {}
@@ -422,11 +422,23 @@ class Drill(Strict):
     _check_every = field_validator("every", mode="before")(lambda cls, v: _duration(v))
 
 
+def _backup_kinds() -> tuple[str, ...]:
+    """Return the registered backup kinds (built-in and plugins), read from the registry without importing them."""
+    from itref.registries import backup_kinds
+
+    return tuple(backup_kinds.names())
+
+
+_BACKUP_KINDS = _backup_kinds()
+BackupKindName = Literal[_BACKUP_KINDS]  # type: ignore[valid-type]
+
+
 class Backup(Strict):
     """One backup to check."""
 
     name: Name
-    kind: Literal["restic", "borg", "files", "wbadmin", "veeam"]
+    kind: BackupKindName = Field(description="What makes the backup: " + ", ".join(_BACKUP_KINDS) + " (the backup "
+                                 "kinds registered, plugins included).")
     host: Name | None = Field(None, description="Where the check runs (this machine by default).")
     description: str | None = None
     repository: str | None = Field(None, description="restic/borg repository (path or URL).")
