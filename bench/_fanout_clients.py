@@ -102,7 +102,7 @@ def itref_api(spec: dict[str, Any]) -> dict[str, str | None]:
     from itref.context import RunContext
     from itref.core.results import HostResult, Outcome
     from itref.journal import Journal
-    from itref.runner.executor import execute
+    from itref.core.executor import execute
     from itref.secrets import SecretResolver
 
     project = load_project(Path(spec["inventory"]), playbooks=False)

@@ -809,7 +809,7 @@ masters included; sshd's side is not counted for anyone.
 (as installed: ControlMaster=auto, ControlPersist=60s, no pipelining; *cold* = no master alive, like every
 other tool; *warm* = re-run at once, reusing the masters of the cold run); parallel-ssh `ParallelSSHClient`
 (`pool_size=N`); a plain paramiko `ThreadPoolExecutor(max_workers=N)`, one `SSHClient` per host
-(RejectPolicy, default socket). *itref API* is the same work through `itref.runner.executor.execute` without
+(RejectPolicy, default socket). *itref API* is the same work through `itref.core.executor.execute` without
 the CLI, to show what the CLI (start-up, journal, JSON report) adds; *itref run --dry-run* connects nowhere,
 to show what start-up and inventory validation alone cost.
 

@@ -467,7 +467,7 @@ def parse_everything() -> list[object]:
     from itref.config.project import HostSpec
     from tests.backup.test_parsers import WBADMIN_EN, WBADMIN_FR
 
-    host = HostSpec("srv-fichiers", "commune", "ssh", "127.0.0.1", ("linux",), None, {})
+    host = HostSpec("srv-fichiers", "commune", "ssh", "127.0.0.1", ("linux",), None)
     out: list[object] = [parse_versions(WBADMIN_EN), parse_versions(WBADMIN_FR),
                          parse_time("2026-11-28T01:00:03.123456789+01:00")]
     for check_id, output, rc in (("linux.disk.free", DF, 0), ("linux.disk.inodes", DF_INODES, 0),
@@ -502,7 +502,7 @@ def test_linux_findings_are_worded_in_french_with_decimal_commas(english_process
     from itref.audit.registry import get
     from itref.config.project import HostSpec
 
-    host = HostSpec("srv-fichiers", "commune", "ssh", "127.0.0.1", ("linux",), None, {})
+    host = HostSpec("srv-fichiers", "commune", "ssh", "127.0.0.1", ("linux",), None)
     disk, load = get("linux.disk.free"), get("linux.load")  # imported in English, outside the French block
     with i18n.use_language("fr"):
         (root, _srv) = disk.evaluate(disk, Facts(host, DF, 0, dict(disk.thresholds)))

@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from itref.journal import Journal, new_run_id
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec, Project
-    from itref.connectors.base import Connector
+    from itref.ad.client import DirectoryClient
+    from itref.config.project import Project
+    from itref.connectors.base import Connector, HostSpec
     from itref.secrets import SecretResolver
     from itref.state.folder import StateFolder
 
@@ -34,6 +35,20 @@ class RunContext:
     def state(self) -> StateFolder:
         """Return the project's state folder."""
         return self.project.state
+
+    def directory(self, *, read_only: bool) -> DirectoryClient:
+        """Return an open client of the inventory's directory; ``read_only`` refuses every write (dry runs,
+        previews, audits). Raises UsageError when the inventory has no directory, ConnectionFailed or
+        AuthenticationFailed when the DC cannot be reached or refuses the bind."""
+        from itref.ad.client import DirectoryClient
+        from itref.core.errors import UsageError
+        from itref.i18n import _
+
+        directory = self.project.inventory.directory
+        if directory is None:
+            raise UsageError(_("the inventory has no 'directory' section: add the AD connection (url, base_dn, "
+                               "bind_user, bind_password) to use itref ad"))
+        return DirectoryClient(directory, self.secrets, read_only=read_only).open()
 
     def connector(self, host: HostSpec) -> Connector:
         """Return an unopened connector for ``host`` (its class is imported on first use)."""

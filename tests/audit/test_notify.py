@@ -471,9 +471,9 @@ def test_regressed_finding_in_the_inventory_language(tmp_path, smtp_server, tls,
 
     from itref.audit.history import Diff, Past
     from itref.audit.notify import notify_changes
-    from itref.audit.report import AuditReport
     from itref.config.project import load_project
     from itref.context import RunContext
+    from itref.core.audits import AuditReport
     from itref.core.findings import Finding, Severity
     from itref.secrets import SecretResolver
 
@@ -514,9 +514,9 @@ def test_regressed_finding_in_the_inventory_language(tmp_path, smtp_server, tls,
 def test_a_missing_secret_is_a_problem_not_an_exception(tmp_path, receiver, monkeypatch, state_dir) -> None:
     from itref.audit.history import Diff
     from itref.audit.notify import notify_changes
-    from itref.audit.report import AuditReport
     from itref.config.project import load_project
     from itref.context import RunContext
+    from itref.core.audits import AuditReport
     from itref.core.findings import Finding, Severity
     from itref.secrets import SecretResolver
 

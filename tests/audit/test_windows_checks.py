@@ -30,7 +30,7 @@ pytestmark = pytest.mark.peer
 
 IDS = ["windows.defender", "windows.disk.free", "windows.events.critical", "windows.firewall",
        "windows.reboot.pending", "windows.services.auto", "windows.updates.age"]
-HOST = HostSpec("srv-fichiers", "commune", "winrm", "127.0.0.1", ("windows",), None, {})
+HOST = HostSpec("srv-fichiers", "commune", "winrm", "127.0.0.1", ("windows",), None)
 NOW = datetime.now(UTC).replace(microsecond=0)
 
 

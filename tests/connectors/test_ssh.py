@@ -13,7 +13,7 @@ from itref.config.project import HostSpec
 from itref.config.schema import SecretRef
 from itref.connectors import connectors
 from itref.connectors.base import Command
-from itref.connectors.ssh import SSHConnector, fingerprint
+from itref.connectors.ssh import SSHConnector, SSHSettings, fingerprint
 from itref.core.errors import AuthenticationFailed, ConnectionFailed, HostKeyRejected
 from itref.secrets import SecretResolver
 
@@ -25,7 +25,7 @@ def spec(host, **options: object) -> HostSpec:
                                "known_hosts": str(host.known_hosts), "connect_timeout": 5}
     opts.update(options)
     return HostSpec("peer", "shared", "ssh", host.address, ("linux",), None,
-                    {k: v for k, v in opts.items() if v is not None})
+                    SSHSettings(**{k: v for k, v in opts.items() if v is not None}))
 
 
 def connect(host, **options: object) -> SSHConnector:
@@ -146,8 +146,8 @@ def test_known_hosts_problem_is_reported_before_a_connection_failure(monkeypatch
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x", "agent": True,
-                                                                     "known_hosts": str(kh)})
+    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None,
+                    SSHSettings(port=port, user="x", agent=True, known_hosts=str(kh)))
     with pytest.raises(HostKeyRejected, match="cannot read"):
         SSHConnector(host, SecretResolver()).open()
 
@@ -182,7 +182,7 @@ def test_closed_port_fails_fast() -> None:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, {"port": port, "user": "x", "agent": True})
+    host = HostSpec("down", "shared", "ssh", "127.0.0.1", (), None, SSHSettings(port=port, user="x", agent=True))
     start = time.monotonic()
     with pytest.raises(ConnectionFailed, match="connection refused"):
         SSHConnector(host, SecretResolver()).open()
@@ -196,7 +196,7 @@ def test_silent_server_times_out_at_the_connect_timeout() -> None:
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)  # accepts TCP, never sends an SSH banner
     host = HostSpec("mute", "shared", "ssh", "127.0.0.1", (), None,
-                    {"port": listener.getsockname()[1], "user": "x", "connect_timeout": 1})
+                    SSHSettings(**{"port": listener.getsockname()[1], "user": "x", "connect_timeout": 1}))
     start = time.monotonic()
     try:
         with pytest.raises(ConnectionFailed):
@@ -280,8 +280,10 @@ def test_jump_host_reaches_a_host_through_another(ssh_keys, ssh_user) -> None:
 
     with SSHDHost(ssh_keys, ssh_user, address="127.0.0.21") as jump, \
             SSHDHost(ssh_keys, ssh_user, address="127.0.0.22") as target:
-        jump_spec = spec(jump)
-        conn = SSHConnector(spec(target, via=jump_spec), SecretResolver())
+        from dataclasses import replace
+
+        jump_spec = replace(spec(jump), name="jump")
+        conn = SSHConnector(replace(spec(target, via="jump"), jump=jump_spec), SecretResolver())
         conn.open()
         try:
             seen_from = conn.run(Command.of(["sh", "-c", "echo $SSH_CONNECTION"])).stdout.split()

@@ -31,6 +31,7 @@ from itref.connectors.winrm import (
     PRELUDE,
     STDIN_CHUNK,
     WinRMConnector,
+    WinRMSettings,
     clixml_to_text,
     decode_output,
     get_body,
@@ -105,8 +106,8 @@ def spec(port: int, transport: str = "basic", *, name: str = "win-srv", address:
         "connect_timeout": 5,
     }
     merged.update(options)
-    return HostSpec(name, "shared", "winrm", address, ("windows",), None, {k: v for k, v in merged.items()
-                                                                              if v is not None})
+    return HostSpec(name, "shared", "winrm", address, ("windows",), None,
+                    WinRMSettings(**{k: v for k, v in merged.items() if v is not None}))
 
 
 def connect(port: int, transport: str = "basic", **options: object) -> WinRMConnector:

@@ -341,7 +341,7 @@ def test_hosts_say_how_they_are_reached(rich: Path) -> None:
     cpas = html_text(texts["cpas.html"])
     for expected in ("10.0.0.5", "SSH, port 22", "admin", "linux", "Social software server",
                      "WinRM over HTTP, port 5985", "TEST\\adm",
-                     "Enter-PSSession -ComputerName cpas-dc.test.example -Port 5985"):
+                     "Enter-PSSession -ComputerName 'cpas-dc.test.example' -Port 5985"):
         assert expected in cpas, expected
     assert "Its routines and backups also use machines of other entities: nas" in cpas
     shared_html = html_text(texts["shared.html"])

@@ -15,7 +15,7 @@ from markdown_it import MarkdownIt
 from prometheus_client.parser import text_string_to_metric_families
 
 from itref.audit.history import Past
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport
 from itref.core.findings import Finding, Severity
 from itref.report.audit import RENDERERS, renderer
 

@@ -10,10 +10,10 @@ from itref.config.schema import Inventory
 from itref.connectors.base import Command, Connector
 from itref.context import RunContext
 from itref.core.errors import AuthenticationFailed
+from itref.core.executor import execute
 from itref.core.results import HostResult, Outcome
 from itref.core.status import ExitStatus
 from itref.runner.command import run_command
-from itref.runner.executor import execute
 from itref.secrets import SecretResolver
 
 

@@ -139,6 +139,7 @@ def plan_offboard(client: DirectoryClient, project: Project, login: str, reason:
         dict(snap.attributes)))
     plan.changes += [Change("remove-member", user.dn, target=g) for g in snap.groups]
     plan.changes.append(Change("move", user.dn, before={"ou": snap.ou}, target=target))
+    plan.snapshot = snap
     return plan, snap
 
 

@@ -44,6 +44,8 @@ class Plan:
     changes: list[Change] = field(default_factory=list)
     password: Secret | None = None
     notes: list[str] = field(default_factory=list)
+    snapshot: Any = None
+    """What must be kept before applying (an offboarding's :class:`~itref.ad.offboard.Snapshot`), or None."""
 
     @property
     def empty(self) -> bool:

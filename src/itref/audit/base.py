@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from itref.core.findings import Finding, Severity
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec
+    from itref.connectors.base import HostSpec
     from itref.context import RunContext
 
 

@@ -12,13 +12,13 @@ from typing import Any
 
 from itref.audit.base import Check, Facts
 from itref.backup.shell import MARK
-from itref.config.project import HostSpec, Project
-from itref.connectors.base import Command, Connector
+from itref.config.project import Project
+from itref.connectors.base import Command, Connector, HostSpec
 from itref.context import RunContext
+from itref.core.executor import ProgressCallback, execute
 from itref.core.findings import Finding, Severity
 from itref.core.results import HostResult, Outcome
 from itref.i18n import _
-from itref.runner.executor import ProgressCallback, execute
 
 REACHABLE = "audit.host.reachable"
 

@@ -17,30 +17,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from itref.core.audits import Past
 from itref.core.findings import Finding, Severity
 from itref.state.folder import StateFolder
 from itref.state.records import parse_time
 
 KIND = "audits"
-
-
-@dataclass(frozen=True)
-class Past:
-    """A finding as it was in an earlier run."""
-
-    key: str
-    check: str
-    severity: Severity
-    entity: str | None
-    host: str | None
-    subject: str | None
-    message: str
-    waived: bool
-
-    @property
-    def failing(self) -> bool:
-        """Return True when it counted as failing then."""
-        return not self.waived and self.severity.rank >= Severity.WARNING.rank
 
 
 @dataclass(frozen=True)

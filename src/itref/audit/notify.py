@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from itref.audit.history import Diff
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport
 from itref.core.errors import ItrefError
 from itref.core.findings import Finding, Severity
 from itref.i18n import _, ngettext

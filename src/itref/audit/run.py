@@ -10,12 +10,12 @@ from itref.audit.base import Check
 from itref.audit.engine import run_audit
 from itref.audit.history import AuditHistory, Diff
 from itref.audit.lock import AuditLock
-from itref.audit.report import AuditReport
 from itref.audit.waivers import Waivers
-from itref.config.project import HostSpec
+from itref.connectors.base import HostSpec
 from itref.context import RunContext
+from itref.core.audits import AuditReport
+from itref.core.executor import ProgressCallback
 from itref.journal import JournalRecord
-from itref.runner.executor import ProgressCallback
 
 
 def audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check], *, since: str | None = None,

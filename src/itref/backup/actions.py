@@ -10,14 +10,13 @@ from pathlib import PurePosixPath
 from itref.backup import kinds
 from itref.backup.check import Target, group_by_host
 from itref.backup.history import History
-from itref.config.project import HostSpec
-from itref.connectors.base import Connector
+from itref.connectors.base import Connector, HostSpec
 from itref.context import RunContext
 from itref.core.errors import ItrefError
+from itref.core.executor import execute
 from itref.core.results import HostResult, Outcome
 from itref.i18n import _
 from itref.journal import JournalRecord
-from itref.runner.executor import execute
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,18 @@ from datetime import UTC, datetime, timedelta
 from itref.backup import kinds
 from itref.backup.base import Facts
 from itref.backup.history import Cached, History, Previous
-from itref.config.project import HostSpec, Project
+from itref.config.project import Project
 from itref.config.schema import Backup
 from itref.config.selection import select
 from itref.config.units import parse_duration, parse_size
-from itref.connectors.base import Connector
+from itref.connectors.base import Connector, HostSpec
 from itref.context import RunContext
 from itref.core.errors import UsageError
+from itref.core.executor import execute
 from itref.core.findings import Finding, Severity
 from itref.core.humanize import ago, duration, size
 from itref.core.results import HostResult, Outcome
 from itref.i18n import _
-from itref.runner.executor import execute
 from itref.secrets import SecretResolver
 
 LOCAL = "localhost"
@@ -53,7 +53,7 @@ class Target:
 
 def local_host(entity: str) -> HostSpec:
     """Return the host standing for 'this machine' when a backup names no host."""
-    return HostSpec(LOCAL, entity, "local", LOCAL, (), None, {})
+    return HostSpec(LOCAL, entity, "local", LOCAL, (), None)
 
 
 def targets(project: Project, *, limit: str | None = None, entity: str | None = None,

@@ -16,7 +16,7 @@ from itref.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from itref.ad.client import DirectoryClient
-    from itref.ad.plan import Change, Plan
+    from itref.ad.plan import Plan
     from itref.context import RunContext
     from itref.secrets import Secret
 
@@ -35,15 +35,8 @@ PasswordFile = Annotated[Path | None, typer.Option(
 
 
 def _client(st: CliState, *, read_only: bool) -> tuple[RunContext, DirectoryClient]:
-    from itref.ad.client import DirectoryClient
-    from itref.core.errors import UsageError
-
     ctx = st.context()
-    directory = ctx.project.inventory.directory
-    if directory is None:
-        raise UsageError(_("the inventory has no 'directory' section: add the AD connection (url, base_dn, "
-                           "bind_user, bind_password) to use itref ad"))
-    return ctx, DirectoryClient(directory, ctx.secrets, read_only=read_only).open()
+    return ctx, ctx.directory(read_only=read_only)
 
 
 def _check_password_destination(path: Path | None) -> None:
@@ -64,18 +57,6 @@ def write_password_file(path: Path, content: str) -> None:
         os.close(fd)
 
 
-def _journal(ctx: RunContext, entity: str | None, host: str) -> Callable[[Change, str], None]:
-    from itref.journal import JournalRecord
-
-    def record(change: Change, dn: str) -> None:
-        what = f"{change.kind} {dn}" + (f" → {change.target}" if change.target else "")
-        detail = ", ".join(sorted(change.attributes)) or None
-        ctx.journal.append(JournalRecord(action="ad", target=what, outcome="changed", entity=entity, host=host,
-                                         detail=detail, run_id=ctx.run_id))
-
-    return record
-
-
 def _confirm(st: CliState, yes: bool) -> bool:
     from itref.core.errors import UsageError
 
@@ -88,10 +69,10 @@ def _confirm(st: CliState, yes: bool) -> bool:
 
 def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan], *, dry_run: bool, yes: bool,
               entity: str | None = None, password_file: Path | None = None,
-              before_apply: Callable[[Plan, RunContext], None] | None = None,
               after_apply: Callable[[Plan, RunContext], None] | None = None) -> ExitStatus:
     """Plan with a read-only look, show the diff, confirm, apply with journaling, hand out the password."""
     from itref.ad.plan import apply
+    from itref.ad.record import change_recorder, keep_snapshot
     from itref.report.ad import plan_dict, plan_text
     from itref.report.inventory import to_json
 
@@ -115,9 +96,9 @@ def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan]
             return ExitStatus.FAILURE
         if plan.password is not None and password_file is not None:
             write_password_file(password_file, plan.password.reveal() + "\n")
-        if before_apply is not None:
-            before_apply(plan, ctx)
-        apply(client, plan, _journal(ctx, entity, client.host))
+        if plan.snapshot is not None:  # an offboarding: how the account was, kept before anything changes
+            keep_snapshot(ctx, plan.snapshot)
+        apply(client, plan, change_recorder(ctx, entity, client.host))
         if after_apply is not None:
             after_apply(plan, ctx)
     finally:
@@ -187,6 +168,7 @@ def user_import(
     st = state(ctx)
     fmt = st.require_format("table", "json")
     from itref.ad.importer import import_rows, preview_rows, read_rows
+    from itref.ad.record import change_recorder
     from itref.core.errors import UsageError
     from itref.report.inventory import to_json
 
@@ -241,7 +223,7 @@ def user_import(
             task = progress.add_task(_("Importing"), total=len(rows))
             try:
                 results = import_rows(client, project, rows, on_password=keep,
-                                      on_change=_journal(rctx, None, client.host),
+                                      on_change=change_recorder(rctx, None, client.host),
                                       on_row=lambda r: progress.advance(task))  # reads the directory now
             finally:
                 os.close(fd)
@@ -377,27 +359,10 @@ def user_offboard(ctx: typer.Context, login: Annotated[str, typer.Argument()],
                   reason: Annotated[str, typer.Option("--reason", help=_("Why, e.g. 'end of contract'."))],
                   dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
     """Departure, reversibly: snapshot, disable, leave groups, move to the departed OU, date and reason."""
-    from itref.ad.offboard import Snapshots, plan_offboard
+    from itref.ad.offboard import plan_offboard
 
-    snapshot = {}
-
-    def build(client: DirectoryClient, rctx: RunContext) -> Plan:
-        plan, snap = plan_offboard(client, rctx.project, login, reason)
-        snapshot["snap"] = snap
-        return plan
-
-    def keep_snapshot(plan: Plan, rctx: RunContext) -> None:
-        import json
-        from dataclasses import asdict
-
-        from itref.journal import JournalRecord
-
-        snap = snapshot["snap"]
-        Snapshots(rctx.state).save(snap)
-        rctx.journal.append(JournalRecord(action="ad snapshot", target=snap.dn, outcome="ok", entity=snap.entity,
-                                          detail=json.dumps(asdict(snap), ensure_ascii=False), run_id=rctx.run_id))
-
-    return _run_plan(state(ctx), build, dry_run=dry_run, yes=yes, before_apply=keep_snapshot)
+    return _run_plan(state(ctx), lambda client, rctx: plan_offboard(client, rctx.project, login, reason)[0],
+                     dry_run=dry_run, yes=yes)
 
 
 @user_app.command("restore")

@@ -50,7 +50,7 @@ def trust(
                                 "Find out why (reinstall? interception?), then run again with --replace.").format(
             host=host, path=path, key=describe(key)))
     st.err.print(_("{host} ({address}:{port}) presents the key {key}.").format(
-        host=host, address=spec.address, port=spec.option("port", 22), key=describe(key)), markup=False)
+        host=host, address=spec.address, port=spec.settings.port, key=describe(key)), markup=False)
     st.err.print(_("Compare it with what the server itself shows: ssh-keygen -lf /etc/ssh/ssh_host_{kind}_key.pub")
                  .format(kind=key.get_name().removeprefix("ssh-").split("-")[0]), markup=False)
     if not yes:

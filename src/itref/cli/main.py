@@ -130,8 +130,3 @@ def _silence_stdout() -> None:
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
-
-
-def main() -> None:
-    """Console-script entry point: exit with :func:`run`'s status."""
-    sys.exit(run())

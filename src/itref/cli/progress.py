@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
+from itref.core.executor import Progress, ProgressCallback
 from itref.i18n import _
 from itref.report.run import STYLE, outcome_label
-from itref.runner.executor import Progress, ProgressCallback
 
 if TYPE_CHECKING:
     from rich.console import Console

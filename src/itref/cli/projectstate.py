@@ -55,7 +55,7 @@ def migrate(
     st = state(ctx)
     from itref.core.errors import UsageError
     from itref.journal import JournalRecord
-    from itref.state.migrate import default_source, has_old_state, migrate
+    from itref.migration import default_source, has_old_state, migrate
 
     rctx = st.context()
     folder = rctx.state

@@ -12,8 +12,7 @@ from itref.core.status import ExitStatus
 from itref.i18n import _
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec
-    from itref.connectors.base import Command
+    from itref.connectors.base import Command, HostSpec
 
 
 def run(

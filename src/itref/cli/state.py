@@ -105,7 +105,7 @@ class CliState:
 
     def _hint_migration(self, project: Project) -> None:
         """Say once, on stderr, how to move the state an earlier itref kept per user into the project."""
-        from itref.state.migrate import needs_migration
+        from itref.migration import needs_migration
 
         try:
             source = needs_migration(project.state)

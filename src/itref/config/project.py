@@ -5,38 +5,21 @@ All problems of all files are collected and raised together as one :class:`Confi
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from itref.config import yamlfile
-from itref.config.schema import Host, Inventory, Playbook
+from itref.config.schema import Inventory, Playbook
 from itref.config.validate import validate
 from itref.config.yamlfile import Document, Loc
+from itref.connectors.base import HostSpec
 from itref.core.errors import ConfigError, ConfigIssue
 from itref.i18n import _
 
 if TYPE_CHECKING:
     from itref.state.folder import StateFolder
-
-
-@dataclass(frozen=True)
-class HostSpec:
-    """A host as the connectors see it: its own fields merged over ``defaults.<connection>``."""
-
-    name: str
-    entity: str
-    connection: str
-    address: str
-    tags: tuple[str, ...]
-    description: str | None
-    options: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    def option(self, name: str, default: Any = None) -> Any:
-        """Return the merged connection setting ``name`` (``default`` when unset)."""
-        value = self.options.get(name)
-        return default if value is None else value
 
 
 @dataclass
@@ -174,19 +157,20 @@ def _check_inventory(inv: Inventory, doc: Document) -> list[ConfigIssue]:
                 owner[hname] = ename
     for ename, entity in inv.entities.items():
         for hname, host in entity.hosts.items():
-            if host.via is not None and host.via not in owner:
+            via = getattr(host, "via", None)
+            if via is not None and via not in owner:
                 loc = ("entities", ename, "hosts", hname, "via")
-                issues.append(doc.issue(loc, _unknown(_("host"), host.via, owner)))
-    via = inv.defaults.ssh.via
+                issues.append(doc.issue(loc, _unknown(_("host"), via, owner)))
+    via = getattr(getattr(inv.defaults, "ssh", None), "via", None)
     if via is not None and via not in owner:
         issues.append(doc.issue(("defaults", "ssh", "via"), _unknown(_("host"), via, owner)))
     hosts = {h: e.hosts[h] for e in inv.entities.values() for h in e.hosts}
     for ename, entity in inv.entities.items():
         for hname, host in entity.hosts.items():
-            chain, current = [hname], host.via
+            chain, current = [hname], getattr(host, "via", None)
             while current in hosts and current not in chain:
                 chain.append(current)
-                current = hosts[current].via
+                current = getattr(hosts[current], "via", None)
             if current in chain:
                 issues.append(doc.issue(("entities", ename, "hosts", hname, "via"), _(
                     "jump hosts go round in a circle: {chain}").format(chain=" → ".join([*chain, current]))))
@@ -230,22 +214,33 @@ def _check_playbook(book: Playbook, doc: Document, inv: Inventory, hosts: list[H
 
 
 def _host_specs(inv: Inventory) -> list[HostSpec]:
-    specs = [_spec(inv, ename, hname, host)
-             for ename, entity in inv.entities.items() for hname, host in entity.hosts.items()]
+    """Return every host of the inventory with its connection kind's settings (the host's own values over
+    ``defaults.<connection>`` over the kind's defaults) and its jump host, in inventory order."""
+    from itref.connectors import connectors
+
+    specs = []
+    for ename, entity in inv.entities.items():
+        for hname, host in entity.hosts.items():
+            kind = host.connection
+            defaults = getattr(inv.defaults, kind, None)
+            values = defaults.model_dump(exclude_none=True) if defaults is not None else {}
+            values.update(host.model_dump(exclude_none=True, exclude={"address", "connection", "description",
+                                                                      "tags"}))
+            settings = connectors.get(kind).Settings.model_validate(values)
+            specs.append(HostSpec(name=hname, entity=ename, connection=kind, address=host.address or hname,
+                                  tags=tuple(host.tags), description=host.description, settings=settings,
+                                  timeout=inv.defaults.timeout))
     by_name = {s.name: s for s in specs}
-    for spec in specs:  # a jump host is handed to the connector as its own HostSpec
-        via = spec.options.get("via")
-        if isinstance(via, str) and via in by_name and via != spec.name:
-            spec.options["via"] = by_name[via]
-    return specs
+    resolved: dict[str, HostSpec] = {}
 
+    def with_jump(spec: HostSpec, seen: tuple[str, ...] = ()) -> HostSpec:
+        if spec.name in resolved:
+            return resolved[spec.name]
+        via = getattr(spec.settings, "via", None)
+        jump = by_name.get(via) if isinstance(via, str) else None
+        if jump is not None and jump.name != spec.name and jump.name not in seen:
+            spec = replace(spec, jump=with_jump(jump, (*seen, spec.name)))
+        resolved[spec.name] = spec
+        return spec
 
-def _spec(inv: Inventory, entity: str, name: str, host: Host) -> HostSpec:
-    options: dict[str, Any] = {"timeout": inv.defaults.timeout}
-    if host.connection in ("ssh", "winrm"):
-        defaults = getattr(inv.defaults, host.connection)
-        options.update({k: v for k in type(defaults).model_fields if (v := getattr(defaults, k)) is not None})
-    options.update({k: getattr(host, k) for k in type(host).model_fields
-                    if getattr(host, k) is not None and k not in ("address", "connection", "tags", "description")})
-    return HostSpec(name=name, entity=entity, connection=host.connection, address=host.address or name,
-                    tags=tuple(host.tags), description=host.description, options=options)
+    return [with_jump(s) for s in specs]

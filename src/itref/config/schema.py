@@ -7,41 +7,36 @@ from these models. Field descriptions are written for the person editing the YAM
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    create_model,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from itref.config.units import parse_duration, parse_size
+from itref.core.model import MESSAGES, NAME_PATTERN, Name, Strict, Text, fail
 from itref.i18n import N_
+from itref.secrets.refs import KeepassRef, SecretRef
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-Name = Annotated[str, StringConstraints(pattern=NAME_PATTERN, max_length=64)]
-"""Names of hosts, entities, secrets, routines, templates: letters, digits, '.', '_' and '-'."""
+__all__ = ["NAME_PATTERN", "KeepassRef", "Name", "SecretRef", "Strict", "Text"]
 
-MESSAGES = {
-    "secret_literal": N_("a secret must be a reference such as {{secret: NAME}}, {{env: VAR}} or {{file: PATH}}, "
-                         "never the value itself"),
-    "secret_kind": N_("a secret reference needs exactly one of: secret, env, file, keepass, prompt"),
-    "connection_field": N_("{fields} do(es) not apply to a '{kind}' host"),
+MESSAGES.update({
+    "connection": N_("'{value}' is not a connection kind; expected one of: {kinds}"),
     "no_entities": N_("at least one entity is needed"),
     "url": N_("'{v}' is not an ldap:// or ldaps:// URL"),
     "step_kind": N_("a step needs exactly one action among: {kinds}"),
     "backup_field": N_("a '{kind}' backup needs '{field}'"),
     "schedule": N_("'{text}' is not a cron schedule; write five fields such as '0 7 * * 1' or @daily"),
-}
-"""Message ids of the schema's own errors; ``config.validate`` translates them."""
-
-
-def _fail(code: str, **ctx: Any) -> PydanticCustomError:
-    """Return the schema error ``code`` with its context (to be raised by a validator)."""
-    return PydanticCustomError(code, MESSAGES[code], ctx or None)
-
-
-class Strict(BaseModel):
-    """Base of every schema model: unknown keys are errors, values are immutable once loaded."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+})
+_fail = fail
 
 
 def _duration(value: Any) -> Any:
@@ -79,142 +74,90 @@ def _schedule(value: Any) -> Any:
     return text
 
 
-# --------------------------------------------------------------------------- secrets
-
-class KeepassRef(Strict):
-    """A value kept in a KeePass database (.kdbx)."""
-
-    database: str = Field(description="Path of the .kdbx file.")
-    entry: str = Field(description="Entry path inside the database, e.g. 'Backups/restic-nas'.")
-    keyfile: str | None = Field(None, description="Key file that opens the database (usable from cron).")
-    password: SecretRef | None = Field(None, description="Master password, as a reference (env, file, prompt).")
-    attribute: str = Field("password", description="Which field of the entry: password, username, url "
-                           "or a custom property name.")
-
-
-class SecretRef(Strict):
-    """Where a secret lives. Exactly one key: ``secret`` (a name from the inventory's ``secrets``),
-    ``env``, ``file``, ``keepass`` or ``prompt``. Never the secret itself."""
-
-    secret: Name | None = Field(None, description="Name of an entry of the inventory's `secrets` section.")
-    env: str | None = Field(None, description="Environment variable holding the value.")
-    file: str | None = Field(None, description="File holding the value (must not be readable by group "
-                             "or others); a trailing newline is ignored.")
-    keepass: KeepassRef | None = Field(None, description="Entry of a KeePass database.")
-    prompt: str | bool | None = Field(None, description="Ask on the terminal (interactive runs only); "
-                                      "the text is the question.")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _not_a_value(cls, data: Any) -> Any:
-        if isinstance(data, str | int | float) and not isinstance(data, bool):
-            raise _fail("secret_literal")
-        return data
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> SecretRef:
-        given = [k for k in ("secret", "env", "file", "keepass", "prompt") if getattr(self, k) is not None]
-        if len(given) != 1:
-            raise _fail("secret_kind")
-        return self
-
-    @property
-    def kind(self) -> str:
-        """Return which kind of reference this is: secret, env, file, keepass or prompt."""
-        return next(k for k in ("secret", "env", "file", "keepass", "prompt") if getattr(self, k) is not None)
-
-    def describe(self) -> str:
-        """Return where the secret lives, for people (never its value)."""
-        if self.secret is not None:
-            return f"secret '{self.secret}'"
-        if self.env is not None:
-            return f"env ${self.env}"
-        if self.file is not None:
-            return f"file {self.file}"
-        if self.keepass is not None:
-            return f"keepass {self.keepass.database} → {self.keepass.entry}"
-        return "prompt"
-
-
-KeepassRef.model_rebuild()
-
-
 # --------------------------------------------------------------------------- connections
-
-class SSHSettings(Strict):
-    """How to reach a host over SSH (defaults for every `connection: ssh` host)."""
-
-    user: str | None = Field(None, description="Login name on the host.")
-    port: int | None = Field(None, ge=1, le=65535, description="TCP port (22).")
-    identity: str | None = Field(None, description="Private key file.")
-    known_hosts: str | None = Field(None, description="known_hosts file the host key is checked against.")
-    password: SecretRef | None = Field(None, description="Password, when no key is used.")
-    sudo_password: SecretRef | None = Field(
-        None, description="Password for sudo, for steps that ask for it: sudo reads it on its input only if it "
-                          "asks (never the command, never a command line).")
-    agent: bool | None = Field(None, description="Also try keys from a running ssh-agent.")
-    via: Name | None = Field(None, description="Jump host (a host of the inventory) to go through.")
-    connect_timeout: float | None = Field(None, gt=0, description="Seconds to wait for the connection (10).")
+#
+# Each connection kind's settings are the connector's own (``Settings`` of its class in itref.connectors); the
+# inventory's host fields and ``defaults.<kind>`` are derived from them here, every field optional (left out:
+# the default's value, else the connector's own default).
 
 
-class WinRMSettings(Strict):
-    """How to reach a Windows host over WinRM (defaults for every `connection: winrm` host)."""
-
-    user: str | None = Field(None, description="Account, e.g. 'EXEMPLE\\svc-itref' or 'svc@exemple.example'.")
-    port: int | None = Field(None, ge=1, le=65535, description="TCP port (5986 for https, 5985 for http).")
-    password: SecretRef | None = Field(None, description="The account's password.")
-    transport: Literal["ntlm", "kerberos", "basic"] | None = Field(None, description="Authentication (ntlm).")
-    scheme: Literal["https", "http"] | None = Field(None, description="https (default) or http.")
-    ca_file: str | None = Field(None, description="CA certificate file to validate the host's certificate.")
-    cert_validation: bool | None = Field(None, description="Set to false only for a lab: disables the "
-                                         "certificate check (itref warns every time).")
-    connect_timeout: float | None = Field(None, gt=0, description="Seconds to wait for the connection (10).")
-
-
-class Defaults(Strict):
-    """Settings shared by every host of a connection kind, and the default command timeout."""
-
-    ssh: SSHSettings = Field(default_factory=SSHSettings, description="Defaults for SSH hosts.")
-    winrm: WinRMSettings = Field(default_factory=WinRMSettings, description="Defaults for WinRM hosts.")
-    timeout: float = Field(300, gt=0, description="Seconds a command may run before it is stopped.")
-    forks: int = Field(50, ge=1, le=1000, description="How many hosts are worked on at once.")
+def _optional(model: type[BaseModel], name: str) -> type[BaseModel]:
+    """Return ``model`` with every field optional and left out by default, its description saying the default."""
+    fields: dict[str, Any] = {}
+    for key, f in model.model_fields.items():
+        description = f.description or ""
+        if not f.is_required() and f.default is not None and f.default_factory is None:
+            shown = str(f.default).lower() if isinstance(f.default, bool) else f.default
+            description = f"{description} Default: {shown}.".strip()
+        annotation = f.annotation | None  # type: ignore[operator]
+        if f.metadata:  # the constraints (ge, le, pattern...) hold for a value that is given
+            annotation = Annotated[(annotation, *f.metadata)]  # type: ignore[assignment]
+        fields[key] = (annotation, Field(None, description=description, examples=f.examples,
+                                         json_schema_extra=f.json_schema_extra))
+    return create_model(name, __base__=Strict, __doc__=model.__doc__, **fields)
 
 
-SSH_ONLY = {"identity", "known_hosts", "sudo_password", "agent", "via"}
-WINRM_ONLY = {"transport", "scheme", "ca_file", "cert_validation"}
+def _connection_models() -> tuple[dict[str, type[BaseModel]], dict[str, type[BaseModel]]]:
+    """Return, for every registered connection kind, the model of its ``defaults.<kind>`` section and of its
+    hosts (the common host fields plus its settings)."""
+    from itref.registries import connectors
+
+    defaults: dict[str, type[BaseModel]] = {}
+    hosts: dict[str, type[BaseModel]] = {}
+    for kind in connectors.names():
+        settings = connectors.get(kind).Settings
+        title = {"ssh": "SSH", "winrm": "WinRM"}.get(kind, kind.title())
+        defaults[kind] = _optional(settings, f"{title}Defaults")
+        hosts[kind] = create_model(
+            f"{title}Host", __base__=(HostBase, defaults[kind]), __doc__=f"A host reached with `connection: {kind}`. "
+            + (settings.__doc__ or "").strip(),
+            connection=(Literal[kind], Field(kind if kind == DEFAULT_CONNECTION else ...,  # type: ignore[valid-type]
+                                             description="How itref reaches it: "
+                                             + ", ".join(connectors.names()) + f" ({DEFAULT_CONNECTION} when left "
+                                             "out).", examples=[kind])))
+    return defaults, hosts
 
 
-class Host(Strict):
-    """One machine. Connection fields left out come from `defaults.<connection>`."""
+DEFAULT_CONNECTION = "ssh"
+HOST_TAG = "<{kind}>"
+"""How a host's connection kind appears in validation error locations (dropped from file:line messages)."""
 
-    address: str | None = Field(None, description="DNS name or IP address (the host's name if left out).")
-    connection: Literal["ssh", "winrm", "local"] = Field("ssh", description="How itref reaches it.")
-    description: str | None = Field(None, description="What the machine is for, in plain words.")
-    tags: list[Name] = Field(default_factory=list, description="Labels for --limit tag:NAME and for audits.")
-    port: int | None = Field(None, ge=1, le=65535, description="TCP port (22 for ssh, 5986/5985 for winrm).")
-    user: str | None = Field(None, description="Login name (defaults.<connection>.user if left out).")
-    password: SecretRef | None = Field(None, description="Password reference, when no key is used.")
-    connect_timeout: float | None = Field(None, gt=0, description="Seconds to wait for the connection.")
-    identity: str | None = Field(None, description="ssh: private key file.")
-    known_hosts: str | None = Field(None, description="ssh: known_hosts file the host key is checked against.")
-    sudo_password: SecretRef | None = Field(
-        None, description="ssh/local: password for steps run with sudo (sudo reads it only if it asks; it never "
-                          "reaches the command).")
-    agent: bool | None = Field(None, description="ssh: also try keys from a running ssh-agent.")
-    via: Name | None = Field(None, description="ssh: jump host (a host of the inventory).")
-    transport: Literal["ntlm", "kerberos", "basic"] | None = Field(None, description="winrm: authentication.")
-    scheme: Literal["https", "http"] | None = Field(None, description="winrm: https or http.")
-    ca_file: str | None = Field(None, description="winrm: CA certificate that signed the host's certificate.")
-    cert_validation: bool | None = Field(None, description="winrm: false disables the certificate check (lab only).")
 
-    @model_validator(mode="after")
-    def _fields_fit_connection(self) -> Host:
-        given = {k for k in self.model_fields_set if getattr(self, k) is not None}
-        wrong = given & (WINRM_ONLY if self.connection == "ssh" else
-                         SSH_ONLY if self.connection == "winrm" else (SSH_ONLY - {"sudo_password"}) | WINRM_ONLY)
-        if wrong:
-            raise _fail("connection_field", fields=", ".join(sorted(wrong)), kind=self.connection)
-        return self
+class HostBase(Strict):
+    """The fields every host has, whatever its connection."""
+
+    address: Text | None = Field(None, description="DNS name or IP address (the host's name if left out).",
+                                 examples=["srv-fichiers.exemple.example"])
+    description: Text | None = Field(None, description="What the machine is for, in plain words.",
+                                     examples=["File server of the CPAS"])
+    tags: list[Name] = Field(default_factory=list, description="Labels for --limit tag:NAME and for audits.",
+                             examples=[["linux", "backup"]])
+
+
+def _connection_of(value: Any) -> str:
+    kind = value.get("connection", DEFAULT_CONNECTION) if isinstance(value, dict) else \
+        getattr(value, "connection", DEFAULT_CONNECTION)
+    return HOST_TAG.format(kind=kind)
+
+
+_DEFAULTS, _HOSTS = _connection_models()
+Host = Annotated[  # type: ignore[valid-type]
+    Union[tuple(Annotated[model, Tag(HOST_TAG.format(kind=kind))] for kind, model in _HOSTS.items())],  # noqa: UP007
+    Discriminator(_connection_of, custom_error_type="connection",
+                  custom_error_message=MESSAGES["connection"],
+                  custom_error_context={"kinds": ", ".join(_HOSTS)}),
+]
+"""One machine: the common fields and its connection kind's settings, chosen by ``connection:``."""
+
+Defaults = create_model(
+    "Defaults", __base__=Strict,
+    __doc__="Settings shared by every host of a connection kind, and the default command timeout.",
+    **{kind: (model, Field(default_factory=model, description=f"Defaults for `connection: {kind}` hosts."))
+       for kind, model in _DEFAULTS.items()},
+    timeout=(float, Field(300, gt=0, description="Seconds a command may run before it is stopped.",
+                          examples=[600])),
+    forks=(int, Field(50, ge=1, le=1000, description="How many hosts are worked on at once.", examples=[20])),
+)
 
 
 class Contact(Strict):
@@ -479,11 +422,23 @@ class Drill(Strict):
     _check_every = field_validator("every", mode="before")(lambda cls, v: _duration(v))
 
 
+def _backup_kinds() -> tuple[str, ...]:
+    """Return the registered backup kinds (built-in and plugins), read from the registry without importing them."""
+    from itref.registries import backup_kinds
+
+    return tuple(backup_kinds.names())
+
+
+_BACKUP_KINDS = _backup_kinds()
+BackupKindName = Literal[_BACKUP_KINDS]  # type: ignore[valid-type]
+
+
 class Backup(Strict):
     """One backup to check."""
 
     name: Name
-    kind: Literal["restic", "borg", "files", "wbadmin", "veeam"]
+    kind: BackupKindName = Field(description="What makes the backup: " + ", ".join(_BACKUP_KINDS) + " (the backup "
+                                 "kinds registered, plugins included).")
     host: Name | None = Field(None, description="Where the check runs (this machine by default).")
     description: str | None = None
     repository: str | None = Field(None, description="restic/borg repository (path or URL).")

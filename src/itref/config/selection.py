@@ -11,7 +11,7 @@ from itref.core.errors import UsageError
 from itref.i18n import _
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec
+    from itref.connectors.base import HostSpec
 
 
 class SelectionError(UsageError):

@@ -43,15 +43,30 @@ def validate(model: type[BaseModel], doc: Document) -> tuple[BaseModel | None, l
         return None, issues
 
 
+def _is_tag(step: Any) -> bool:
+    """Return True for a union member's tag in an error location (``<ssh>``: which kind of host was validated)."""
+    return isinstance(step, str) and step.startswith("<") and step.endswith(">")
+
+
 def _to_issue(model: type[BaseModel], doc: Document, err: Any) -> ConfigIssue:
-    loc: Loc = tuple(err["loc"])
+    model_loc: Loc = tuple(err["loc"])
+    loc: Loc = tuple(step for step in model_loc if not _is_tag(step))  # where it is in the file
     kind: str = err["type"]
     ctx: dict[str, Any] = err.get("ctx") or {}
     value = err.get("input")
     key = loc[-1] if loc else ""
+    if kind == "connection":  # a host whose connection names no connector
+        given = value.get("connection") if isinstance(value, dict) else value
+        return doc.issue((*loc, "connection"), _(MESSAGES["connection"]).format(value=given, kinds=ctx.get(
+            "kinds", "")))
     if kind == "extra_forbidden":
+        tag = model_loc[-2] if len(model_loc) >= 2 and _is_tag(model_loc[-2]) else None
+        elsewhere = _kinds_having(model, model_loc[:-2], str(key)) if tag else []
+        if elsewhere:  # a setting of another connection kind
+            text = _("unknown key '{key}' for a '{kind}' host (it is a setting of {others} hosts)")
+            return doc.issue(loc, text.format(key=key, kind=str(tag)[1:-1], others=", ".join(elsewhere)), at_key=True)
         message = _("unknown key '{key}'").format(key=key)
-        allowed = fields_at(model, loc[:-1])
+        allowed = fields_at(model, model_loc[:-1])
         close = difflib.get_close_matches(str(key), allowed, n=1, cutoff=0.6)
         if close:
             message += " " + _("(did you mean '{hint}'?)").format(hint=close[0])
@@ -108,6 +123,24 @@ def _message(kind: str, ctx: dict[str, Any], value: Any, fallback: str) -> str:
     return fallback
 
 
+def _kinds_having(model: type[BaseModel], loc: Loc, key: str) -> list[str]:
+    """Return the tags (without brackets) of the union members at ``loc`` whose model has the field ``key``."""
+    current: Any = model
+    for step in loc:
+        current = _step_into(current, step)
+        if current is None:
+            return []
+    while typing.get_origin(current) is typing.Annotated:
+        current = typing.get_args(current)[0]
+    found = []
+    for member in typing.get_args(current) if typing.get_origin(current) in (typing.Union, types.UnionType) else ():
+        tag = next((m.tag for m in getattr(member, "__metadata__", ()) if hasattr(m, "tag")), None)
+        inner = _model_in(member)
+        if tag and inner is not None and key in inner.model_fields:
+            found.append(str(tag)[1:-1])
+    return found
+
+
 def fields_at(model: type[BaseModel], loc: Loc) -> list[str]:
     """Return the keys allowed at ``loc`` inside ``model`` (empty when ``loc`` is not a model)."""
     current: Any = model
@@ -135,7 +168,13 @@ def _model_in(tp: Any) -> type[BaseModel] | None:
 def _step_into(tp: Any, step: str | int) -> Any:
     origin = typing.get_origin(tp)
     if origin is typing.Annotated:
-        return _step_into(typing.get_args(tp)[0], step)
+        inner = typing.get_args(tp)[0]
+        if _is_tag(step) and typing.get_origin(inner) in (typing.Union, types.UnionType):
+            for member in typing.get_args(inner):  # Annotated[Model, Tag("<kind>")]: the member of that tag
+                if any(getattr(meta, "tag", None) == step for meta in getattr(member, "__metadata__", ())):
+                    return member
+            return None
+        return _step_into(inner, step)
     if origin in (typing.Union, types.UnionType):
         for arg in typing.get_args(tp):
             found = _step_into(arg, step)

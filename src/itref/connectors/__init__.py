@@ -2,20 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from itref.registries import connectors
 
-from itref.core.registry import LazyRegistry
-
-if TYPE_CHECKING:
-    from itref.connectors.base import Connector
-
-connectors: LazyRegistry[type[Connector]] = LazyRegistry(
-    "connection kind",
-    "itref.connectors",
-    {
-        "local": "itref.connectors.local:LocalConnector",
-        "ssh": "itref.connectors.ssh:SSHConnector",
-        "winrm": "itref.connectors.winrm:WinRMConnector",
-    },
-)
-"""Connection kind (``connection:`` in the inventory) → connector class, imported on first use."""
+__all__ = ["connectors"]

@@ -1,5 +1,10 @@
 """The connector contract: open, run, put, get, close. Every connection kind implements it.
 
+A connection kind is one module of this package: its connector class (registered in
+:data:`itref.connectors.connectors` under its ``connection:`` name), the typed settings it reads (a
+:class:`ConnectorSettings` model with its real defaults: the inventory's host fields and ``defaults.<kind>``
+are derived from it), and the command a person would type to reach a host by hand (:meth:`Connector.manual_command`).
+
 A connector is made for one host, opened once, and reused for every command of a run. It never
 prints; it returns :class:`~itref.core.results.CommandResult` or raises an
 :class:`~itref.core.errors.ItrefError` subclass:
@@ -17,16 +22,41 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from itref.core.model import Strict
 from itref.core.results import CommandResult
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec
     from itref.secrets import SecretResolver
+
+
+class ConnectorSettings(Strict):
+    """Base of a connection kind's settings: every field with its real default and a description (the
+    inventory's reference and ``itref inventory example`` are written from them)."""
+
+
+@dataclass(frozen=True)
+class HostSpec:
+    """A host as the connectors see it: where it is, and its connection kind's settings, with the host's own
+    values over ``defaults.<connection>`` over the kind's defaults.
+
+    ``timeout`` is how long a command may run (``defaults.timeout``); ``jump`` the host to go through, when the
+    settings name one (SSH's ``via``).
+    """
+
+    name: str
+    entity: str
+    connection: str
+    address: str
+    tags: tuple[str, ...]
+    description: str | None
+    settings: Any = field(default=None, compare=False, hash=False)
+    timeout: float = 300.0
+    jump: HostSpec | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -61,10 +91,20 @@ class Connector(ABC):
     """The ``connection:`` value that selects this connector."""
     shell_family: ClassVar[Literal["posix", "powershell"]] = "posix"
     """Which quoting the host's shell needs."""
+    Settings: ClassVar[type[ConnectorSettings]] = ConnectorSettings
+    """The settings this connection kind reads (``host.settings`` is one of these)."""
+
+    @classmethod
+    def manual_command(cls, host: HostSpec) -> str | None:
+        """Return the command a person types to reach ``host`` by hand (for the handover pack), or None when
+        there is nothing to type (this machine)."""
+        return None
 
     def __init__(self, host: HostSpec, secrets: SecretResolver) -> None:
         self.host = host
         self.secrets = secrets
+        self.settings: Any = host.settings if host.settings is not None else type(self).Settings()
+        """This host's settings (the kind's :attr:`Settings`, defaults applied)."""
         self.warnings: list[str] = []
         """Things a person should know about this connection (e.g. certificate checks turned off)."""
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from itref.connectors.ssh import SSHConnector, fingerprint, import_paramiko, known_hosts_name, known_hosts_path
+from itref.connectors.ssh import (
+    SSHConnector,
+    fingerprint,
+    import_paramiko,
+    known_hosts_name,
+    known_hosts_path,
+    settings_of,
+)
 from itref.core.errors import ConnectionFailed
 from itref.i18n import _
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec
+    from itref.connectors.base import HostSpec
     from itref.secrets import SecretResolver
 
 
@@ -51,7 +58,7 @@ def _matches(pattern: str, name: str) -> bool:
 def recorded_keys(host: HostSpec) -> list[str]:
     """Return the known_hosts lines that apply to ``host`` (hashed entries included)."""
     path = known_hosts_path(host)
-    name = known_hosts_name(host.address, int(host.option("port", 22)))
+    name = known_hosts_name(host.address, settings_of(host).port)
     if not path.is_file():
         return []
     return [line for line in path.read_text(encoding="utf-8").splitlines()
@@ -60,14 +67,14 @@ def recorded_keys(host: HostSpec) -> list[str]:
 
 def key_line(host: HostSpec, key: Any) -> str:
     """Return the known_hosts line recording ``key`` for ``host``."""
-    return f"{known_hosts_name(host.address, int(host.option('port', 22)))} {key.get_name()} {key.get_base64()}"
+    return f"{known_hosts_name(host.address, settings_of(host).port)} {key.get_name()} {key.get_base64()}"
 
 
 def record_host_key(host: HostSpec, key: Any, *, replace: bool) -> Path:
     """Append ``key`` for ``host`` to its known_hosts file (after removing the host's old lines if
     ``replace``). Returns the file written. Other lines, comments included, are kept as they were."""
     path = known_hosts_path(host)
-    name = known_hosts_name(host.address, int(host.option("port", 22)))
+    name = known_hosts_name(host.address, settings_of(host).port)
     lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
     if replace:
         lines = [line for line in lines if not any(_matches(p, name) for p in _entry_names(line))]

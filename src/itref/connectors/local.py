@@ -11,17 +11,30 @@ import threading
 import time
 from pathlib import Path
 
-from itref.connectors.base import Command, Connector
+from pydantic import Field
+
+from itref.connectors.base import Command, Connector, ConnectorSettings
 from itref.core.errors import ConnectionFailed
 from itref.core.results import CommandResult
 from itref.i18n import _
+from itref.secrets.refs import SecretRef
+
+
+class LocalSettings(ConnectorSettings):
+    """This machine: itref's own (``connection: local``)."""
+
+    sudo_password: SecretRef | None = Field(
+        None, description="Password for steps run with sudo (sudo reads it only if it asks; it never reaches the "
+                          "command).", examples=[{"env": "ITREF_SUDO_PASSWORD"}])
 
 
 class LocalConnector(Connector):
-    """Runs on the machine itref runs on. Settings: ``sudo_password`` (for steps with ``sudo: true``)."""
+    """Runs on the machine itref runs on. Settings: :class:`LocalSettings`."""
 
     kind = "local"
     shell_family = "posix"
+    Settings = LocalSettings
+    settings: LocalSettings
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -39,7 +52,7 @@ class LocalConnector(Connector):
         if command.sudo and os.geteuid() != 0:
             from itref.connectors.sudo import sudo_argv
 
-            ref = self.host.option("sudo_password")
+            ref = self.settings.sudo_password
             password = None if ref is None else \
                 self.secrets.resolve(ref, _("sudo on {host}").format(host=self.host.name)).reveal()
             argv, stdin = sudo_argv(argv, password, stdin)

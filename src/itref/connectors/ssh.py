@@ -1,10 +1,7 @@
 """The ``ssh`` connector (paramiko): one verified, authenticated connection per host, reused for
 every command of a run.
 
-Settings (``defaults.ssh`` merged with the host's own fields): ``address``, ``port`` (22), ``user``,
-``identity`` (private key file), ``password`` and ``sudo_password`` (secret references), ``agent``
-(use ssh-agent keys), ``known_hosts`` (``~/.ssh/known_hosts``), ``via`` (jump host),
-``connect_timeout`` (10 s; also used for the banner and authentication).
+Settings: :class:`SSHSettings` (the host's own fields over ``defaults.ssh`` over these defaults).
 
 Host keys are checked against ``known_hosts`` and an unknown or changed key is refused; ``itref
 hosts trust HOST`` records a key deliberately. Standard input is closed after each command, so a
@@ -28,19 +25,43 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from itref.connectors.base import Command, Connector
+from pydantic import Field
+
+from itref.connectors.base import Command, Connector, ConnectorSettings, HostSpec
 from itref.connectors.quoting import posix_join
 from itref.core.errors import AuthenticationFailed, ConnectionFailed, HostKeyRejected
+from itref.core.model import Name, Text
 from itref.core.results import CommandResult
 from itref.i18n import _
+from itref.secrets.refs import SecretRef
 
 if TYPE_CHECKING:
     import paramiko
 
-    from itref.config.project import HostSpec
-
 DEFAULT_PORT = 22
 DEFAULT_TIMEOUT = 10.0
+
+
+class SSHSettings(ConnectorSettings):
+    """How itref reaches a host over SSH (``connection: ssh``, the default)."""
+
+    user: Text | None = Field(None, description="Login name on the host.", examples=["itref"])
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="TCP port of the SSH server.", examples=[2222])
+    identity: Text | None = Field(None, description="Private key file itref logs in with.",
+                                  examples=["~/.ssh/itref_ed25519"])
+    known_hosts: Text = Field("~/.ssh/known_hosts", description="known_hosts file the host's key is checked "
+                              "against (an unknown or changed key is refused; `itref hosts trust` records one).",
+                              examples=["/srv/it/known_hosts"])
+    password: SecretRef | None = Field(None, description="Password, when no key is used.",
+                                       examples=[{"secret": "ssh-itref"}])
+    sudo_password: SecretRef | None = Field(
+        None, description="Password for sudo, for steps that ask for it: sudo reads it on its input only if it "
+                          "asks (never the command, never a command line).", examples=[{"env": "ITREF_SUDO"}])
+    agent: bool = Field(False, description="Also try keys from a running ssh-agent.", examples=[True])
+    via: Name | None = Field(None, description="Jump host (a host of the inventory) to go through.",
+                             examples=["bastion"])
+    connect_timeout: float = Field(DEFAULT_TIMEOUT, gt=0, description="Seconds to wait for the connection (also "
+                                   "for the server's banner and the login).", examples=[5])
 KEEPALIVE = 30
 READ_CHUNK = 1 << 16
 
@@ -56,9 +77,25 @@ def known_hosts_name(address: str, port: int) -> str:
     return address if port == DEFAULT_PORT else f"[{address}]:{port}"
 
 
+def settings_of(host: HostSpec) -> SSHSettings:
+    """Return ``host``'s SSH settings (the defaults when it carries none)."""
+    return host.settings if isinstance(host.settings, SSHSettings) else SSHSettings()
+
+
 def known_hosts_path(host: HostSpec) -> Path:
     """Return the known_hosts file that applies to ``host``."""
-    return Path(host.option("known_hosts", "~/.ssh/known_hosts")).expanduser()
+    return Path(settings_of(host).known_hosts).expanduser()
+
+
+def _target(user: str | None, address: str) -> str:
+    return f"{user}@{address}" if user else address
+
+
+def _sh(arg: str) -> str:
+    """Return ``arg`` quoted for a POSIX shell, keeping a leading ``~/`` expandable."""
+    import shlex
+
+    return "~/" + shlex.quote(arg[2:]) if arg.startswith("~/") else shlex.quote(arg)
 
 
 _IMPORT_LOCK = threading.Lock()
@@ -147,6 +184,32 @@ class SSHConnector(Connector):
 
     kind = "ssh"
     shell_family = "posix"
+    Settings = SSHSettings
+    settings: SSHSettings
+
+    @classmethod
+    def manual_command(cls, host: HostSpec) -> str:
+        """Return the ``ssh`` command line that reaches ``host`` by hand, through its jump hosts."""
+        chain: list[HostSpec] = []
+        jump = host.jump
+        while jump is not None and jump not in chain and jump.name != host.name:
+            chain.insert(0, jump)
+            jump = jump.jump
+        mine = settings_of(host)
+        args = ["ssh"]
+        if mine.port != DEFAULT_PORT:
+            args += ["-p", str(mine.port)]
+        if mine.identity:
+            args += ["-i", mine.identity]
+        if chain:
+            hops = []
+            for hop in chain:
+                theirs = settings_of(hop)
+                hops.append(_target(theirs.user, hop.address) + (f":{theirs.port}" if theirs.port != DEFAULT_PORT
+                                                                 else ""))
+            args += ["-J", ",".join(hops)]
+        args.append(_target(mine.user, host.address))
+        return " ".join(_sh(a) for a in args)
 
     def __init__(self, host: HostSpec, secrets: Any) -> None:
         super().__init__(host, secrets)
@@ -159,22 +222,20 @@ class SSHConnector(Connector):
     @property
     def port(self) -> int:
         """Return the TCP port used for this host."""
-        return int(self.host.option("port", DEFAULT_PORT))
+        return self.settings.port
 
     @property
     def timeout(self) -> float:
         """Return the connect/banner/auth timeout in seconds."""
-        return float(self.host.option("connect_timeout", DEFAULT_TIMEOUT))
+        return self.settings.connect_timeout
 
     def _sock(self) -> Any:
-        via = self.host.option("via")
-        if via is None:
+        if self.settings.via is None:
             return open_socket(self.host.address, self.port, self.timeout, self.host.name)
-        from itref.config.project import HostSpec
-
-        if not isinstance(via, HostSpec):
+        via = self.host.jump
+        if via is None or via.connection != self.kind:
             raise ConnectionFailed(_("{host}: jump host '{via}' is not an SSH host of the inventory").format(
-                host=self.host.name, via=via))
+                host=self.host.name, via=self.settings.via))
         self._jump = SSHConnector(via, self.secrets)
         self._jump.open()
         transport = self._jump.transport
@@ -199,8 +260,8 @@ class SSHConnector(Connector):
         Raises ConnectionFailed, HostKeyRejected, AuthenticationFailed or SecretError.
         """
         name = self.host.name
-        password = self._secret("password", _("SSH password of {host}").format(host=name))
-        identity = self.host.option("identity")
+        password = self._secret(self.settings.password, _("SSH password of {host}").format(host=name))
+        identity = self.settings.identity
         key_file = str(Path(identity).expanduser()) if identity else None
         if key_file and not Path(key_file).is_file():
             raise AuthenticationFailed(_("{host}: the key file {path} does not exist").format(
@@ -210,7 +271,7 @@ class SSHConnector(Connector):
         # before a connection failure, as when the socket was opened last.
         early: Any = None
         early_failure: ConnectionFailed | None = None
-        if self.host.option("via") is None:
+        if self.settings.via is None:
             try:
                 early = self._sock()
             except ConnectionFailed as exc:
@@ -227,8 +288,8 @@ class SSHConnector(Connector):
         paramiko = import_paramiko()
         try:
             client.connect(
-                self.host.address, port=self.port, username=self.host.option("user"), password=password,
-                key_filename=key_file, look_for_keys=False, allow_agent=bool(self.host.option("agent", False)),
+                self.host.address, port=self.port, username=self.settings.user, password=password,
+                key_filename=key_file, look_for_keys=False, allow_agent=self.settings.agent,
                 timeout=self.timeout, banner_timeout=self.timeout, auth_timeout=self.timeout,
                 channel_timeout=self.timeout, sock=sock)
         except HostKeyRejected:
@@ -244,10 +305,10 @@ class SSHConnector(Connector):
         except paramiko.AuthenticationException:
             client.close()
             tried = [t for t, used in ((_("key {path}").format(path=identity), key_file),
-                                       (_("password"), password), (_("ssh-agent"), self.host.option("agent")))
+                                       (_("password"), password), (_("ssh-agent"), self.settings.agent))
                      if used]
             raise AuthenticationFailed(_("{host}: user '{user}' was refused (tried: {tried})").format(
-                host=name, user=self.host.option("user"), tried=", ".join(tried) or _("nothing"))) from None
+                host=name, user=self.settings.user, tried=", ".join(tried) or _("nothing"))) from None
         except (paramiko.SSHException, OSError, EOFError) as exc:
             client.close()
             if "no authentication methods available" in str(exc).lower():  # none configured, server reached
@@ -282,8 +343,7 @@ class SSHConnector(Connector):
         client.set_missing_host_key_policy(_RefuseUnknown(self.host.name, kh))
         return client
 
-    def _secret(self, option: str, purpose: str) -> str | None:
-        ref = self.host.option(option)
+    def _secret(self, ref: SecretRef | None, purpose: str) -> str | None:
         return None if ref is None else self.secrets.resolve(ref, purpose).reveal()
 
     def _line(self, command: Command) -> tuple[str, bytes | None]:
@@ -292,7 +352,8 @@ class SSHConnector(Connector):
         if command.sudo:
             from itref.connectors.sudo import sudo_argv
 
-            sudo_pw = self._secret("sudo_password", _("sudo password of {host}").format(host=self.host.name))
+            sudo_pw = self._secret(self.settings.sudo_password,
+                                   _("sudo password of {host}").format(host=self.host.name))
             argv, stdin = sudo_argv(["sh", "-c", line], sudo_pw, stdin)
             line = posix_join(argv)
         return line, stdin

@@ -80,33 +80,88 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-import requests
-import xmltodict
-from winrm.exceptions import (
-    InvalidCredentialsError,
-    WinRMError,
-    WinRMOperationTimeoutError,
-    WinRMTransportError,
-    WSManFaultError,
-)
-from winrm.protocol import Protocol
+from pydantic import Field
 
-from itref.connectors.base import Command, Connector
+from itref.connectors.base import Command, Connector, ConnectorSettings, HostSpec
 from itref.connectors.quoting import powershell_encode, powershell_join, powershell_quote
 from itref.core.errors import AuthenticationFailed, ConnectionFailed, ItrefError
+from itref.core.model import Text
 from itref.core.results import CommandResult
 from itref.i18n import _
+from itref.secrets.refs import SecretRef
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec
+    import requests
+    import xmltodict
+    from winrm.exceptions import (
+        InvalidCredentialsError,
+        WinRMError,
+        WinRMOperationTimeoutError,
+        WinRMTransportError,
+        WSManFaultError,
+    )
+    from winrm.protocol import Protocol
+
     from itref.secrets import SecretResolver
+
+
+def _load() -> None:
+    """Import pywinrm and what it uses, the first time a WinRM connection is made: the settings of this module
+    are read with every inventory, the library only when a Windows host is reached."""
+    global requests, xmltodict, InvalidCredentialsError, WinRMError, WinRMOperationTimeoutError
+    global WinRMTransportError, WSManFaultError, Protocol
+    if "Protocol" in globals():
+        return
+    import requests as _requests
+    import xmltodict as _xmltodict
+    from winrm import exceptions as _exc
+    from winrm.protocol import Protocol as _Protocol
+
+    requests, xmltodict = _requests, _xmltodict
+    InvalidCredentialsError, WinRMError = _exc.InvalidCredentialsError, _exc.WinRMError
+    WinRMOperationTimeoutError, WinRMTransportError = _exc.WinRMOperationTimeoutError, _exc.WinRMTransportError
+    WSManFaultError = _exc.WSManFaultError
+    Protocol = _Protocol
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"https": 5986, "http": 5985}
 DEFAULT_CONNECT_TIMEOUT = 10.0
+
+
+class WinRMSettings(ConnectorSettings):
+    """How itref reaches a Windows host over WinRM (``connection: winrm``)."""
+
+    user: Text | None = Field(None, description="Account itref logs in as.",
+                              examples=["EXEMPLE\\svc-itref", "svc-itref@exemple.example"])
+    port: int | None = Field(None, ge=1, le=65535, description="TCP port (5986 with https, 5985 with http "
+                             "when left out).", examples=[5986])
+    password: SecretRef | None = Field(None, description="The account's password.",
+                                       examples=[{"secret": "winrm-itref"}])
+    transport: Literal["ntlm", "kerberos", "basic"] = Field("ntlm", description="How itref authenticates: ntlm "
+                                                            "(message encryption over http too), kerberos (a "
+                                                            "ticket from kinit) or basic (https only).",
+                                                            examples=["kerberos"])
+    scheme: Literal["https", "http"] = Field("https", description="https, or http (NTLM still encrypts the "
+                                             "messages).", examples=["http"])
+    ca_file: Text | None = Field(None, description="CA certificate that signed the host's certificate (the "
+                                 "system's CAs otherwise).", examples=["/srv/it/ca-exemple.pem"])
+    cert_validation: bool = Field(True, description="Set to false only for a lab: the certificate is then not "
+                                  "checked (itref warns every time).", examples=[False])
+    connect_timeout: float = Field(DEFAULT_CONNECT_TIMEOUT, gt=0, description="Seconds to wait for the "
+                                   "connection.", examples=[5])
+
+    @property
+    def effective_port(self) -> int:
+        """Return the port: the one set, else the scheme's (5986 https, 5985 http)."""
+        return self.port or DEFAULT_PORTS[self.scheme]
+
+
+def settings_of(host: HostSpec) -> WinRMSettings:
+    """Return ``host``'s WinRM settings (the defaults when it carries none)."""
+    return host.settings if isinstance(host.settings, WinRMSettings) else WinRMSettings()
 OPERATION_TIMEOUT = 20
 """Seconds the host may take for Create, Command, Send, Signal and Delete (pywinrm's default)."""
 READ_MARGIN = 10.0
@@ -458,11 +513,27 @@ class WinRMConnector(Connector):
 
     kind = "winrm"
     shell_family = "powershell"
+    Settings = WinRMSettings
+    settings: WinRMSettings
 
     receive_wait: float = RECEIVE_WAIT
     """Longest one Receive waits on the host (tests lower it to exercise slow paths quickly)."""
 
+    @classmethod
+    def manual_command(cls, host: HostSpec) -> str:
+        """Return the PowerShell line that opens a session on ``host`` by hand."""
+        mine = settings_of(host)
+        parts = ["Enter-PSSession", "-ComputerName", powershell_quote(host.address)]
+        if mine.scheme == "https":
+            parts.append("-UseSSL")
+        parts += ["-Port", str(mine.effective_port)]
+        parts += ["-Authentication", {"kerberos": "Kerberos", "basic": "Basic"}.get(mine.transport, "Negotiate")]
+        if mine.user:
+            parts += ["-Credential", powershell_quote(mine.user)]
+        return " ".join(parts)
+
     def __init__(self, host: HostSpec, secrets: SecretResolver) -> None:
+        _load()
         super().__init__(host, secrets)
         self.warnings: list[str] = []
         """Problems that do not stop the connection (certificate check off, password in clear...)."""
@@ -479,22 +550,22 @@ class WinRMConnector(Connector):
     @property
     def scheme(self) -> str:
         """Return ``https`` (default) or ``http``."""
-        return str(self.host.option("scheme", "https"))
+        return self.settings.scheme
 
     @property
     def port(self) -> int:
         """Return the TCP port (5986 for https, 5985 for http unless set)."""
-        return int(self.host.option("port", DEFAULT_PORTS.get(self.scheme, 5986)))
+        return self.settings.effective_port
 
     @property
     def transport(self) -> str:
         """Return the authentication: ``ntlm`` (default), ``kerberos`` or ``basic``."""
-        return str(self.host.option("transport", "ntlm"))
+        return self.settings.transport
 
     @property
     def connect_timeout(self) -> float:
         """Return the seconds allowed to establish a connection."""
-        return float(self.host.option("connect_timeout", DEFAULT_CONNECT_TIMEOUT))
+        return self.settings.connect_timeout
 
     @property
     def url(self) -> str:
@@ -516,8 +587,8 @@ class WinRMConnector(Connector):
     def _credentials(self) -> tuple[str | None, str | None]:
         """Return (user, password). Raises AuthenticationFailed when one is missing, SecretError from the resolver."""
         name = self.host.name
-        user = self.host.option("user")
-        ref = self.host.option("password")
+        user = self.settings.user
+        ref = self.settings.password
         if self.transport == "kerberos":
             if ref is not None:
                 self._warn(_("{host}: kerberos uses the ticket of 'kinit'; the password setting is not used").format(
@@ -537,12 +608,12 @@ class WinRMConnector(Connector):
         """Return pywinrm's (server_cert_validation, ca_trust_path). Raises ConnectionFailed for a missing ca_file."""
         if self.scheme != "https":
             return "validate", None
-        if self.host.option("cert_validation") is False:
+        if self.settings.cert_validation is False:
             self._warn(_("{host}: certificate validation is OFF (cert_validation: false): anyone on the network "
                          "path can pose as this host and receive its password; set ca_file instead").format(
                 host=self.host.name))
             return "ignore", None
-        ca_file = self.host.option("ca_file")
+        ca_file = self.settings.ca_file
         if ca_file:
             path = Path(ca_file).expanduser()
             if not path.is_file():
@@ -599,7 +670,7 @@ class WinRMConnector(Connector):
                 "{host}: {where} refused user '{user}' ({transport}): wrong password, the account may not use "
                 "WinRM (it must be an administrator or in 'Remote Management Users'), or this authentication is "
                 "disabled on the host").format(
-                host=name, where=where, user=self.host.option("user", ""), transport=self.transport))
+                host=name, where=where, user=self.settings.user or "", transport=self.transport))
         if isinstance(exc, requests.exceptions.SSLError):
             is_cert, detail = _tls_detail(exc)
             if is_cert:
@@ -911,7 +982,7 @@ class WinRMConnector(Connector):
     # -- files ---------------------------------------------------------------------------------------
 
     def _transfer_timeout(self) -> float:
-        return float(self.host.option("timeout", 300.0))
+        return float(self.host.timeout)
 
     def put(self, local: Path, remote: str, mode: int | None = None) -> None:
         """Copy the local file ``local`` to ``remote`` on the host and check its SHA-256 there.

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from itref.config.project import HostSpec, Project
+    from itref.config.project import Project
     from itref.config.schema import Backup, Playbook, SecretRef, Step
+    from itref.connectors.base import HostSpec
 
 SECTIONS = ("entity", "notes", "hosts", "secrets", "routines", "backups", "accounts", "audit", "journal")
 """The main sections of an entity's page, in order; a section's number is its position + 1."""
@@ -480,85 +481,30 @@ def _entity(project: Project, name: str, uses: list[tuple[SecretUse, SecretRef]]
 
 # --------------------------------------------------------------------------- hosts
 
-DEFAULT_PORTS = {"ssh": 22, "https": 5986, "http": 5985}
-
-
 def _host(project: Project, spec: HostSpec) -> HostInfo:
-    chain = _jump_chain(project, spec)
-    opt = spec.option
-    if spec.connection == "local":
-        return HostInfo(spec.name, spec.address, "local", None, None, list(spec.tags), spec.description, [],
-                        sudo_password=_store_or_none(project, opt("sudo_password")))
-    if spec.connection == "ssh":
-        port = opt("port", DEFAULT_PORTS["ssh"])
-        return HostInfo(spec.name, spec.address, "ssh", port, opt("user"), list(spec.tags), spec.description,
-                        [h.name for h in chain], identity=opt("identity"), known_hosts=opt("known_hosts"),
-                        password=_store_or_none(project, opt("password")),
-                        sudo_password=_store_or_none(project, opt("sudo_password")),
-                        reach=ssh_command(spec, chain))
-    scheme = opt("scheme", "https")
-    port = opt("port", DEFAULT_PORTS[scheme])
-    return HostInfo(spec.name, spec.address, spec.connection, port, opt("user"), list(spec.tags), spec.description,
-                    [], password=_store_or_none(project, opt("password")), transport=opt("transport", "ntlm"),
-                    scheme=scheme, ca_file=opt("ca_file"), cert_validation=opt("cert_validation"),
-                    reach=winrm_command(spec))
+    """Return how ``spec`` is reached, from its connection kind's settings and the connector's own command line."""
+    from itref.connectors import connectors
 
+    settings = spec.settings
 
-def _jump_chain(project: Project, spec: HostSpec) -> list[HostSpec]:
-    """Return the jump hosts of ``spec``, the one reached first first."""
-    chain: list[HostSpec] = []
-    via = spec.option("via")
-    while via is not None:
-        jump = via if not isinstance(via, str) else project.host(via)
-        if jump is None or jump in chain or jump.name == spec.name:
-            break
-        chain.append(jump)
-        via = jump.option("via")
-    return list(reversed(chain))
+    def get(name: str) -> Any:  # each connection kind has its own fields
+        return getattr(settings, name, None)
 
-
-def _ssh_target(spec: HostSpec) -> str:
-    user = spec.option("user")
-    return f"{user}@{spec.address}" if user else spec.address
-
-
-def ssh_command(spec: HostSpec, chain: list[HostSpec]) -> str:
-    """Return the ``ssh`` command line that reaches ``spec`` by hand, through its jump hosts."""
-    args = ["ssh"]
-    port = spec.option("port")
-    if port and port != DEFAULT_PORTS["ssh"]:
-        args += ["-p", str(port)]
-    if spec.option("identity"):
-        args += ["-i", str(spec.option("identity"))]
-    if chain:
-        hops = []
-        for jump in chain:
-            jport = jump.option("port")
-            hops.append(_ssh_target(jump) + (f":{jport}" if jport and jport != DEFAULT_PORTS["ssh"] else ""))
-        args += ["-J", ",".join(hops)]
-    args.append(_ssh_target(spec))
-    return " ".join(_sh(a) for a in args)
-
-
-def _sh(arg: str) -> str:
-    """Return ``arg`` quoted for a POSIX shell, keeping a leading ``~/`` expandable."""
-    return "~/" + shlex.quote(arg[2:]) if arg.startswith("~/") else shlex.quote(arg)
-
-
-def winrm_command(spec: HostSpec) -> str:
-    """Return the PowerShell line that opens a session on ``spec`` by hand."""
-    scheme = spec.option("scheme", "https")
-    port = spec.option("port", DEFAULT_PORTS[scheme])
-    parts = ["Enter-PSSession", "-ComputerName", spec.address]
-    if scheme == "https":
-        parts.append("-UseSSL")
-    parts += ["-Port", str(port)]
-    auth = {"kerberos": "Kerberos", "basic": "Basic"}.get(spec.option("transport", "ntlm"), "Negotiate")
-    parts += ["-Authentication", auth]
-    user = spec.option("user")
-    if user:
-        parts += ["-Credential", "'" + str(user).replace("'", "''") + "'"]
-    return " ".join(parts)
+    chain: list[str] = []
+    jump = spec.jump
+    while jump is not None and jump.name not in chain and jump.name != spec.name:
+        chain.insert(0, jump.name)
+        jump = jump.jump
+    port = get("effective_port") or get("port")
+    known_hosts = get("known_hosts")
+    return HostInfo(spec.name, spec.address, spec.connection, port, get("user"), list(spec.tags), spec.description,
+                    chain, identity=get("identity"),
+                    known_hosts=known_hosts if known_hosts != "~/.ssh/known_hosts" else None,
+                    password=_store_or_none(project, get("password")),
+                    sudo_password=_store_or_none(project, get("sudo_password")), transport=get("transport"),
+                    scheme=get("scheme"), ca_file=get("ca_file"),
+                    cert_validation=False if get("cert_validation") is False else None,
+                    reach=connectors.get(spec.connection).manual_command(spec))
 
 
 # --------------------------------------------------------------------------- secrets
@@ -568,7 +514,7 @@ def _secret_uses(project: Project) -> list[tuple[SecretUse, SecretRef]]:
     found: list[tuple[SecretUse, SecretRef]] = []
     for spec in project.hosts:
         for key in ("password", "sudo_password"):
-            ref = spec.option(key)
+            ref = getattr(spec.settings, key, None)
             if ref is not None:
                 found.append((SecretUse("host", spec.name, key, spec.entity), ref))
     for entity, book in project.playbooks.items():

@@ -13,6 +13,7 @@ import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from itref.core.files import write_private
 from itref.lab.files import write_secret
 from itref.lab.layout import LabPaths
 from itref.lab.peers.sshd import UserInfo
@@ -74,8 +75,7 @@ def create_repositories(paths: LabPaths, user: UserInfo) -> None:
         password = generate_password()
         write_secret(paths, repo.name, password)
         password_file = etc / f"{repo.name}.pass"
-        password_file.write_text(password + "\n", encoding="utf-8")
-        password_file.chmod(0o600)
+        write_private(password_file, password + "\n")
         os.chown(password_file, user.uid, user.gid)
         src = _source(paths, repo, user)
         target = paths.repos / repo.name

@@ -37,12 +37,11 @@ class Live:
 
 def write_secret(paths: LabPaths, name: str, value: str) -> Path:
     """Write one secret of the lab-only file store (mode 0600); return its path."""
+    from itref.core.files import write_private
+
     paths.secrets.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = paths.secrets / name
-    fd = path.open("w", encoding="utf-8")
-    path.chmod(0o600)
-    with fd:
-        fd.write(value + "\n")
+    write_private(path, value + "\n")
     return path
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import ipaddress
-import os
 import socket
 import ssl
 import threading
 from pathlib import Path
+
+from itref.core.files import write_private
 
 INTRANET_NAME = "intranet.lab.example.test"
 
@@ -43,9 +44,8 @@ def make_ca(folder: Path, *, stem: str = "lab-ca", common_name: str = "itref lab
     folder.mkdir(parents=True, exist_ok=True)
     ca_pem, ca_key = folder / f"{stem}.pem", folder / f"{stem}.key"
     ca_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    ca_key.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                         serialization.NoEncryption()))
-    ca_key.chmod(0o600)
+    write_private(ca_key, key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption()))
     return ca_pem, ca_key
 
 
@@ -82,10 +82,7 @@ def issue(folder: Path, stem: str, names: list[str], days: int, *, ca: str = "la
     pem = cert.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     target = folder / f"{stem}.pem"
-    tmp = folder / f".{stem}.pem.{os.getpid()}"
-    tmp.write_bytes(pem)
-    tmp.chmod(0o640)
-    os.replace(tmp, target)
+    write_private(target, pem, mode=0o640)  # the server's key: its group (the lab's services) reads it
     return target
 
 

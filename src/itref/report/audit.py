@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport
 from itref.core.findings import Finding
 from itref.i18n import _
 from itref.report.findings import SEVERITY_STYLE, severity_label

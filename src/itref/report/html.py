@@ -17,8 +17,7 @@ from html import escape
 from pathlib import Path
 
 from itref import i18n
-from itref.audit.history import Past
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport, Past
 from itref.core.findings import Finding, Severity
 from itref.i18n import _, format_number, ngettext
 

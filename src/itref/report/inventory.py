@@ -10,6 +10,7 @@ from rich.tree import Tree
 
 from itref.config.project import Project
 from itref.config.schema import Playbook
+from itref.connectors.base import HostSpec
 from itref.i18n import _, ngettext
 
 
@@ -28,12 +29,22 @@ def inventory_tree(project: Project) -> Tree:
         for host in [h for h in project.hosts if h.entity == name]:
             where = host.address if host.connection != "local" else _("this machine")
             line = Text.assemble((host.name, "bold"), f"  {host.connection} → {where}")
-            if host.option("port"):
-                line.append(f":{host.option('port')}")
+            port = _set_port(host)
+            if port:
+                line.append(f":{port}")
             if host.tags:
                 line.append("  " + " ".join(f"#{t}" for t in host.tags), style="green")
             branch.add(line)
     return root
+
+
+def _set_port(host: HostSpec) -> int | None:
+    """Return the port the inventory sets for ``host``, None when it is its connection kind's default."""
+    port = getattr(host.settings, "port", None)
+    if port is None:
+        return None
+    field = type(host.settings).model_fields.get("port")
+    return None if field is not None and port == field.default else port
 
 
 def inventory_dict(project: Project) -> dict[str, Any]:
@@ -45,8 +56,8 @@ def inventory_dict(project: Project) -> dict[str, Any]:
             name: {
                 "title": e.title, "ou": e.ou, "contacts": [c.model_dump(exclude_none=True) for c in e.contacts],
                 "hosts": {
-                    h.name: {"connection": h.connection, "address": h.address, "port": h.option("port"),
-                             "user": h.option("user"), "tags": list(h.tags)}
+                    h.name: {"connection": h.connection, "address": h.address, "port": _set_port(h),
+                             "user": getattr(h.settings, "user", None), "tags": list(h.tags)}
                     for h in project.hosts if h.entity == name},
             } for name, e in inv.entities.items()},
         "secrets": {name: ref.describe() for name, ref in inv.secrets.items()},

@@ -11,7 +11,7 @@ import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport
 from itref.core.findings import Finding
 from itref.i18n import _
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport
 from itref.core.findings import Finding, Severity
 from itref.i18n import _, format_number
 from itref.report.findings import severity_label

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport
 from itref.core.findings import Finding, Severity
 from itref.i18n import _, ngettext
 

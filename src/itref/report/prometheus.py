@@ -7,7 +7,7 @@ Metric and label names are protocol, never translated; only the HELP texts are. 
 
 from __future__ import annotations
 
-from itref.audit.report import AuditReport
+from itref.core.audits import AuditReport
 from itref.i18n import _
 
 SEVERITIES = ("ok", "info", "warning", "critical", "unknown", "waived")

@@ -55,22 +55,13 @@ def build_plan(client: DirectoryClient, ctx: RunContext, entity: str, action: st
     raise UsageError(_("unknown ad action '{action}' (known: {known})").format(action=action, known=", ".join(ACTIONS)))
 
 
-def _client(ctx: RunContext, read_only: bool) -> DirectoryClient:
-    from itref.ad.client import DirectoryClient
-
-    directory = ctx.project.inventory.directory
-    if directory is None:
-        raise UsageError(_("the inventory has no 'directory' section"))
-    return DirectoryClient(directory, ctx.secrets, read_only=read_only).open()
-
-
 def ad_plan_text(ctx: RunContext, entity: str, action: str, params: dict[str, Any]) -> str:
     """Return the step's AD plan as diff text (read-only connection); a sentence if it cannot be planned."""
     from itref.core.errors import ItrefError
     from itref.report.ad import plan_text
 
     try:
-        client = _client(ctx, read_only=True)
+        client = ctx.directory(read_only=True)
     except ItrefError as exc:
         return _("{action} (cannot be previewed: {reason})").format(action=action, reason=exc.message)
     try:
@@ -84,26 +75,18 @@ def ad_plan_text(ctx: RunContext, entity: str, action: str, params: dict[str, An
 def ad_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], ui: Interaction) -> StepRecord:
     """Plan and apply an ``ad`` step, journal each change, hand out a new password through ``ui``."""
     from itref.ad.plan import apply
-    from itref.journal import JournalRecord
+    from itref.ad.record import change_recorder, keep_snapshot
     from itref.runner.routine import StepRecord
 
     assert fs.step.ad is not None
-    client = _client(ctx, read_only=False)
+    client = ctx.directory(read_only=False)
     try:
         plan = build_plan(client, ctx, entity, fs.step.ad.action, params)
         if plan.empty:
             return StepRecord(fs.number, "ok", _("nothing to change"))
-        if fs.step.ad.action == "user offboard":
-            from itref.ad.offboard import Snapshots, plan_offboard
-
-            Snapshots(ctx.state).save(plan_offboard(client, ctx.project, str(params["login"]),
-                                                    str(params["reason"]))[1])
-
-        def record(change: Any, dn: str) -> None:
-            ctx.journal.append(JournalRecord(action="ad", target=f"{change.kind} {dn}", outcome="changed",
-                                             entity=entity, host=client.host, run_id=ctx.run_id))
-
-        apply(client, plan, record)
+        if plan.snapshot is not None:  # an offboarding: how the account was, kept before anything changes
+            keep_snapshot(ctx, plan.snapshot)
+        apply(client, plan, change_recorder(ctx, entity, client.host))
     finally:
         client.close()
     if plan.password is not None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from itref.config.project import HostSpec
-from itref.connectors.base import Command, Connector
+from itref.connectors.base import Command, Connector, HostSpec
 from itref.context import RunContext
+from itref.core.executor import ProgressCallback, execute
 from itref.core.results import HostResult, Outcome, RunReport
 from itref.i18n import _
 from itref.journal import JournalRecord
-from itref.runner.executor import ProgressCallback, execute
 
 
 def run_command(ctx: RunContext, hosts: Sequence[HostSpec], command: Command, *, forks: int,

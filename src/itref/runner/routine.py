@@ -16,9 +16,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from itref.config.project import HostSpec, Project
+from itref.config.project import Project
 from itref.config.schema import Ask, Routine, Step
 from itref.config.selection import select
+from itref.connectors.base import HostSpec
 from itref.context import RunContext
 from itref.core.errors import ItrefError, UsageError
 from itref.i18n import _
@@ -364,8 +365,8 @@ def _run_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]
 
 
 def _copy_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
+    from itref.core.executor import execute
     from itref.core.results import HostResult, Outcome
-    from itref.runner.executor import execute
 
     copy = fs.step.copy_
     assert copy is not None

@@ -60,7 +60,7 @@ class Documents:
     def write(self, name: str, data: dict[str, Any]) -> Path:
         """Write document ``name`` whole (secret values masked) and return its file. Raises StateError."""
         from itref.core.files import write_private
-        from itref.secrets import mask
+        from itref.core.masking import mask
 
         self.folder.ensure(self.kind)
         path = self.file(name)

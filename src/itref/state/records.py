@@ -74,7 +74,7 @@ class RecordStream:
         """Add ``record`` (a JSON-ready dict with a ``time``) to this writer's file of the record's month, whole or
         not at all; secret values are masked first. Raises StateError (disk full, no permission)."""
         from itref.core.files import append_whole
-        from itref.secrets import mask
+        from itref.core.masking import mask
 
         when = parse_time(record.get("time")) or datetime.now(UTC)
         folder = self.folder.ensure(self.kind, month_of(when))

@@ -15,12 +15,14 @@ def _directory(check: Check, ctx: RunContext, thresholds: dict[str, Any], entiti
                ) -> list[Finding]:
     if ctx.project.inventory.directory is None:
         return []
-    from itref.ad.client import DirectoryClient
     from itref.ad.report import Thresholds, directory_findings
 
     limits = Thresholds(**{k: v for k, v in thresholds.items() if k in Thresholds.__dataclass_fields__})
-    with DirectoryClient(ctx.project.inventory.directory, ctx.secrets, read_only=True) as client:
+    client = ctx.directory(read_only=True)
+    try:
         found = directory_findings(client, ctx.project, limits)
+    finally:
+        client.close()
     return [f for f in found if entities is None or f.entity is None or f.entity in entities]
 
 

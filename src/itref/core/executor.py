@@ -10,16 +10,18 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from itref.config.project import HostSpec
-from itref.connectors.base import Connector
-from itref.context import RunContext
 from itref.core.errors import ConnectionFailed, ItrefError, StateError
+from itref.core.masking import mask
 from itref.core.results import HostResult, Outcome, RunReport
 from itref.i18n import _
-from itref.secrets import mask
 
-Work = Callable[[Connector, HostSpec], HostResult]
+if TYPE_CHECKING:
+    from itref.connectors.base import Connector, HostSpec
+    from itref.context import RunContext
+
+Work = Callable[["Connector", "HostSpec"], HostResult]
 """What to do on one open host; returns that host's result. May raise ItrefError."""
 
 

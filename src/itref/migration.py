@@ -90,7 +90,7 @@ class _Appender:
             moved.present += 1
             return
         from itref.core.files import append_whole
-        from itref.secrets import mask
+        from itref.core.masking import mask
 
         when = parse_time(record.get("time")) or datetime.now(UTC)
         folder = self.stream.folder.ensure(self.stream.kind, month_of(when))

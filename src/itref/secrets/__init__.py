@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from itref.core.errors import SecretError
+from itref.core.masking import MASK, mask, remember
 from itref.i18n import _
 
 if TYPE_CHECKING:
-    from itref.config.schema import KeepassRef, SecretRef
+    from itref.secrets.refs import KeepassRef, SecretRef
 
-MASK = "***"
-_revealed: set[str] = set()
-_lock = threading.Lock()
+__all__ = ["MASK", "Secret", "SecretResolver", "mask"]
 
 
 class Secret:
@@ -33,9 +32,7 @@ class Secret:
     def __init__(self, value: str, origin: str) -> None:
         self._value = value
         self.origin = origin
-        if len(value) >= 3:
-            with _lock:
-                _revealed.add(value)
+        remember(value)
 
     def reveal(self) -> str:
         """Return the value itself. Only pass it straight to the library that needs it."""
@@ -52,18 +49,6 @@ class Secret:
 
     def __reduce__(self) -> Any:
         raise TypeError("a Secret cannot be pickled")
-
-
-def mask(text: str) -> str:
-    """Return ``text`` with every secret value revealed so far replaced by ``***``."""
-    if not text:
-        return text
-    with _lock:
-        values = sorted(_revealed, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
 
 
 class SecretResolver:

@@ -1,12 +1,31 @@
-"""The result of one audit run, as every output format receives it."""
+"""What an audit produced, as every output format receives it: the run's report, and a finding as an earlier
+run recorded it. Renderers (itref.report) and the audit (itref.audit) both use these; neither owns them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from itref.audit.history import Past
 from itref.core.findings import Finding, Severity, worst
+
+
+@dataclass(frozen=True)
+class Past:
+    """A finding as it was in an earlier run."""
+
+    key: str
+    check: str
+    severity: Severity
+    entity: str | None
+    host: str | None
+    subject: str | None
+    message: str
+    waived: bool
+
+    @property
+    def failing(self) -> bool:
+        """Return True when it counted as failing then."""
+        return not self.waived and self.severity.rank >= Severity.WARNING.rank
 
 
 @dataclass

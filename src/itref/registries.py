@@ -1,0 +1,42 @@
+"""Where itref finds its pluggable parts: name → ``module:attribute``, imported on first use, plugins added
+through entry points. Kept apart from the parts themselves so that the schema can list the names (the
+``connection:`` and backup ``kind:`` values it accepts) without importing any implementation.
+
+A new connection kind is one module of :mod:`itref.connectors` registered in :data:`connectors`; a new backup
+kind one module of :mod:`itref.backup` registered in :data:`backup_kinds` (audit checks register themselves:
+:mod:`itref.audit.registry`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from itref.core.registry import LazyRegistry
+
+if TYPE_CHECKING:
+    from itref.backup.base import BackupKind
+    from itref.connectors.base import Connector
+
+connectors: LazyRegistry[type[Connector]] = LazyRegistry(
+    "connection kind",
+    "itref.connectors",
+    {
+        "local": "itref.connectors.local:LocalConnector",
+        "ssh": "itref.connectors.ssh:SSHConnector",
+        "winrm": "itref.connectors.winrm:WinRMConnector",
+    },
+)
+"""Connection kind (``connection:`` in the inventory) → connector class."""
+
+backup_kinds: LazyRegistry[BackupKind] = LazyRegistry(
+    "backup kind",
+    "itref.backups",
+    {
+        "restic": "itref.backup.restic:KIND",
+        "borg": "itref.backup.borg:KIND",
+        "files": "itref.backup.files:KIND",
+        "wbadmin": "itref.backup.wbadmin:KIND",
+        "veeam": "itref.backup.veeam:KIND",
+    },
+)
+"""Backup ``kind:`` → implementation."""
