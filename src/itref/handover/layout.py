@@ -231,7 +231,9 @@ def _itref_run(step: StepInfo) -> str:
 
     limit = ",".join(step.hosts) if step.hosts else (step.limit or "")
     head = "itref run" + (" --shell" if step.shell else "") + (f" --limit {shlex.quote(limit)}" if limit else "")
-    return f"{head} -- {shlex.quote(step.command or '') if step.shell else step.command}"
+    if step.shell:
+        return f"{head} -- {shlex.quote(step.command or '')}"
+    return f"{head} -- {shlex.join(step.argv) if step.argv else step.command}"
 
 
 AD_VERBS = {

@@ -144,7 +144,10 @@ class StepInfo:
     on_failure: str
     id: str | None
     command: str | None = None
-    """run: the command as one would type it (an argument list is shell-quoted)."""
+    """run: the command as one would type it on its hosts (an argument list is shell-quoted, or PowerShell-quoted
+    when every host of the step is a Windows host)."""
+    argv: list[str] = field(default_factory=list)
+    """run: the argument list as written in the playbook (empty for a shell line)."""
     shell: bool = False
     sudo: bool = False
     hosts: list[str] = field(default_factory=list)
@@ -682,9 +685,18 @@ def _step(project: Project, entity: str, book: Playbook, number: int, step: Step
                             "id": step.id}
     if step.run is not None:
         run = step.run
-        command = run.command if isinstance(run.command, str) else shlex.join(run.command)
-        return StepInfo(**base, command=command, shell=run.shell, sudo=run.sudo, limit=run.limit,
-                        hosts=_hosts_of(project, entity, run.limit))
+        hosts = _hosts_of(project, entity, run.limit)
+        if isinstance(run.command, str):
+            command = run.command
+        elif hosts and all((h := project.host(name)) is not None and h.connection == "winrm"
+                           for name in hosts):
+            from itref.connectors.quoting import powershell_join
+
+            command = powershell_join(run.command)  # what itref sends, and what a person types in PowerShell
+        else:
+            command = shlex.join(run.command)
+        return StepInfo(**base, command=command, shell=run.shell, sudo=run.sudo, limit=run.limit, hosts=hosts,
+                        argv=[] if isinstance(run.command, str) else list(run.command))
     if step.manual is not None:
         text = step.manual if isinstance(step.manual, str) else step.manual.instruction
         return StepInfo(**base, instruction=text)
