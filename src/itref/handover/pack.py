@@ -109,6 +109,18 @@ class HostInfo:
     cert_validation: bool | None = None
     reach: str | None = None
     """A command a person can type to reach the host by hand (ssh, PowerShell), None for this machine."""
+    last_check: HostCheckInfo | None = None
+    """The last ``itref hosts check`` of this host, None when it was never checked."""
+
+
+@dataclass(frozen=True)
+class HostCheckInfo:
+    """A host's last ``itref hosts check``: when, its system, and its problems (severity, message, what to do)."""
+
+    checked: datetime
+    os: str | None
+    clock_offset: float | None
+    problems: list[tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -428,7 +440,7 @@ def _entity(project: Project, name: str, uses: list[tuple[SecretUse, SecretRef]]
     contacts = [ContactInfo(c.name, c.role, c.email, c.phone, "inventory") for c in entity.contacts]
     if book is not None:
         contacts += [ContactInfo(c.name, c.role, c.email, c.phone, "playbook") for c in book.contacts]
-    hosts = [_host(project, h) for h in project.hosts if h.entity == name]
+    hosts = [_with_last_check(_host(project, h), folder) for h in project.hosts if h.entity == name]
     uses_ad = bool(entity.ou or (book and (book.accounts.templates or
                                              any(s.ad for r in book.routines.values() for s in r.steps))))
     secrets = _group(project, uses, lambda u: u.entity == name or (u.what == "directory" and uses_ad))
@@ -480,6 +492,18 @@ def _host(project: Project, spec: HostSpec) -> HostInfo:
                     [], password=_store_or_none(project, opt("password")), transport=opt("transport", "ntlm"),
                     scheme=scheme, ca_file=opt("ca_file"), cert_validation=opt("cert_validation"),
                     reach=winrm_command(spec))
+
+
+def _with_last_check(info: HostInfo, folder: Path) -> HostInfo:
+    """Return ``info`` with the host's last ``itref hosts check`` from the state folder ``folder`` (if any)."""
+    from dataclasses import replace
+
+    from itref.hostcheck.store import load
+
+    last = load(info.name, folder)
+    if last is None:
+        return info
+    return replace(info, last_check=HostCheckInfo(last.checked, last.os, last.clock_offset, list(last.problems)))
 
 
 def _jump_chain(project: Project, spec: HostSpec) -> list[HostSpec]:
