@@ -62,7 +62,8 @@ def commune(ssh_keys, ssh_user, tmp_path_factory) -> Iterator[Commune]:
         hidden = shared / "not-a-program"
         hidden.write_text("")
         hidden.chmod(0o644)
-        with SSHDHost(ssh_keys, ssh_user, address="127.0.0.51", setup=[f"mount --bind {ok_rules} /etc/sudoers"]) as ok, \
+        with SSHDHost(ssh_keys, ssh_user, address="127.0.0.51",
+                      setup=[f"mount --bind {ok_rules} /etc/sudoers"]) as ok, \
                 SSHDHost(ssh_keys, ssh_user, address="127.0.0.52", host_key=ssh_keys.other_host_key()) as moved, \
                 SSHDHost(ssh_keys, ssh_user, address="127.0.0.53",
                          setup=[f"mount --bind {no_rules} /etc/sudoers"]) as nosudo, \
@@ -252,9 +253,9 @@ def test_a_windows_clock_ten_minutes_ahead_and_a_non_administrator_are_both_said
            "(wbadmin) need it" in result.out
 
 
-def test_french(commune, session_dc, tmp_path, cli, env) -> None:
+def test_in_french_each_line_and_the_summary_are_french(commune, session_dc, tmp_path, itref_bin, env) -> None:
     inv = write_inventory(tmp_path, commune.hosts, None, session_dc.base_dn)
-    result = cli("--lang", "fr", "-i", inv, "hosts", "check", "--limit", "srv-moved,win-ok")
+    result = itref_bin("--lang", "fr", "-i", inv, "hosts", "check", "--limit", "srv-moved,win-ok")
     assert result.rc == ExitStatus.CHECK_CRITICAL, result.all
     assert "CRITIQUE : srv-moved : sa clé SSH a CHANGÉ" in result.out
     assert "Que faire : " in result.out

@@ -51,10 +51,10 @@ def check_directory(project: Project, secrets: SecretResolver) -> list[Finding] 
             host=host, detail=found.detail), _("Correct directory.url in the inventory, or fix the DNS of this "
                                                "machine (it must use the domain's DNS servers)."))]
     if found.problem is not None:
-        return [_finding("directory.ldaps", Severity.CRITICAL, _("directory: nothing answers on {where} ({detail})").format(
-            where=where, detail=found.detail), _("Check that the DC is on and that TCP {port} is open between here "
-                                                 "and the DC; LDAPS needs a certificate on the DC (AD Certificate "
-                                                 "Services gives one automatically).").format(port=port))]
+        return [_finding("directory.ldaps", Severity.CRITICAL, _(
+            "directory: nothing answers on {where} ({detail})").format(where=where, detail=found.detail), _(
+            "Check that the DC is on and that TCP {port} is open between here and the DC; LDAPS needs a certificate "
+            "on the DC (AD Certificate Services gives one automatically).").format(port=port))]
     if secure:
         name = settings.tls_name or host
         cert = certificate(host, port, name, settings.ca_file, settings.timeout)

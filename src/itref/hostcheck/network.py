@@ -63,7 +63,7 @@ class Certificate:
 
 
 def certificate(address: str, port: int, name: str, ca_file: str | None, timeout: float) -> Certificate:
-    """Return whether the certificate at ``address:port`` is valid for ``name`` (chain, dates and name). Never raises."""
+    """Return whether the certificate at ``address:port`` is valid for ``name`` (chain, dates, name). Never raises."""
     from itref.ad.client import certificate_names
 
     context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()

@@ -186,11 +186,12 @@ def evaluate(host: HostSpec, needs: Needs, found: Probe) -> list[Finding]:
             host=host.name, entity=host.entity))
         return out
     if found.offset is not None and abs(found.offset) > CLOCK_LIMIT:
-        minutes = abs(found.offset) / 60
-        out.append(problem("hosts.clock", Severity.CRITICAL, _(
-            "{host}: its clock is {minutes:.0f} minutes {direction} this machine's: Kerberos refuses logons past 5 "
-            "minutes, and backups and logs get the wrong dates").format(
-            host=host.name, minutes=minutes, direction=_("ahead of") if found.offset > 0 else _("behind")),
+        minutes = round(abs(found.offset) / 60)
+        message = _("{host}: its clock is {minutes} minutes ahead of this machine's: Kerberos refuses logons past 5 "
+                    "minutes, and backups and logs get the wrong dates") if found.offset > 0 else _(
+            "{host}: its clock is {minutes} minutes behind this machine's: Kerberos refuses logons past 5 minutes, "
+            "and backups and logs get the wrong dates")
+        out.append(problem("hosts.clock", Severity.CRITICAL, message.format(host=host.name, minutes=minutes),
             _("Turn on time synchronisation on {host} ('timedatectl set-ntp true' on Linux; on Windows "
               "'w32tm /resync', a domain member takes the time from its DC), and check this machine's clock "
               "too.").format(host=host.name), host=host.name, entity=host.entity, offset=round(found.offset, 1)))
