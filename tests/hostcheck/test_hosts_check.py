@@ -210,7 +210,7 @@ def test_each_fault_gives_its_own_line_with_what_to_do_and_the_worst_exit_code(
         assert len(matching) == 1, (name, lines)
         assert "What to do: " in matching[0] and fix in matching[0].split("What to do: ", 1)[1], matching[0]
     assert len(lines) == len(expected), lines  # nothing about srv-ok, win-ok, OU=Commune or the departed OU
-    assert "restic is not installed, and the backup shared/nas-restic needs it" in result.out
+    assert "restic is not installed; needed by the backup shared/nas-restic" in result.out
     assert "and shared/patch step 1 run with sudo" in result.out
 
 

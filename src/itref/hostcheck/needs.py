@@ -100,4 +100,15 @@ def host_needs(project: Project, host: HostSpec) -> Needs:
                 if host in chosen:
                     needs.sudo_for.append(_("{entity}/{routine} step {n}").format(entity=entity, routine=rname,
                                                                                    n=number))
+    needs.tools = _merged(needs.tools)
     return needs
+
+
+def _merged(tools: list[Tool]) -> list[Tool]:
+    """Return ``tools`` with the needs of one program joined (two restic backups on a host: one need, both named)."""
+    joined: dict[tuple[str, ...], Tool] = {}
+    for tool in tools:
+        seen = joined.get(tool.names)
+        joined[tool.names] = tool if seen is None else Tool(
+            tool.names, f"{seen.purpose}, {tool.purpose}", seen.backup or tool.backup)
+    return list(joined.values())

@@ -35,13 +35,23 @@ $os = Get-CimInstance Win32_OperatingSystem
 $me = [Security.Principal.WindowsIdentity]::GetCurrent()
 $admin = (New-Object Security.Principal.WindowsPrincipal $me).IsInRole(
  [Security.Principal.WindowsBuiltInRole]::Administrator)
-$veeam = [bool](Get-Module -ListAvailable -Name 'Veeam.Backup.PowerShell')
-if (-not $veeam) { $veeam = [bool](Get-PSSnapin -Registered -Name 'VeeamPSSnapin' -ErrorAction SilentlyContinue) }
+$veeam = $false
+if ($itrefVeeam) {
+ $veeam = [bool](Get-Module -ListAvailable -Name 'Veeam.Backup.PowerShell')
+ if (-not $veeam) { $veeam = [bool](Get-PSSnapin -Registered -Name 'VeeamPSSnapin' -ErrorAction SilentlyContinue) }
+}
 ConvertTo-Json -Compress -InputObject @{os = "$($os.Caption) $($os.Version)"; user = "$($me.Name)";
  admin = $admin; now = [DateTime]::UtcNow.ToString('o'); ps = "$($PSVersionTable.PSVersion)";
  wbadmin = [bool](Get-Command 'wbadmin.exe' -ErrorAction SilentlyContinue); veeam = $veeam}"""
 """One line of JSON: the system (caption and version), the account, whether it is a local administrator, the
-host's UTC time, PowerShell's version, and whether wbadmin and the Veeam module (or snap-in) are there."""
+host's UTC time, PowerShell's version, and whether wbadmin and the Veeam module (or snap-in) are there. Preceded
+by :func:`windows_probe`'s first line: the module list is read only when a Veeam backup is checked there
+(``Get-Module -ListAvailable`` reads every module folder: seconds on a real server)."""
+
+
+def windows_probe(veeam: bool) -> str:
+    """Return the Windows probe, looking for the Veeam module only when ``veeam``."""
+    return f"$itrefVeeam = ${'true' if veeam else 'false'}\n" + WINDOWS_PROBE
 
 WINDOWS_TOOLS = {"wbadmin": "wbadmin", VEEAM_MODULE: "veeam"}
 """Tool name asked for → the key of the probe's JSON that says whether it is there."""
@@ -88,7 +98,8 @@ def probe(conn: Connector, host: HostSpec, needs: Needs) -> Probe:
     windows = platform(host) == "windows" and conn.shell_family == "powershell"
     before = time.time()
     if windows:
-        result = conn.run(Command.of(WINDOWS_PROBE, timeout=PROBE_TIMEOUT))
+        veeam = any(VEEAM_MODULE in tool.names for tool in needs.tools)
+        result = conn.run(Command.of(windows_probe(veeam), timeout=PROBE_TIMEOUT))
     else:
         result = conn.run(Command.of(["sh", "-c", POSIX_PROBE, "itref", *needs.probe_names()], timeout=PROBE_TIMEOUT))
     after = time.time()
@@ -119,8 +130,9 @@ def probe(conn: Connector, host: HostSpec, needs: Needs) -> Probe:
         found.offset = remote - (before + after) / 2
     if needs.sudo_for and not windows:
         sudo = conn.run(Command.of(["true"], sudo=True, timeout=PROBE_TIMEOUT))
-        if sudo.rc != 0:
-            found.sudo_error = " ".join(sudo.stderr.split()) or _("exit code {rc}").format(rc=sudo.rc)
+        if sudo.rc != 0:  # sudo's own last word ("a password is required"), not a warning before it
+            lines = [line.strip() for line in sudo.stderr.splitlines() if line.strip()]
+            found.sudo_error = lines[-1] if lines else _("exit code {rc}").format(rc=sudo.rc)
     return found
 
 
@@ -152,7 +164,7 @@ def _missing_tool(host: HostSpec, os_name: str | None, tool: Tool) -> Finding:
         fix = _("Install it ({command}), or skip that check for this entity (audits: skip: in its playbook).").format(
             command=_install_line(os_name, tool.names[0]))
     return problem("hosts.tool", Severity.CRITICAL if tool.backup else Severity.WARNING,
-                   _("{on}: {tool} is not installed, and {purpose} needs it").format(on=on, tool=names,
+                   _("{on}: {tool} is not installed; needed by {purpose}").format(on=on, tool=names,
                                                                                     purpose=tool.purpose),
                    fix, host=host.name, entity=host.entity, subject=names, os=os_name)
 

@@ -242,7 +242,7 @@ class _AnyAudit(dict):  # type: ignore[type-arg]
     def get(self, body: str, default: Any = None) -> Any:
         from itref.hostcheck.remote import WINDOWS_PROBE
 
-        if body == WINDOWS_PROBE:
+        if body.endswith(WINDOWS_PROBE) and body.count("\n") == WINDOWS_PROBE.count("\n") + 1:
             return self.lab.host_probe()
         if "@@itref:" in body:
             return AuditScript(self.lab.facts())
