@@ -268,6 +268,8 @@ def test_the_last_result_of_each_host_is_kept_and_shown_in_the_handover_pack(com
     cli("-i", inv, "hosts", "check", "--limit", "srv-ok,nas-norestic")
     kept = {p.name for p in (state_dir / "hosts-check").iterdir()}
     assert kept == {"srv-ok.json", "nas-norestic.json"}
+    records = [json.loads(line) for line in (state_dir / "journal.jsonl").read_text().splitlines()]
+    assert [(r["action"], r["outcome"], r["detail"]) for r in records] == [("hosts-check", "critical", "1 problem(s)")]
     out = tmp_path / "pack"
     assert cli("-i", inv, "handover", "--output", str(out)).rc == 0
     page = (out / "shared.md").read_text(encoding="utf-8")

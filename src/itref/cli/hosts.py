@@ -100,11 +100,17 @@ def check(
             report = check_hosts(rctx, hosts, directory=with_directory, on_progress=progress)
     else:
         report = check_hosts(rctx, hosts, directory=with_directory)
+    from itref.journal import JournalRecord
+
     try:
         save(report)
     except OSError as exc:
         st.err.print(_("The result could not be kept for the handover pack: {reason}").format(
             reason=exc.strerror or exc), markup=False)
+    rctx.journal.append(JournalRecord(
+        action="hosts-check", target=f"{len(hosts)} host(s)" + (" + directory" if with_directory else ""),
+        outcome=report.worst.value, duration=round(report.duration, 3), run_id=rctx.run_id,
+        detail=f"{len(report.problems)} problem(s)"))
     if fmt == "json":
         st.write(as_json(report).rstrip("\n"))
     else:
