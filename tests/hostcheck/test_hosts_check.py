@@ -283,14 +283,17 @@ def test_dns_and_a_closed_port_are_told_apart(tmp_path, cli) -> None:
         "typo": {"address": "srv-typo.invalid", "connect_timeout": 2},
         "off": {"address": "127.0.0.1", "port": 9, "connect_timeout": 2},
         "winrm-off": {"connection": "winrm", "address": "127.0.0.1", "port": 9, "user": "x",
-                      "password": {"env": "ITREF_T_HC_UNSET"}}}}}}))
+                      "password": {"env": "ITREF_T_HC_UNSET"}},
+        "no-secret": {"connection": "winrm", "address": "127.0.0.1", "port": 9, "user": "x",
+                      "password": {"env": "ITREF_T_HC_NEVER_SET"}}}}}}))
     os.environ["ITREF_T_HC_UNSET"] = "x"
     try:
         result = cli("-i", str(inv), "hosts", "check")
     finally:
         del os.environ["ITREF_T_HC_UNSET"]
     lines = problem_lines(result.out)
-    assert result.rc == ExitStatus.CHECK_CRITICAL and len(lines) == 3, result.all
+    assert result.rc == ExitStatus.CHECK_CRITICAL and len(lines) == 4, result.all
+    assert any("no-secret: env $ITREF_T_HC_NEVER_SET" in line and "is not set" in line for line in lines)
     assert any("typo: the name srv-typo.invalid cannot be resolved (DNS" in line for line in lines)
     assert any("off: nothing answers on 127.0.0.1:9 (connection refused)" in line and "SSH server" in line
                for line in lines)
@@ -307,9 +310,14 @@ def test_a_winrm_certificate_made_for_another_name_is_said_with_the_names_it_is_
         inv = tmp_path / "inventory.yaml"
         inv.write_text(json.dumps({"version": 1, "organisation": "T", "entities": {"shared": {"title": "S", "hosts": {
             "win": {"connection": "winrm", "address": "127.0.0.1", "port": proxy.port, "transport": "ntlm",
-                    "user": WINRM_USER, "password": {"env": "ITREF_T_HC_WINRM"}, "ca_file": str(certs.ca)}}}}}))
+                    "user": WINRM_USER, "password": {"env": "ITREF_T_HC_WINRM"}, "ca_file": str(certs.ca)},
+            "win-unchecked": {"connection": "winrm", "address": "127.0.0.1", "port": proxy.port, "transport": "ntlm",
+                              "user": WINRM_USER, "password": {"env": "ITREF_T_HC_WINRM"}, "ca_file": str(certs.ca),
+                              "cert_validation": False}}}}}))
         result = cli("-i", str(inv), "hosts", "check")
-    (line,) = problem_lines(result.out)
+    critical, warning = problem_lines(result.out)
     assert result.rc == ExitStatus.CHECK_CRITICAL
-    assert "win: the WinRM certificate of 127.0.0.1 is not valid for that name" in line
-    assert "win-srv.lab.example" in line.split("What to do: ")[1]
+    assert "CRITICAL: win: the WinRM certificate of 127.0.0.1 is not valid for that name" in critical
+    assert "win-srv.lab.example" in critical.split("What to do: ")[1]
+    assert warning.startswith("WARNING: win-unchecked: the WinRM certificate is not checked (cert_validation: false)")
+    assert "Its certificate would not verify" in warning and "then remove 'cert_validation: false'" in warning
