@@ -229,7 +229,7 @@ Target: the whole command under {TARGET:g} s on a healthy lab — {'met' if medi
 
 Then the lab is broken (srv-web's recorded key replaced, the Windows password secret changed, restic hidden on
 nas01, a `sudo: true` step on srv-app, the directory bound as a service account delegated on OU=Commune only);
-`itref hosts check` exits {faulty.returncode} and prints one line per fault{'' if found_all else ' (NOT every fault was named once: see above)'}:
+`itref hosts check` exits {faulty.returncode} and prints one line per problem (the directory's account lacks four rights in the CPAS OU and one on GG-Tous, outside OU=Commune){'' if found_all else ' (NOT every planted fault was named exactly once)'}:
 
 ```
 {chr(10).join(lines)}
