@@ -93,21 +93,22 @@ def pssh_client(spec: dict[str, Any]) -> dict[str, str | None]:
 
 
 def itref_api(spec: dict[str, Any]) -> dict[str, str | None]:
-    """itref's own API: load the inventory, then ``runner.executor.execute`` with a work function that runs
+    """itref's own API: load the inventory, then ``core.executor.execute`` with a work function that runs
     the command ``commands`` times on the host's one open connector (as ``itref run`` does, minus the CLI)."""
     from pathlib import Path
 
-    from itref.config.project import HostSpec, load_project
-    from itref.connectors.base import Command, Connector
+    from itref.config.project import load_project
+    from itref.connectors.base import Command, Connector, HostSpec
     from itref.context import RunContext
+    from itref.core.executor import execute
     from itref.core.results import HostResult, Outcome
     from itref.journal import Journal
-    from itref.core.executor import execute
     from itref.secrets import SecretResolver
+    from itref.state.folder import StateFolder
 
     project = load_project(Path(spec["inventory"]), playbooks=False)
     ctx = RunContext(project, SecretResolver(project.inventory.secrets, interactive=False),
-                     Journal(Path(spec["state_dir"]) / "journal.jsonl"))
+                     Journal(StateFolder(Path(spec["state_dir"]))))
     command = Command.of([COMMAND])
 
     def work(conn: Connector, host: HostSpec) -> HostResult:

@@ -724,8 +724,7 @@ def main() -> int:
 
         collisions = sum(1 for login in itref_logins if login not in {
             render_login("{first_initial}{last}", p.first, p.last) for p in mine})
-        journal = state / "journal.jsonl"
-        journal_lines = len(journal.read_text().splitlines()) if journal.exists() else 0
+        journal_lines = sum(len(p.read_text().splitlines()) for p in state.glob("journal/*/*.jsonl"))
 
         print("ad_import: itref again on the same file ...", file=sys.stderr)
         again = itref_import(dc, sys.executable, inv, csv_file, pw, env)

@@ -43,7 +43,7 @@ def project(folder: Path) -> Path:
     entities = {}
     for name, count in ENTITIES.items():
         entities[name] = {"title": name.upper(), "ou": f"OU={name},DC=exemple,DC=example",
-                          "departed_ou": f"OU=Departed,DC=exemple,DC=example",
+                          "departed_ou": "OU=Departed,DC=exemple,DC=example",
                           "hosts": {f"srv-{name}-{next(hosts):03d}": {"address": f"h{i}.{name}.exemple.example",
                                                                       "tags": ["linux"]}
                                     for i in range(count)}}
@@ -68,7 +68,6 @@ def generate(inventory: Path, state: Path, days: int, seed: int = 7) -> dict[str
     """Write ``days`` days of records ending now into ``state``; return how many of each kind."""
     os.environ["ITREF_STATE_DIR"] = str(state)
     from itref.audit.history import AuditHistory
-    from itref.backup.base import Facts
     from itref.backup.history import History
     from itref.config.project import load_project
     from itref.core.findings import Finding, Severity
@@ -176,8 +175,8 @@ def main() -> int:
         times: dict[tuple[str, str], list[float]] = {}
         states = {"fresh": fresh, "two years": full}
         base_env = {k: v for k, v in os.environ.items() if k not in ("ITREF_STATE_DIR",)}
-        for name, cmd in cases.items():  # warm up
-            for label, state in states.items():
+        for cmd in cases.values():  # warm up
+            for state in states.values():
                 timed(cmd, {**base_env, "ITREF_STATE_DIR": str(state)})
         for _ in range(args.runs):
             for name, cmd in cases.items():

@@ -156,6 +156,17 @@ def test_the_lab_is_a_valid_project_whose_hosts_answer_with_their_own_names(lab:
     assert own != ADMIN_PASSWORD and len(own) >= 16
 
 
+def test_hosts_check_on_the_healthy_lab_finds_no_problem_and_exits_0(lab: Lab) -> None:
+    proc = lab.itref("-i", lab.inventory, "-f", "json", "hosts", "check")
+    data = json.loads(proc.stdout)
+    assert proc.returncode == ExitStatus.SUCCESS and data["problems"] == 0, proc.stdout + proc.stderr
+    assert {h["host"] for h in data["hosts"]} == {"admin-workstation", "nas01", "srv-app", "srv-web", "pc-accueil",
+                                                  "srv-fichiers"}
+    assert all(h["os"] for h in data["hosts"]) and data["directory"] == []
+    windows = next(h for h in data["hosts"] if h["host"] == "srv-fichiers")
+    assert windows["os"].startswith("Microsoft Windows Server 2019") and abs(windows["clock_offset"]) < 5
+
+
 def test_a_first_audit_finds_something_on_the_directory_the_hosts_and_the_backups(lab: Lab) -> None:
     found = lab.audit()
     stale = findings_of(found, "ad.stale-accounts")

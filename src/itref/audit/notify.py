@@ -230,7 +230,7 @@ def _order(findings: list[Finding]) -> list[Finding]:
 
 
 def _severity_word(severity: Severity) -> str:
-    from itref.report.findings import severity_label
+    from itref.core.findings import severity_label
 
     return severity_label(severity)
 

@@ -1,4 +1,4 @@
-"""``itref hosts``: deliberate decisions about hosts, such as trusting an SSH host key."""
+"""``itref hosts``: the first-day doctor (check) and deliberate decisions about hosts (trust an SSH host key)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from itref.cli.state import state
 from itref.core.status import ExitStatus
 from itref.i18n import _
 
-app = typer.Typer(help=_("Decisions about hosts (trust an SSH host key)."), no_args_is_help=True,
+app = typer.Typer(help=_("Hosts: check that itref can work on them; trust an SSH host key."), no_args_is_help=True,
                   rich_markup_mode=None)
 
 
@@ -67,3 +67,49 @@ def trust(
     st.out.print(_("{host}: key {key} recorded in {path}.").format(host=host, key=describe(key), path=path),
                  markup=False)
     return ExitStatus.SUCCESS
+
+
+@app.command()
+def check(
+    ctx: typer.Context,
+    limit: Annotated[str | None, typer.Option("--limit", "-l", autocompletion=complete.selectors,
+                                              help=_("Only these hosts (same syntax as run)."))] = None,
+    directory: Annotated[bool | None, typer.Option("--directory/--no-directory", help=_(
+        "Also check the directory: LDAPS, certificate, the service account's rights (default: when no --limit "
+        "is given)."))] = None,
+) -> ExitStatus:
+    """First-day doctor, read-only: can itref reach each host, log in, do what the playbooks ask there?
+
+    One line per problem with what to do; the exit code is the worst problem's (0, 6, 7, 8, as the audit's).
+    """
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.config.selection import select
+    from itref.core.findings import exit_status
+    from itref.hostcheck.engine import check_hosts
+    from itref.hostcheck.store import save
+    from itref.report.hostcheck import as_json, text
+
+    rctx = st.context()
+    hosts = select(rctx.project.hosts, limit)
+    with_directory = directory if directory is not None else limit is None
+    if st.err.is_terminal and fmt == "table":
+        from itref.cli.progress import host_progress
+
+        with host_progress(st.err, len(hosts)) as progress:
+            report = check_hosts(rctx, hosts, directory=with_directory, on_progress=progress)
+    else:
+        report = check_hosts(rctx, hosts, directory=with_directory)
+    from itref.journal import JournalRecord
+
+    save(report, rctx.state)
+    rctx.journal.append(JournalRecord(
+        action="hosts-check", target=f"{len(hosts)} host(s)" + (" + directory" if with_directory else ""),
+        outcome=report.worst.value, duration=round(report.duration, 3), run_id=rctx.run_id,
+        detail=f"{len(report.problems)} problem(s)"))
+    if fmt == "json":
+        st.write(as_json(report).rstrip("\n"))
+    else:
+        out = text(report)
+        st.out.print(out, markup=False, highlight=False, soft_wrap=True, end="")
+    return exit_status(report.worst)

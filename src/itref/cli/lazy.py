@@ -23,7 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "inventory": ("itref.cli.inventory", "app", N_("Check and show the inventory."), {}),
     "journal": ("itref.cli.journal", "journal", N_("Show the journal of actions."), {}),
     "state": ("itref.cli.projectstate", "app", N_("Where the project's shared memory is; move an old one in."), {}),
-    "hosts": ("itref.cli.hosts", "app", N_("Decisions about hosts (trust an SSH host key)."), {}),
+    "hosts": ("itref.cli.hosts", "app", N_("Check that itref can work on each host (first day); trust SSH keys."), {}),
     "schedule": ("itref.cli.schedule", "app", N_("Install or remove itref's own crontab lines."), {}),
     "lab": ("itref.cli.lab", "app", N_("A practice lab: a throwaway commune to rehearse the routines."), {}),
 }

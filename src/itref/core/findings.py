@@ -64,6 +64,14 @@ class Finding:
                 "evidence": self.evidence, "waiver": self.waiver, "change": self.change}
 
 
+def severity_label(severity: Severity) -> str:
+    """Return the translated, upper-case word for ``severity`` (OK, WARNING, CRITICAL...), as every output says it."""
+    from itref.i18n import _
+
+    return {Severity.OK: _("OK"), Severity.INFO: _("INFO"), Severity.WARNING: _("WARNING"),
+            Severity.CRITICAL: _("CRITICAL"), Severity.UNKNOWN: _("UNKNOWN")}[severity]
+
+
 def exit_status(severity: Severity) -> ExitStatus:
     """Return the exit status for the worst severity of a check run (OK and INFO are success)."""
     return {Severity.OK: ExitStatus.SUCCESS, Severity.INFO: ExitStatus.SUCCESS,

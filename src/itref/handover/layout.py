@@ -231,7 +231,9 @@ def _itref_run(step: StepInfo) -> str:
 
     limit = ",".join(step.hosts) if step.hosts else (step.limit or "")
     head = "itref run" + (" --shell" if step.shell else "") + (f" --limit {shlex.quote(limit)}" if limit else "")
-    return f"{head} -- {shlex.quote(step.command or '') if step.shell else step.command}"
+    if step.shell:
+        return f"{head} -- {shlex.quote(step.command or '')}"
+    return f"{head} -- {shlex.join(step.argv) if step.argv else step.command}"
 
 
 AD_VERBS = {
@@ -482,7 +484,24 @@ def host_subsection(number: str, h: HostInfo) -> Subsection:
         rows.append((_("Certificate check"), (Strong(_("DISABLED (lab only)")),)))
     if h.reach:
         rows.append((_("To reach it by hand"), (Code(h.reach),)))
+    if h.last_check is not None:
+        rows.append((_("Last check"), last_check_line(h)))
     return Subsection(number, h.name, f"host-{h.name}", [Fields(tuple(rows))])
+
+
+def last_check_line(h: HostInfo) -> Line:
+    """Return the host's last ``itref hosts check``: when, its system, and each problem with what to do."""
+    last = h.last_check
+    assert last is not None
+    parts: list[Inline] = [moment(last.checked)]
+    if last.os:
+        parts.append(f" ({last.os})")
+    if not last.problems:
+        return (*parts, ": " + _("no problem"), " (", Code("itref hosts check"), ")")
+    parts.append(": " + ngettext("{n} problem", "{n} problems", len(last.problems)).format(n=len(last.problems)))
+    for severity, message, fix in last.problems:
+        parts += [" — ", Strong(f"[{status_word(severity)}]"), f" {message}. " + _("What to do: ") + fix]
+    return tuple(parts)
 
 
 # --------------------------------------------------------------------------- findings and journal

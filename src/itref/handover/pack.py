@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from itref.config.project import Project
     from itref.config.schema import Backup, Playbook, SecretRef, Step
     from itref.connectors.base import HostSpec
@@ -110,6 +112,18 @@ class HostInfo:
     cert_validation: bool | None = None
     reach: str | None = None
     """A command a person can type to reach the host by hand (ssh, PowerShell), None for this machine."""
+    last_check: HostCheckInfo | None = None
+    """The last ``itref hosts check`` of this host, None when it was never checked."""
+
+
+@dataclass(frozen=True)
+class HostCheckInfo:
+    """A host's last ``itref hosts check``: when, its system, and its problems (severity, message, what to do)."""
+
+    checked: datetime
+    os: str | None
+    clock_offset: float | None
+    problems: list[tuple[str, str, str]]
 
 
 @dataclass(frozen=True)
@@ -145,7 +159,10 @@ class StepInfo:
     on_failure: str
     id: str | None
     command: str | None = None
-    """run: the command as one would type it (an argument list is shell-quoted)."""
+    """run: the command as one would type it on its hosts (an argument list is shell-quoted, or PowerShell-quoted
+    when every host of the step is a Windows host)."""
+    argv: list[str] = field(default_factory=list)
+    """run: the argument list as written in the playbook (empty for a shell line)."""
     shell: bool = False
     sudo: bool = False
     hosts: list[str] = field(default_factory=list)
@@ -451,7 +468,7 @@ def _entity(project: Project, name: str, uses: list[tuple[SecretUse, SecretRef]]
     contacts = [ContactInfo(c.name, c.role, c.email, c.phone, "inventory") for c in entity.contacts]
     if book is not None:
         contacts += [ContactInfo(c.name, c.role, c.email, c.phone, "playbook") for c in book.contacts]
-    hosts = [_host(project, h) for h in project.hosts if h.entity == name]
+    hosts = [_with_last_check(_host(project, h), histories.state.path) for h in project.hosts if h.entity == name]
     uses_ad = bool(entity.ou or (book and (book.accounts.templates or
                                              any(s.ad for r in book.routines.values() for s in r.steps))))
     secrets = _group(project, uses, lambda u: u.entity == name or (u.what == "directory" and uses_ad))
@@ -505,6 +522,18 @@ def _host(project: Project, spec: HostSpec) -> HostInfo:
                     scheme=get("scheme"), ca_file=get("ca_file"),
                     cert_validation=False if get("cert_validation") is False else None,
                     reach=connectors.get(spec.connection).manual_command(spec))
+
+
+def _with_last_check(info: HostInfo, folder: Path) -> HostInfo:
+    """Return ``info`` with the host's last ``itref hosts check`` from the state folder ``folder`` (if any)."""
+    from dataclasses import replace
+
+    from itref.hostcheck.store import load
+
+    last = load(info.name, folder)
+    if last is None:
+        return info
+    return replace(info, last_check=HostCheckInfo(last.checked, last.os, last.clock_offset, list(last.problems)))
 
 
 # --------------------------------------------------------------------------- secrets
@@ -653,9 +682,18 @@ def _step(project: Project, entity: str, book: Playbook, number: int, step: Step
                             "id": step.id}
     if step.run is not None:
         run = step.run
-        command = run.command if isinstance(run.command, str) else shlex.join(run.command)
-        return StepInfo(**base, command=command, shell=run.shell, sudo=run.sudo, limit=run.limit,
-                        hosts=_hosts_of(project, entity, run.limit))
+        hosts = _hosts_of(project, entity, run.limit)
+        if isinstance(run.command, str):
+            command = run.command
+        elif hosts and all((h := project.host(name)) is not None and h.connection == "winrm"
+                           for name in hosts):
+            from itref.connectors.quoting import powershell_join
+
+            command = powershell_join(run.command)  # what itref sends, and what a person types in PowerShell
+        else:
+            command = shlex.join(run.command)
+        return StepInfo(**base, command=command, shell=run.shell, sudo=run.sudo, limit=run.limit, hosts=hosts,
+                        argv=[] if isinstance(run.command, str) else list(run.command))
     if step.manual is not None:
         text = step.manual if isinstance(step.manual, str) else step.manual.instruction
         return StepInfo(**base, instruction=text)

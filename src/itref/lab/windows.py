@@ -198,7 +198,8 @@ class LabWindows:
     """The lab's Windows file server behind the WS-Management endpoint (French-language Windows Server 2019).
 
     Answers itref's audit script (any selection of the ``windows.*`` checks, from :func:`windows_facts`: healthy
-    except its updates, two months old), ``wbadmin get versions`` (last night's system image) and ``hostname``.
+    except its updates, two months old), ``wbadmin get versions`` (last night's system image), ``itref hosts
+    check``'s probe (:meth:`host_probe`) and ``hostname``.
     Anything else gets PowerShell's "not recognized" error.  It runs no PowerShell (see the module's docstring).
     """
 
@@ -207,6 +208,18 @@ class LabWindows:
 
         self.fake = FakeWindows(computer_name)
         self.fake.replies = _AnyAudit(self)  # type: ignore[assignment]
+        self.admin = True
+        """Whether the account is a local administrator (what ``itref hosts check`` asks)."""
+        self.clock_skew = timedelta(0)
+        """How far this Windows' clock is ahead of the real time."""
+
+    def host_probe(self) -> CommandReply:
+        """Return what Windows Server 2019 (PowerShell 5.1) prints for ``itref hosts check``'s probe."""
+        now = datetime.now(UTC) + self.clock_skew
+        return CommandReply(stdout=ps_json({
+            "os": "Microsoft Windows Server 2019 Standard 10.0.17763", "user": f"{self.fake.computer_name}\\itref",
+            "admin": self.admin, "now": ps_date(now), "ps": "5.1.17763.5830", "wbadmin": True, "veeam": False})
+            + "\r\n")
 
     def facts(self) -> dict[str, str | Thrown]:
         """Return what each Windows check's section prints now."""
@@ -227,6 +240,10 @@ class _AnyAudit(dict):  # type: ignore[type-arg]
         self.lab = lab
 
     def get(self, body: str, default: Any = None) -> Any:
+        from itref.hostcheck.remote import WINDOWS_PROBE
+
+        if body.endswith(WINDOWS_PROBE) and body.count("\n") == WINDOWS_PROBE.count("\n") + 1:
+            return self.lab.host_probe()
         if "@@itref:" in body:
             return AuditScript(self.lab.facts())
         if body.strip() in ("& 'wbadmin' 'get' 'versions'",):

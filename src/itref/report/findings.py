@@ -8,17 +8,11 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from itref.core.findings import Finding, Severity
+from itref.core.findings import Finding, Severity, severity_label
 from itref.i18n import _
 
 SEVERITY_STYLE = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow",
                   Severity.CRITICAL: "bold red", Severity.UNKNOWN: "magenta"}
-
-
-def severity_label(severity: Severity) -> str:
-    """Return the translated, upper-case word for ``severity``."""
-    return {Severity.OK: _("OK"), Severity.INFO: _("INFO"), Severity.WARNING: _("WARNING"),
-            Severity.CRITICAL: _("CRITICAL"), Severity.UNKNOWN: _("UNKNOWN")}[severity]
 
 
 def findings_view(findings: list[Finding]) -> Group:

@@ -106,7 +106,7 @@ try {{ $e=@(Get-WinEvent -FilterHashtable @{{LogName='System','Application'; Lev
  -MaxEvents {EVENT_MAX}) }}
 catch {{ if ($_.FullyQualifiedErrorId -notlike 'NoMatchingEventsFound*') {{ throw }}; $e=@() }}
 ConvertTo-Json -Compress -Depth 4 -InputObject @{{since=$s.ToUniversalTime().ToString('o'); total=$e.Count;
- max={EVENT_MAX}; groups=@($e | Group-Object LogName,ProviderName,Id,Level | ForEach-Object {{ $f=$_.Group[0]
+ max={EVENT_MAX}; groups=@($e | Group-Object 'LogName','ProviderName','Id','Level' | ForEach-Object {{ $f=$_.Group[0]
  $t="$($f.Message)" -replace '\s+',' '
  [pscustomobject]@{{log=$f.LogName; provider=$f.ProviderName; id=$f.Id; level=[int]$f.Level; count=$_.Count;
  last=$f.TimeCreated.ToUniversalTime().ToString('o'); message=$t.Substring(0,[Math]::Min(300,$t.Length))}} }})}}"""
