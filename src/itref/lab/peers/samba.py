@@ -2,8 +2,8 @@
 
 Nothing here imports pytest: the same module drives the test fixtures and a user-facing lab.
 
-What it provides (needs root and the Debian packages ``samba``, ``samba-ad-dc``; ``krb5-user`` for
-:func:`kinit`):
+What it provides (needs root and the Debian packages ``samba``, ``samba-ad-dc``, ``samba-ad-provision``;
+``krb5-user`` for :func:`kinit`):
 
 * :class:`SambaTemplate` - provisions a DC **once** into a cache directory and reuses it afterwards.
   Location: ``$ITREF_TEST_CACHE/samba-tmpl/<key>`` (else ``<repo>/.test-cache/samba-tmpl/<key>``), where
