@@ -30,6 +30,21 @@ def test_missing_packages_are_named_with_the_apt_get_line(cli, monkeypatch: pyte
     assert not (tmp_path / "lab").exists()
 
 
+def test_missing_provisioning_files_name_samba_ad_provision(cli, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from itref.lab.peers.samba import PROVISION_FILE, PROVISION_PACKAGE
+
+    # The lab checks the very file samba-tool needs, and names the package that ships it.
+    assert control.REQUIRED_TOOLS[str(PROVISION_FILE)] == PROVISION_PACKAGE == "samba-ad-provision"
+    assert PROVISION_FILE.is_file(), "scripts/test installs samba-ad-provision"
+    monkeypatch.delitem(control.REQUIRED_TOOLS, str(PROVISION_FILE))
+    monkeypatch.setitem(control.REQUIRED_TOOLS, str(tmp_path / PROVISION_FILE.name), PROVISION_PACKAGE)
+    assert control.missing_packages() == ["samba-ad-provision"]
+    result = cli("lab", "up", "--dir", str(tmp_path / "lab"))
+    assert result.rc == ExitStatus.FAILURE
+    assert "apt-get install -y samba-ad-provision" in result.err and "Traceback" not in result.all
+    assert not (tmp_path / "lab").exists()
+
+
 def test_a_wrong_number_of_hosts_is_a_usage_error(cli, tmp_path) -> None:
     result = cli("lab", "up", "--dir", str(tmp_path / "lab"), "--hosts", "0")
     assert result.rc == ExitStatus.USAGE and not (tmp_path / "lab").exists()

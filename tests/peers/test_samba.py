@@ -8,6 +8,7 @@ kill and restart it, leaving it running.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -139,7 +140,8 @@ def test_dc_is_a_clone_of_the_template(dc: SambaDC, template: SambaTemplate) -> 
     assert str(dc.directory) in conf and str(template.path) not in conf
     assert str(template.path) in (template.path / "etc" / "smb.conf").read_text()  # the template is untouched
     assert not [p for p in template.path.rglob("*") if p.is_socket() or p.name.endswith(".pid")]
-    assert template.key.startswith(template.meta["samba_version"].replace(" ", "_"))
+    # the version as the key spells it: Debian 13's "4.22.11-Debian-4.22.11+dfsg-0+deb13u1" has '+' in it
+    assert template.key.startswith(re.sub(r"[^A-Za-z0-9._-]", "_", template.meta["samba_version"]))
     assert dc.tls_name == template.tls_name
     assert dc.tls_name.lower() == "dc1.lab.example.test"
     assert dc.ca_file == dc.directory / "private" / "tls" / "ca.pem" and dc.ca_file.is_file()
@@ -150,7 +152,8 @@ def test_dc_is_a_clone_of_the_template(dc: SambaDC, template: SambaTemplate) -> 
 
 
 def test_root_dse_names_the_base_dn(dc: SambaDC) -> None:
-    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(dc.ca_file), valid_names=[dc.tls_name])
+    tls = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(dc.ca_file), valid_names=[dc.tls_name],
+              version=ssl.PROTOCOL_TLS_CLIENT)  # as itref's AD client: see test_python_strict_x509_refuses_...
     server = Server(dc.host, port=dc.ldaps_port, use_ssl=True, tls=tls, get_info=ALL)
     conn = Connection(server, auto_bind=True)  # anonymous
     try:
@@ -166,11 +169,13 @@ def test_admin_binds_over_ldaps_with_ca_validation(dc: SambaDC, admin: Connectio
     assert admin.entries[0].userAccountControl.value & 0x10000  # password never expires (cached template)
     # The validation is real: another CA, or a name the certificate does not carry, is refused.
     other_ca = Tls(
-        validate=ssl.CERT_REQUIRED, ca_certs_file="/etc/ssl/certs/ca-certificates.crt", valid_names=[dc.tls_name]
+        validate=ssl.CERT_REQUIRED, ca_certs_file="/etc/ssl/certs/ca-certificates.crt", valid_names=[dc.tls_name],
+        version=ssl.PROTOCOL_TLS_CLIENT,
     )
     with pytest.raises(LDAPSocketOpenError, match="CERTIFICATE_VERIFY_FAILED"):
         Connection(Server(dc.host, port=dc.ldaps_port, use_ssl=True, tls=other_ca), auto_bind=True)
-    wrong_name = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(dc.ca_file), valid_names=["dc9.example.test"])
+    wrong_name = Tls(validate=ssl.CERT_REQUIRED, ca_certs_file=str(dc.ca_file), valid_names=["dc9.example.test"],
+                     version=ssl.PROTOCOL_TLS_CLIENT)
     with pytest.raises(LDAPSocketOpenError, match="match"):
         Connection(Server(dc.host, port=dc.ldaps_port, use_ssl=True, tls=wrong_name), auto_bind=True)
     with pytest.raises(LDAPBindError):
@@ -354,6 +359,77 @@ def test_failed_start_reports_samba_log(dc: SambaDC, template: SambaTemplate) ->
     finally:
         broken.close()
         dc.start()
+
+
+def test_a_dc_that_never_answers_ldaps_fails_within_its_start_timeout_with_its_log(
+    dc: SambaDC, template: SambaTemplate
+) -> None:
+    dc.stop()
+    silent = SambaDC(template, start_timeout=3)
+    try:
+        silent.prepare()
+        conf = silent.smb_conf.read_text()
+        assert "server services = ldap, cldap, kdc, rpc" in conf  # as samba-tool wrote it
+        silent.smb_conf.write_text(conf.replace("server services = ldap, cldap, kdc, rpc", "server services = kdc"))
+        with pytest.raises(SambaPeerError) as excinfo:
+            silent.start()  # samba runs, but nothing will ever answer on 636
+        message = str(excinfo.value)
+        assert "did not answer LDAPS on 127.0.0.1:636 within 3 s" in message
+        assert "samba version" in message  # samba's own log of this start
+        assert not silent.running  # killed, not left behind
+    finally:
+        silent.close()
+        dc.start()
+
+
+def test_a_dc_whose_certificate_does_not_verify_fails_at_once_with_its_log(
+    dc: SambaDC, template: SambaTemplate, tmp_path: Path
+) -> None:
+    from itref.lab.tls import make_ca
+
+    dc.stop()
+    broken = SambaDC(template, start_timeout=600)  # waiting would not help: it must not wait for the timeout
+    try:
+        broken.prepare()
+        other_ca, _key = make_ca(tmp_path, stem="other-ca", common_name="not the DC's CA")
+        broken.ca_file.write_bytes(other_ca.read_bytes())
+        with pytest.raises(SambaPeerError) as excinfo:
+            broken.start()
+        message = str(excinfo.value)
+        assert "the DC's certificate does not verify against its own CA" in message
+        assert "unable to get local issuer certificate" in message
+        assert "samba version" in message
+        assert not broken.running
+    finally:
+        broken.close()
+        dc.start()
+
+
+def test_python_strict_x509_refuses_samba_certificate_and_the_clients_here_do_not_ask_it(dc: SambaDC) -> None:
+    """Why a Samba DC never looked ready on Debian 13: Python 3.13's ``ssl.create_default_context()`` adds
+    ``VERIFY_X509_STRICT``, and samba's autogenerated certificate has no Authority Key Identifier.  The
+    peer's readiness probe and itref's LDAPS clients use a plain ``SSLContext(PROTOCOL_TLS_CLIENT)``
+    (chain, validity and name still checked), so they work on 3.11 as on 3.13."""
+    import socket
+
+    from itref.lab.peers.samba import _client_context
+
+    strict = ssl.create_default_context(cafile=str(dc.ca_file))
+    strict.check_hostname = False
+    strict.verify_flags |= ssl.VERIFY_X509_STRICT  # Python >= 3.13 sets it by itself
+    with (pytest.raises(ssl.SSLCertVerificationError, match="Missing Authority Key Identifier"),
+          socket.create_connection((dc.host, dc.ldaps_port), timeout=10) as raw, strict.wrap_socket(raw)):
+        pass
+    relaxed = _client_context(dc.ca_file)
+    assert not relaxed.verify_flags & ssl.VERIFY_X509_STRICT
+    assert relaxed.verify_mode == ssl.CERT_REQUIRED
+    with socket.create_connection((dc.host, dc.ldaps_port), timeout=10) as raw, relaxed.wrap_socket(raw) as tls:
+        assert tls.getpeercert()
+    conn = ldap_connection(dc)  # the peer's ldap3 client, as itref's own (tests/ad bind itref's DirectoryClient)
+    try:
+        assert conn.bound and conn.server.ssl
+    finally:
+        conn.unbind()
 
 
 def test_dc_directory_can_be_reused_after_a_move(dc: SambaDC, template: SambaTemplate, short_tmp: Path) -> None:

@@ -19,11 +19,15 @@ from itref.core.errors import ItrefError, UsageError
 from itref.i18n import N_, _
 from itref.lab.layout import RUNTIME_ROOT, LabPaths, lab_name, lock_held, process_mentions, read_state
 
-# tool → Debian package that brings it
+# tool (a command on PATH, or an absolute path) → Debian package that brings it.  The AD schema file is what
+# ``samba-tool domain provision`` reads (itref.lab.peers.samba.PROVISION_FILE): samba-ad-provision ships it, and
+# it is only a Recommends of samba-ad-dc, so an install without recommends has samba but cannot provision.
 REQUIRED_TOOLS = {
-    "samba": "samba-ad-dc", "samba-tool": "samba", "/usr/sbin/sshd": "openssh-server",
-    "ssh-keygen": "openssh-client", "restic": "restic", "borg": "borgbackup", "nsenter": "util-linux",
-    "unshare": "util-linux", "mkfs.ext4": "e2fsprogs", "openssl": "openssl", "fallocate": "util-linux",
+    "samba": "samba-ad-dc", "samba-tool": "samba",
+    "/usr/share/samba/setup/ad-schema/AD_DS_Attributes__Windows_Server_2012_R2.ldf": "samba-ad-provision",
+    "/usr/sbin/sshd": "openssh-server", "ssh-keygen": "openssh-client", "restic": "restic", "borg": "borgbackup",
+    "nsenter": "util-linux", "unshare": "util-linux", "mkfs.ext4": "e2fsprogs", "openssl": "openssl",
+    "fallocate": "util-linux",
 }
 READY_TIMEOUT = 300.0
 RUNNING = ("starting", "ready")
@@ -47,7 +51,7 @@ class LabError(ItrefError):
 
 
 def missing_packages() -> list[str]:
-    """Return the Debian packages missing for the lab (one per missing tool, without repeats)."""
+    """Return the Debian packages missing for the lab (one per missing tool or file, without repeats)."""
     missing: list[str] = []
     for tool, package in REQUIRED_TOOLS.items():
         found = Path(tool).exists() if tool.startswith("/") else shutil.which(
