@@ -9,7 +9,7 @@ What it does, in one run:
   ``.venv`` or ``bench/.venv``; else creates ``bench/.venv`` with itref installed editable) and re-executes
   itself there, then once more under ``unshare --net`` with loopback up, so the DC's fixed ports cannot
   collide with anything else on the machine (``ITREF_BENCH_NETNS=1`` marks the inner run);
-* starts a fresh clone of the test DC (``tests/peers/samba.py``: ``SambaDC()``; the cached template is
+* starts a fresh clone of the test DC (``itref.lab.peers.samba``: ``SambaDC()``; the cached template is
   built first if needed, outside any timing), writes an itref inventory + playbooks like the ``ad_project``
   test fixture (template ``cpas/social-worker``: OU ``OU=Social,OU=CPAS``, groups ``GG-CPAS-Social`` and
   ``GG-Tous``, login ``{first_initial}{last}``, must change password) into a private temp dir;
@@ -209,7 +209,8 @@ def write_project(directory: Path, dc) -> Path:
 def accounts_in_ou(dc) -> dict[str, dict[str, object]]:
     """Return sAMAccountName → {employeeID, groups, uac, pwdLastSet} for every user under the template's OU."""
     from ldap3 import SUBTREE
-    from tests.peers.samba import ldap_connection, ou_dn
+
+    from itref.lab.peers.samba import ldap_connection, ou_dn
 
     conn = ldap_connection(dc)
     try:
@@ -244,7 +245,7 @@ def check_accounts(found: dict[str, dict[str, object]], expected: list[Person], 
     ``key`` is ``"employeeID"`` (matched on the matricule) or ``"name"`` (matched on given name + surname).
     Raises BenchError listing what is missing or wrong.
     """
-    from tests.peers.samba import group_dn
+    from itref.lab.peers.samba import group_dn
 
     groups = {group_dn(g).lower() for g in GROUPS}
     index: dict[object, list[dict[str, object]]] = {}
@@ -589,7 +590,7 @@ Command (as root): `python3 bench/ad_import.py --users {n} --samba-tool-users {m
 namespace of its own; the whole run took {fmt_s(wall)}). {machine}. {load_note}
 Versions: {versions}.
 
-The DC is a fresh clone of the test Samba AD DC (`tests/peers/samba.py`: `samba -M single` on loopback). The
+The DC is a fresh clone of the test Samba AD DC (`itref.lab.peers.samba`: `samba -M single` on loopback). The
 CSV has {n} rows (`Prénom;Nom;Modèle;Matricule;Service`, UTF-8 with BOM, French and Belgian names with accents,
 hyphens and apostrophes, one matricule each), all for the template `{TEMPLATE}`: OU `{OU}`, groups {groups},
 login `{{first_initial}}{{last}}` ({collisions} of the {n} logins needed a collision suffix), must change
@@ -678,7 +679,8 @@ def main() -> int:
     sys.path.insert(0, str(ROOT))
     sys.path.insert(0, str(BENCH))
     from _report import machine, write_section
-    from tests.peers.samba import SambaDC, SambaTemplate, samba_version
+
+    from itref.lab.peers.samba import SambaDC, SambaTemplate, samba_version
 
     t_all = time.perf_counter()
     load_start = os.getloadavg()[0]

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section  # noqa: E402
-from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab  # noqa: E402
+
+from itref.lab.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab  # noqa: E402
 
 TARGET = 2.0
 

@@ -19,8 +19,6 @@ EXAMPLE = ROOT / "docs" / "examples" / "commune" / "inventory.yaml"
 # The tests read itref's English texts: a developer's French locale (LANG=fr_BE.UTF-8) must not translate them.
 # LANGUAGE comes first among the locale variables; tests of French set --lang or ITREF_LANG (tests/test_i18n.py).
 os.environ["LANGUAGE"] = "en"
-# The provisioned Samba DC template is cached in the checkout (built once, cloned by every DC of the suite).
-os.environ.setdefault("ITREF_TEST_CACHE", str(ROOT / ".test-cache"))
 
 
 def like_a_terminal() -> None:
@@ -207,7 +205,7 @@ def inventory_yaml(hosts: dict[str, dict[str, object]], entity: str = "shared", 
 @pytest.fixture(scope="session")
 def session_dc():
     """One real Samba AD DC (cloned from a cached template), shared by the session's tests."""
-    from tests.peers.samba import SambaDC
+    from itref.lab.peers.samba import SambaDC
 
     dc = SambaDC()
     dc.start()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from itref.core.status import ExitStatus
+from itref.lab.peers.samba import kinit, ldap_connection
 from tests.conftest import journal_text
-from tests.peers.samba import kinit, ldap_connection
 
 pytestmark = pytest.mark.peer
 

@@ -84,7 +84,7 @@ def test_import_creates_then_a_rerun_creates_nothing(ad_project, cli, samba_dc, 
     journal = [r["target"].split(" ")[0] for r in json.loads(cli("journal", "-f", "json").out)]
     assert sorted(set(journal)) == ["add-member", "create", "password"]  # password and enabling: one modify
     assert [journal.count(k) for k in ("create", "password", "add-member")] == [12, 12, 12]
-    from tests.peers.samba import ldap_connection
+    from itref.lab.peers.samba import ldap_connection
 
     conn = ldap_connection(samba_dc)
     conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["employeeID", "department"])
@@ -124,7 +124,7 @@ def test_500_rows_with_5_broken_write_nothing_then_fixed_import_500_and_a_rerun_
         ad_project, cli, samba_dc, tmp_path) -> None:
     """The issue's acceptance: the 5 bad rows are reported with their lines and nothing is written; fixed,
     the file imports; run again, it creates nothing."""
-    from tests.peers.samba import ldap_connection
+    from itref.lab.peers.samba import ldap_connection
 
     tag = uuid.uuid4().hex[:6]
     good = [HEADER, *rows(500, tag)]  # lines 2..501
@@ -163,8 +163,8 @@ def test_import_interrupted_by_a_dc_failure_is_finished_by_a_rerun(ad_project, s
     from itref.ad.importer import import_rows, read_rows
     from itref.config.project import load_project
     from itref.core.errors import ConnectionFailed
+    from itref.lab.peers.samba import ldap_connection
     from itref.secrets import SecretResolver
-    from tests.peers.samba import ldap_connection
 
     tag = uuid.uuid4().hex[:6]
     project = load_project(ad_project)
@@ -215,8 +215,8 @@ def test_import_interrupted_inside_a_chunk_after_some_group_additions(ad_project
     from itref.ad.importer import import_rows, read_rows
     from itref.config.project import load_project
     from itref.core.errors import ConnectionFailed
+    from itref.lab.peers.samba import ldap_connection
     from itref.secrets import SecretResolver
-    from tests.peers.samba import ldap_connection
 
     tag = uuid.uuid4().hex[:6]
     project = load_project(ad_project)
@@ -252,8 +252,8 @@ def test_logins_taken_meanwhile_or_by_a_upn_still_get_the_next_digit(ad_project,
     from itref.ad.client import DirectoryClient
     from itref.ad.importer import import_rows, load_index, read_rows
     from itref.config.project import load_project
+    from itref.lab.peers.samba import ldap_connection, ou_dn
     from itref.secrets import SecretResolver
-    from tests.peers.samba import ldap_connection, ou_dn
 
     tag = uuid.uuid4().hex[:6]
     project = load_project(ad_project)
@@ -294,8 +294,8 @@ def test_an_account_a_group_refuses_fails_its_row_and_is_deleted_again(ad_projec
     from itref.ad.errors import DirectoryError
     from itref.ad.importer import import_rows, read_rows
     from itref.config.project import load_project
+    from itref.lab.peers.samba import ldap_connection
     from itref.secrets import SecretResolver
-    from tests.peers.samba import ldap_connection
 
     tag = uuid.uuid4().hex[:6]
     project = load_project(ad_project)

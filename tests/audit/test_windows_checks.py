@@ -22,9 +22,9 @@ from itref.config.project import HostSpec
 from itref.connectors.winrm import MAX_COMMAND_LINE, POWERSHELL, encoded_arguments, wrap_script
 from itref.core.findings import Finding, Severity
 from itref.core.status import ExitStatus
+from itref.lab.peers.winrm_endpoint import WinRMEndpoint
+from itref.lab.peers.winrm_fixtures import FakeWindows
 from itref.lab.windows import GIB, TEXT, AuditScript, Thrown, ps_date, ps_json, windows_facts
-from tests.peers.winrm_endpoint import WinRMEndpoint
-from tests.peers.winrm_fixtures import FakeWindows
 
 pytestmark = pytest.mark.peer
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
+from itref.lab.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 
 
 @pytest.fixture(scope="module")

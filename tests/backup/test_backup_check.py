@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from itref.core.status import ExitStatus
-from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
+from itref.lab.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 
 pytestmark = pytest.mark.peer
 

@@ -12,11 +12,11 @@ import pytest
 
 from itref.backup.veeam import SCRIPT as VEEAM_SCRIPT
 from itref.core.status import ExitStatus
+from itref.lab.peers.repos import RESTIC_PASSWORD, RepoLab
+from itref.lab.peers.winrm_endpoint import CommandReply, WinRMEndpoint
+from itref.lab.peers.winrm_fixtures import FakeWindows
 from itref.lab.windows import wbadmin_output
 from tests.conftest import ssh_host_entry
-from tests.peers.repos import RESTIC_PASSWORD, RepoLab
-from tests.peers.winrm_endpoint import CommandReply, WinRMEndpoint
-from tests.peers.winrm_fixtures import FakeWindows
 
 pytestmark = pytest.mark.peer
 

@@ -14,10 +14,10 @@ from itref.backup import borg as borg_kind
 from itref.backup import restic as restic_kind
 from itref.backup.history import History
 from itref.core.status import ExitStatus
+from itref.lab.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 from tests.backup.test_backup_check import borg as brg
 from tests.backup.test_backup_check import borg_lock_held, by_name, hold_foreign_restic_lock, project
 from tests.backup.test_backup_check import restic as rest
-from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 
 pytestmark = pytest.mark.peer
 

@@ -1,7 +1,7 @@
 """The WinRM connector against the in-suite WS-Management endpoint, with unmodified pywinrm.
 
-The endpoint (tests/peers/winrm_endpoint.py) speaks real WS-Management over HTTP on loopback (Basic, and
-NTLM with message encryption); :class:`~tests.peers.winrm_fixtures.FakeWindows` answers the PowerShell
+The endpoint (itref.lab.peers.winrm_endpoint) speaks real WS-Management over HTTP on loopback (Basic, and
+NTLM with message encryption); :class:`~itref.lab.peers.winrm_fixtures.FakeWindows` answers the PowerShell
 scripts the connector sends. What needs PowerShell itself (the scripts' semantics) needs a real Windows host.
 """
 
@@ -40,9 +40,7 @@ from itref.connectors.winrm import (
     wrap_script,
 )
 from itref.core.errors import AuthenticationFailed, ConnectionFailed, ItrefError, SecretError
-from itref.secrets import SecretResolver
-from tests.conftest import journal_text
-from tests.peers.winrm_endpoint import (
+from itref.lab.peers.winrm_endpoint import (
     ACTION_SIGNAL,
     SIGNAL_TERMINATE,
     CommandInfo,
@@ -52,14 +50,15 @@ from tests.peers.winrm_endpoint import (
     clixml_error,
     powershell_script,
 )
-from tests.peers.winrm_fixtures import (
+from itref.lab.peers.winrm_fixtures import (
     COMPUTER_NAME,
-    Certificates,
     FakeWindows,
     TcpProxy,
-    make_certificates,
     ps_literal_args,
 )
+from itref.secrets import SecretResolver
+from tests.conftest import journal_text
+from tests.peers.winrm_tls import Certificates, make_certificates
 
 pytestmark = pytest.mark.peer
 

@@ -302,7 +302,8 @@ def test_dns_and_a_closed_port_are_told_apart(tmp_path, cli) -> None:
 
 
 def test_a_winrm_certificate_made_for_another_name_is_said_with_the_names_it_is_for(tmp_path, cli, env) -> None:
-    from tests.peers.winrm_fixtures import TcpProxy, make_certificates
+    from itref.lab.peers.winrm_fixtures import TcpProxy
+    from tests.peers.winrm_tls import make_certificates
 
     certs = make_certificates(tmp_path)
     with WinRMEndpoint(users={WINRM_USER: WINRM_PASSWORD}, handler=LabWindows()) as ep, \

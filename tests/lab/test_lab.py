@@ -149,11 +149,12 @@ def test_the_lab_is_a_valid_project_whose_hosts_answer_with_their_own_names(lab:
     secrets = lab.directory / "secrets"
     assert all(oct(p.stat().st_mode & 0o777) == "0o600" for p in secrets.iterdir())
     inventory_text = (lab.directory / "inventory.yaml").read_text()
-    assert "Passw0rd" not in inventory_text and "file:" in inventory_text  # references, never values
-    from itref.lab.peers.samba import ADMIN_PASSWORD
+    from itref.lab.peers.samba import admin_password_of
 
     own = (secrets / "ad-admin").read_text().strip()  # the lab's admin password is its own, not the template's
-    assert own != ADMIN_PASSWORD and len(own) >= 16
+    template = admin_password_of(lab.directory / "dc")  # the one its DC was cloned with
+    assert own != template and len(own) >= 16
+    assert own not in inventory_text and template not in inventory_text and "file:" in inventory_text
 
 
 def test_hosts_check_on_the_healthy_lab_finds_no_problem_and_exits_0(lab: Lab) -> None:

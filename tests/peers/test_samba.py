@@ -1,4 +1,4 @@
-"""Tests of the real Samba AD DC peer in tests/peers/samba.py, driven with ldap3 and MIT kinit directly.
+"""Tests of the real Samba AD DC peer of itref.lab.peers.samba, driven with ldap3 and MIT kinit directly.
 
 Nothing here is skipped: when the DC cannot be built or started, SambaPeerError carries samba's log.
 One DC runs at a time (its ports are fixed): these tests use the session's DC and the destructive ones stop,
@@ -23,7 +23,7 @@ import pytest
 from ldap3 import ALL, BASE, MODIFY_REPLACE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPBindError, LDAPException, LDAPSocketOpenError
 
-from .samba import (
+from itref.lab.peers.samba import (
     BASE_DN,
     GLOBAL_SECURITY_GROUP,
     LDAPS_PORT,
@@ -457,7 +457,7 @@ def test_samba_dies_with_the_process_that_started_it(dc: SambaDC, template: Samb
     dc.stop()
     code = (
         "import sys, time\n"
-        "from tests.peers.samba import SambaDC, SambaTemplate\n"
+        "from itref.lab.peers.samba import SambaDC, SambaTemplate\n"
         "dc = SambaDC(SambaTemplate(sys.argv[1]), directory=sys.argv[2]).start()\n"
         "print(dc.pid, flush=True)\n"
         "time.sleep(120)\n"

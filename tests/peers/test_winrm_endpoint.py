@@ -22,7 +22,7 @@ import winrm
 from winrm.exceptions import InvalidCredentialsError, WinRMOperationTimeoutError, WSManFaultError
 from winrm.protocol import Protocol
 
-from .winrm_endpoint import (
+from itref.lab.peers.winrm_endpoint import (
     ACTION_COMMAND,
     ACTION_CREATE,
     ACTION_DELETE,

@@ -25,8 +25,8 @@ import pytest
 
 from itref.audit.registry import all_checks, register
 from itref.connectors.base import Command
-from tests.peers.winrm_endpoint import CommandReply, ShellInfo, WinRMEndpoint
-from tests.peers.winrm_fixtures import FakeWindows
+from itref.lab.peers.winrm_endpoint import CommandReply, ShellInfo, WinRMEndpoint
+from itref.lab.peers.winrm_fixtures import FakeWindows
 from tests.powershell.grammar import GRAMMAR_VERSION, parse, problems, ps7_only
 
 USER, PASSWORD, PW_ENV = "itref", "S3cret!", "ITREF_TEST_PS_WINRM_PASSWORD"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pexpect
 import pytest
 
+from itref.lab.peers.samba import ldap_connection
 from tests.conftest import journal_records, like_a_terminal
-from tests.peers.samba import ldap_connection
 
 pytestmark = pytest.mark.peer
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from itref.lab.peers.repos import RESTIC_PASSWORD, RepoLab
 from itref.lab.peers.winrm_endpoint import WinRMEndpoint
+from itref.lab.peers.winrm_fixtures import FakeWindows
 from tests.conftest import AD_PASSWORD_VAR, state_text
-from tests.peers.repos import RESTIC_PASSWORD, RepoLab
-from tests.peers.winrm_fixtures import FakeWindows
 
 pytestmark = pytest.mark.peer
 

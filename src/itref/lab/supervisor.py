@@ -70,7 +70,7 @@ class Supervisor:
 
         self._step(N_("user and keys"))
         sshd.ensure_privsep_dir()
-        user = sshd.ensure_test_user(LAB_USER, files.world_password(paths, "lab-user"))
+        user = sshd.ensure_user(LAB_USER, files.world_password(paths, "lab-user"))
         # key logins only: '*' is no password at all, and unlike '!' it does not lock the account for sshd
         subprocess.run(["usermod", "--password", "*", LAB_USER], check=True, capture_output=True)
         keys = sshd.SSHKeys(paths.keys)
@@ -92,7 +92,7 @@ class Supervisor:
         if not seeded.exists():
             from itref.lab.world import seed_directory
 
-            conn = samba.ldap_connection(self.dc)  # the cached template's well-known password, this once
+            conn = samba.ldap_connection(self.dc)  # the template's random password, this once
             try:
                 seed_directory(conn)
                 # the lab's own administrator password, random, kept only in the lab's secret store
@@ -102,13 +102,6 @@ class Supervisor:
             finally:
                 conn.unbind()
             seeded.write_text(datetime.now(UTC).isoformat() + "\n", encoding="utf-8")
-        elif files.world_password(paths, "ad-admin") == samba.ADMIN_PASSWORD:  # a lab made before it had its own
-            conn = samba.ldap_connection(self.dc)
-            try:
-                conn.extend.microsoft.modify_password(f"CN=Administrator,CN=Users,{samba.BASE_DN}",
-                                                      files.new_secret(paths, "ad-admin"))
-            finally:
-                conn.unbind()
 
         self._step(N_("intranet and Windows file server"))
         self.intranet = tls.IntranetServer(paths.certs / "intranet.pem").start()

@@ -6,7 +6,7 @@ What it provides (needs root and the Debian packages ``samba``, ``samba-ad-dc``,
 ``krb5-user`` for :func:`kinit`):
 
 * :class:`SambaTemplate` - provisions a DC **once** into a cache directory and reuses it afterwards.
-  Location: ``$ITREF_TEST_CACHE/samba-tmpl/<key>`` (else ``<repo>/.test-cache/samba-tmpl/<key>``), where
+  Location: ``samba-tmpl/<key>`` in this machine's itref cache (``$ITREF_CACHE_DIR``, else ``~/.cache/itref``), where
   ``<key>`` is the samba version plus a hash of the provisioning recipe (settings, seed objects and the source
   of the functions that build it), so any change re-provisions.  Building is serialised with a file lock
   (two test processes never provision at once) and atomic (build in a private temp dir, copy into the cache,
@@ -26,7 +26,9 @@ What it provides (needs root and the Debian packages ``samba``, ``samba-ad-dc``,
 The domain (fixed; change :data:`RECIPE` and the template is rebuilt):
 
 * realm ``LAB.EXAMPLE.TEST``, NetBIOS domain ``LAB``, DC ``DC1``, base DN ``DC=lab,DC=example,DC=test``;
-  ``Administrator@lab.example.test`` / :data:`ADMIN_PASSWORD` (password set to never expire: with the default
+  ``Administrator@lab.example.test`` with a random password made when the template is built and kept in it
+  (:data:`ADMIN_PASSWORD_FILE`, mode 0600; samba-tool's own, seen on its command line, is replaced at once), set
+  to never expire (with the default
   42-day maximum age, a cached template would otherwise lock the admin out six weeks after it was built);
 * OUs ``OU=Commune``, ``OU=CPAS``, ``OU=Social,OU=CPAS``, ``OU=ASBL-Sports``, ``OU=Departed``;
 * global security groups (``groupType`` -2147483646): ``GG-Commune`` in ``OU=Commune``, ``GG-CPAS-Social`` in
@@ -91,7 +93,9 @@ DOMAIN = "LAB"
 NETBIOS_NAME = "DC1"
 BASE_DN = "DC=lab,DC=example,DC=test"
 ADMIN_USER = f"Administrator@{DNS_DOMAIN}"
-ADMIN_PASSWORD = "Passw0rd!Lab"  # throwaway lab password
+ADMIN_PASSWORD_FILE = "private/itref-admin-password"
+"""In a template and in each DC cloned from it: the domain administrator's password, random, made when the
+template is built (mode 0600; the lab gives its own DC another one at its first start)."""
 HOST = "127.0.0.1"
 LDAP_PORT = 389
 LDAPS_PORT = 636
@@ -121,7 +125,7 @@ RECIPE: dict[str, Any] = {
     "domain": DOMAIN,
     "netbios_name": NETBIOS_NAME,
     "host_name": NETBIOS_NAME.lower(),
-    "admin_password": ADMIN_PASSWORD,
+    "admin_password": "random, made at build time, kept in " + ADMIN_PASSWORD_FILE,
     "server_services": SERVER_SERVICES,
     "dns_backend": "NONE",
     "ous": list(SEED_OUS),
@@ -165,14 +169,21 @@ def ou_dn(ou: str) -> str:
 
 
 def default_cache_root() -> Path:
-    """Return ``$ITREF_TEST_CACHE`` if set (the test suite sets ``<repo>/.test-cache``), else the user's cache
-    folder for itref (``~/.cache/itref``), where ``itref lab`` keeps its provisioned DC."""
-    env = os.environ.get("ITREF_TEST_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
+    """Return this machine's cache folder for itref (``$ITREF_CACHE_DIR``, else ``~/.cache/itref``), where the
+    provisioned DC template is kept for the lab (and the test suite) to clone."""
+    from itref.state.folder import machine_cache
 
-    return Path(user_cache_dir("itref"))
+    return machine_cache()
+
+
+def admin_password_of(directory: Path) -> str:
+    """Return the domain administrator's password of the template or DC in ``directory``. Raises SambaPeerError
+    when it has none (a template built by an earlier itref, with a well-known password: rebuild it)."""
+    try:
+        return (directory / ADMIN_PASSWORD_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        raise SambaPeerError(f"{directory} holds no {ADMIN_PASSWORD_FILE}: it was made by an earlier itref; "
+                             "remove it to have it made again") from None
 
 
 def _clean_env(**extra: str) -> dict[str, str]:
@@ -676,6 +687,13 @@ def _seed_conf(directory: Path) -> str:
 """
 
 
+def _throwaway_password() -> str:
+    """Return a random password meeting Samba's default policy, used only until the build replaces it."""
+    import secrets as _random
+
+    return _random.token_urlsafe(18) + "-Aa1"
+
+
 def _provision_command(directory: Path, seed: Path) -> list[str]:
     """Return the samba-tool argv that provisions the domain into ``directory`` from the seed conf ``seed``."""
     return [
@@ -690,7 +708,7 @@ def _provision_command(directory: Path, seed: Path) -> list[str]:
         "--dns-backend=NONE",
         f"--host-name={RECIPE['host_name']}",
         "--host-ip=127.0.0.1",
-        f"--adminpass={ADMIN_PASSWORD}",
+        f"--adminpass={_throwaway_password()}",  # on samba-tool's command line: replaced at once (see _build)
         f"--targetdir={directory}",
         "--quiet",
     ]
@@ -811,7 +829,9 @@ class SambaTemplate:
             seed = work / "seed.conf"
             seed.write_text(_seed_conf(work))
             t = time.monotonic()
-            _run(_provision_command(work, seed), timeout=self.build_timeout)
+            command = _provision_command(work, seed)
+            throwaway = next(a.split("=", 1)[1] for a in command if a.startswith("--adminpass="))
+            _run(command, timeout=self.build_timeout)
             timings["provision"] = time.monotonic() - t
             seed.unlink()
 
@@ -823,8 +843,15 @@ class SambaTemplate:
                 timings["first_start"] = time.monotonic() - t
                 assert proc.tls_name is not None and proc.cert is not None
                 t = time.monotonic()
-                conn = _ldaps_connection(HOST, LDAPS_PORT, proc.ca_file, proc.tls_name, ADMIN_USER, ADMIN_PASSWORD)
+                conn = _ldaps_connection(HOST, LDAPS_PORT, proc.ca_file, proc.tls_name, ADMIN_USER, throwaway)
                 try:
+                    # the password samba-tool saw on its command line is replaced by one no process list showed
+                    password = _throwaway_password()
+                    if not conn.extend.microsoft.modify_password(f"CN=Administrator,CN=Users,{BASE_DN}", password):
+                        raise SambaPeerError(f"cannot set the template's administrator password: {conn.result}")
+                    from itref.core.files import write_private
+
+                    write_private(work / ADMIN_PASSWORD_FILE, password + "\n")
                     _seed_directory(conn)
                 finally:
                     conn.unbind()
@@ -945,7 +972,6 @@ class SambaDC:
     dns_domain = DNS_DOMAIN
     netbios_name = NETBIOS_NAME
     admin_user = ADMIN_USER
-    admin_password = ADMIN_PASSWORD
 
     def __init__(
         self,
@@ -976,6 +1002,11 @@ class SambaDC:
         self.starts = 0
 
     # -- facts -----------------------------------------------------------------------------------------
+    @property
+    def admin_password(self) -> str:
+        """Return the domain administrator's password of this DC (its template's, random; the lab changes it)."""
+        return admin_password_of(self.directory)
+
     @property
     def smb_conf(self) -> Path:
         return self.directory / "etc" / "smb.conf"

@@ -1,4 +1,5 @@
-"""Helpers for testing itref's WinRM connector against :mod:`tests.peers.winrm_endpoint`.
+"""A Windows host played by the WS-Management endpoint (:mod:`itref.lab.peers.winrm_endpoint`), for the practice
+lab's Windows file server and for the tests of itref's WinRM connector.
 
 * :class:`FakeWindows` — a command handler for the endpoint that understands the PowerShell scripts
   the connector sends: it checks the itref prelude/epilogue, answers the *body* (the user's command)
@@ -6,7 +7,6 @@
   table. It runs no PowerShell: the scripts' PowerShell semantics need a real Windows host.
 * :class:`TcpProxy` — forwards loopback connections to the endpoint, optionally terminating TLS
   (the endpoint itself speaks plain http), and can cut every connection at once.
-* :func:`make_certificates` — a CA and server certificates for the TLS tests.
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from .winrm_endpoint import CommandInfo, CommandReply, ShellInfo, clixml_error
 
@@ -141,28 +139,6 @@ class FakeWindows:
         lines = [base64.b64encode(data[i : i + TRANSFER_CHUNK]) + b"\r\n" for i in range(0, len(data), TRANSFER_CHUNK)]
         lines.append(b"sha256:" + hashlib.sha256(data).hexdigest().encode() + b"\r\n")
         return CommandReply(stdout=b"".join(lines))
-
-
-# --------------------------------------------------------------------------- TLS material
-
-
-@dataclass(frozen=True)
-class Certificates:
-    """A test CA and two server certificates signed by it (keys in PEM files)."""
-
-    ca: Path  #: the CA certificate (what ``ca_file`` points at)
-    server: ssl.SSLContext  #: server context for 127.0.0.1 / localhost
-    other_name: ssl.SSLContext  #: server context whose certificate names only ``win-srv.lab.example``
-
-
-def make_certificates(folder: Path) -> Certificates:
-    """Write a CA and two server certificates (30 days) into ``folder``; return the CA file and server contexts."""
-    from itref.lab.tls import issue, make_ca, server_context
-
-    ca, _key = make_ca(folder, stem="ca", common_name="itref test CA", days=30)
-    server = issue(folder, "server", ["127.0.0.1", "localhost"], 30, ca="ca", common_name="server")
-    other = issue(folder, "other", ["win-srv.lab.example"], 30, ca="ca", common_name="other")
-    return Certificates(ca=ca, server=server_context(server), other_name=server_context(other))
 
 
 # --------------------------------------------------------------------------- TCP proxy
