@@ -361,8 +361,8 @@ class BackupStep(Strict):
 class AuditStep(Strict):
     """Run audit checks."""
 
-    checks: list[Text] | None = Field(None, description="Check ids or globs (`itref audit explain` lists them); "
-                                      "every check when left out.", examples=[["linux.disk.*"]])
+    checks: list[Text] | None = Field(None, description="Check ids or globs (docs/checks.md lists them); every "
+                                      "check when left out.", examples=[["linux.disk.*"]])
     limit: Text | None = Field(None, description="Which hosts (same syntax as --limit); the entity's hosts when "
                                "left out.", examples=["tag:linux"])
 
@@ -473,7 +473,8 @@ class AccountTemplate(Strict):
     groups: list[Text] = Field(default_factory=list, description="Groups the account is added to (none when left "
                                "out).", examples=[["GG-CPAS-Social", "GG-Tous"]])
     username: Text = Field("{first_initial}{last}", description="Login rule: {first}, {last}, {first_initial}, "
-                           "{last_initial}; accents and spaces are dropped.", examples=["{first}.{last}"])
+                           "{last_initial}; the login is written in lower-case ASCII (accents, apostrophes and "
+                           "spaces dropped).", examples=["{first}.{last}"])
     upn_suffix: Text | None = Field(None, description="Domain of the login name (login@suffix); no "
                                     "userPrincipalName is set when left out.", examples=["exemple.example"])
     mail: Text | None = Field(None, description="Mail address rule, with the login rule's {names} and {login}.",
