@@ -66,3 +66,12 @@ def schema(
     state(ctx).out.print(json.dumps(model.model_json_schema(by_alias=True), indent=2, ensure_ascii=False),
                          markup=False, soft_wrap=True)
     return ExitStatus.SUCCESS
+
+
+@app.command()
+def example(ctx: typer.Context) -> ExitStatus:
+    """Print a commented example inventory.yaml written from the schema: every key, what it means, a value."""
+    from itref.config.example import inventory_example
+
+    state(ctx).write(inventory_example().rstrip("\n"))  # as it is: a YAML file to save
+    return ExitStatus.SUCCESS

@@ -38,6 +38,15 @@ def validate(ctx: typer.Context) -> ExitStatus:
     return ExitStatus.SUCCESS
 
 
+@app.command()
+def example(ctx: typer.Context) -> ExitStatus:
+    """Print a commented example playbook written from the schema, for the entity of `itref inventory example`."""
+    from itref.config.example import playbook_example
+
+    state(ctx).write(playbook_example().rstrip("\n"))  # as it is: a YAML file to save
+    return ExitStatus.SUCCESS
+
+
 @app.command("list")
 def list_(ctx: typer.Context) -> ExitStatus:
     """List every routine of every playbook, with its schedule."""

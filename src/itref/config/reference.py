@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from itref.config.example import flow, section_models
 from itref.config.schema import Inventory, Playbook
 
 
@@ -36,7 +37,8 @@ def _type_name(tp: Any) -> str:
     return words.get(tp, getattr(tp, "__name__", str(tp)))
 
 
-def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
+def models(root: type[BaseModel]) -> list[type[BaseModel]]:
+    """Return ``root`` and every model reachable from its fields, each once, in the order of the page."""
     seen: list[type[BaseModel]] = []
 
     def walk(tp: Any) -> None:
@@ -53,13 +55,28 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
     return seen
 
 
+def _example(field: Any) -> str:
+    """Return the example cell of ``field``: its examples as YAML, or where the keys of a section are."""
+    if field.examples:
+        return " or ".join("`{}`".format(flow(e).replace("|", "\\|")) for e in field.examples)
+    inside = section_models(field.annotation)
+    if inside:
+        return "see " + ", ".join(_type_name(m) for m in inside)
+    return ""
+
+
+EXAMPLE_COMMANDS = {Inventory: "itref inventory example", Playbook: "itref playbook example"}
+
+
 def render(root: type[BaseModel], title: str) -> str:
     """Return the Markdown reference for ``root`` and every model it contains."""
     lines = [f"# {title}", "", "<!-- Generated from src/itref/config/schema.py by "
              "`python -m itref.config.reference docs/reference`; do not edit by hand. -->", ""]
-    for model in _models(root):
+    if root in EXAMPLE_COMMANDS:
+        lines += [f"A complete, commented example, valid as it is: `{EXAMPLE_COMMANDS[root]}`.", ""]
+    for model in models(root):
         lines += [f"## {model.__name__}", "", " ".join((model.__doc__ or "").split()), "",
-                  "| key | type | default | meaning |", "|---|---|---|---|"]
+                  "| key | type | default | meaning | example |", "|---|---|---|---|---|"]
         for name, field in model.model_fields.items():
             if field.is_required():
                 default = "**required**"
@@ -68,7 +85,8 @@ def render(root: type[BaseModel], title: str) -> str:
             else:
                 default = f"`{field.default}`"
             meaning = (field.description or "").replace("|", "\\|")
-            lines.append(f"| `{field.alias or name}` | {_type_name(field.annotation)} | {default} | {meaning} |")
+            lines.append(f"| `{field.alias or name}` | {_type_name(field.annotation)} | {default} | {meaning} "
+                         f"| {_example(field)} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -87,7 +87,8 @@ def _optional(model: type[BaseModel], name: str) -> type[BaseModel]:
     for key, f in model.model_fields.items():
         description = f.description or ""
         if not f.is_required() and f.default is not None and f.default_factory is None:
-            shown = str(f.default).lower() if isinstance(f.default, bool) else f.default
+            shown = str(f.default).lower() if isinstance(f.default, bool) else \
+                f"{f.default:g}" if isinstance(f.default, float) else f.default
             description = f"{description} Default: {shown}.".strip()
         annotation = f.annotation | None  # type: ignore[operator]
         if f.metadata:  # the constraints (ge, le, pattern...) hold for a value that is given
@@ -126,12 +127,13 @@ HOST_TAG = "<{kind}>"
 class HostBase(Strict):
     """The fields every host has, whatever its connection."""
 
-    address: Text | None = Field(None, description="DNS name or IP address (the host's name if left out).",
-                                 examples=["srv-fichiers.exemple.example"])
-    description: Text | None = Field(None, description="What the machine is for, in plain words.",
+    address: Text | None = Field(None, description="DNS name or IP address itref connects to; the host's name "
+                                 "(its key under `hosts`) when left out.", examples=["srv-fichiers.exemple.example"])
+    description: Text | None = Field(None, description="What the machine is for, in plain words (shown by "
+                                     "`itref inventory show` and in the handover pack).",
                                      examples=["File server of the CPAS"])
-    tags: list[Name] = Field(default_factory=list, description="Labels for --limit tag:NAME and for audits.",
-                             examples=[["linux", "backup"]])
+    tags: list[Name] = Field(default_factory=list, description="Labels, to select hosts with --limit tag:NAME and "
+                             "to set audit thresholds per tag; none when left out.", examples=[["linux", "backup"]])
 
 
 def _connection_of(value: Any) -> str:
@@ -152,45 +154,61 @@ Host = Annotated[  # type: ignore[valid-type]
 Defaults = create_model(
     "Defaults", __base__=Strict,
     __doc__="Settings shared by every host of a connection kind, and the default command timeout.",
-    **{kind: (model, Field(default_factory=model, description=f"Defaults for `connection: {kind}` hosts."))
+    **{kind: (model, Field(default_factory=model, description=f"Settings of every `connection: {kind}` host that "
+                           "does not set them itself."))
        for kind, model in _DEFAULTS.items()},
-    timeout=(float, Field(300, gt=0, description="Seconds a command may run before it is stopped.",
-                          examples=[600])),
-    forks=(int, Field(50, ge=1, le=1000, description="How many hosts are worked on at once.", examples=[20])),
+    timeout=(float, Field(300, gt=0, description="Seconds a command may run before it is stopped (a step's own "
+                          "`timeout` wins).", examples=[600])),
+    forks=(int, Field(50, ge=1, le=1000, description="How many hosts are worked on at once (1 to 1000).",
+                      examples=[20])),
 )
 
 
 class Contact(Strict):
     """Someone to call about an entity."""
 
-    name: str = Field(description="Name or function, e.g. 'Directrice générale'.")
-    role: str | None = Field(None, description="What to call them about.")
-    email: str | None = None
-    phone: str | None = None
+    name: Text = Field(description="Who: a person's name or a function.", examples=["Directrice générale"])
+    role: Text | None = Field(None, description="What to call them about.", examples=["Signs off new accounts"])
+    email: Text | None = Field(None, description="E-mail address.", examples=["dg@exemple.example"])
+    phone: Text | None = Field(None, description="Phone number, as it is dialled.", examples=["+32 4 000 00 00"])
 
 
 class Entity(Strict):
     """The commune, the CPAS, an ASBL, or `shared` for common infrastructure."""
 
-    title: str = Field(description="Full name, as people say it.")
-    description: str | None = None
-    ou: str | None = Field(None, description="Its Active Directory OU (distinguished name).")
-    departed_ou: str | None = Field(None, description="OU where accounts of people who left are parked.")
-    contacts: list[Contact] = Field(default_factory=list)
-    hosts: dict[Name, Host] = Field(default_factory=dict, description="Its machines, by name.")
+    title: Text = Field(description="Full name, as people say it (on reports and in the handover pack).",
+                        examples=["CPAS d'Exemple"])
+    description: Text | None = Field(None, description="What the entity is and does, in a sentence.",
+                                     examples=["Centre public d'action sociale: social aid, housing, home help"])
+    ou: Text | None = Field(None, description="Its Active Directory OU (distinguished name): an account below it "
+                            "belongs to this entity.", examples=["OU=CPAS,DC=exemple,DC=example"])
+    departed_ou: Text | None = Field(None, description="OU where `itref ad user offboard` moves the accounts of "
+                                     "people who left; offboarding is refused for this entity when left out.",
+                                     examples=["OU=Departs,OU=CPAS,DC=exemple,DC=example"])
+    contacts: list[Contact] = Field(default_factory=list, description="People to call about this entity (in the "
+                                    "handover pack and in guided routines).")
+    hosts: dict[Name, Host] = Field(default_factory=dict, description="Its machines, by name (the name --limit "
+                                    "and the reports use).")
 
 
 class Directory(Strict):
     """The Active Directory connection."""
 
-    url: str = Field(description="ldaps://dc.example (or ldap:// with start_tls: true).")
-    base_dn: str = Field(description="Domain root, e.g. DC=exemple,DC=example.")
-    bind_user: str = Field(description="Service account (UPN, DOMAIN\\name or DN).")
-    bind_password: SecretRef = Field(description="Its password, as a reference.")
-    ca_file: str | None = Field(None, description="CA certificate that signed the DC's certificate.")
-    tls_name: str | None = Field(None, description="Name in the DC's certificate, when it differs from the URL.")
-    start_tls: bool = Field(False, description="Use StartTLS on port 389 instead of LDAPS.")
-    timeout: float = Field(10, gt=0, description="Seconds to wait for the DC.")
+    url: str = Field(description="A domain controller: ldaps://NAME (or ldap://NAME with start_tls: true).",
+                     examples=["ldaps://dc01.exemple.example"])
+    base_dn: Text = Field(description="Root of the domain, as a distinguished name.",
+                          examples=["DC=exemple,DC=example"])
+    bind_user: Text = Field(description="Service account itref logs in as (UPN, DOMAIN\\name or DN).",
+                            examples=["svc-itref@exemple.example"])
+    bind_password: SecretRef = Field(description="Its password, as a reference (never the password itself).",
+                                     examples=[{"secret": "ad-bind"}])
+    ca_file: Text | None = Field(None, description="CA certificate (PEM file) that signed the DC's certificate; the "
+                                 "system's CAs when left out.", examples=["/srv/it/ca-exemple.pem"])
+    tls_name: Text | None = Field(None, description="Name written in the DC's certificate, when it differs from the "
+                                  "URL's (e.g. a URL with an IP address).", examples=["dc01.exemple.example"])
+    start_tls: bool = Field(False, description="true: connect to ldap:// on port 389 and upgrade with StartTLS "
+                            "(refused if the upgrade fails); false: LDAPS.", examples=[False])
+    timeout: float = Field(10, gt=0, description="Seconds to wait for the DC before giving up.", examples=[20])
 
     @field_validator("url")
     @classmethod
@@ -203,14 +221,21 @@ class Directory(Strict):
 class EmailSettings(Strict):
     """Where audit notifications are e-mailed (SMTP with STARTTLS)."""
 
-    smtp: str = Field(description="SMTP server name.")
-    port: int = Field(587, ge=1, le=65535)
-    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS (refuse to send if it fails).")
-    user: str | None = Field(None, description="Login, when the server asks for one.")
-    password: SecretRef | None = Field(None, description="Its password, as a reference.")
-    sender: str = Field(alias="from", description="Sender address.")
-    to: list[str] = Field(min_length=1, description="Recipients.")
-    ca_file: str | None = Field(None, description="CA that signed the server's certificate (system CAs otherwise).")
+    smtp: Text = Field(description="Name of the SMTP server.", examples=["smtp.exemple.example"])
+    port: int = Field(587, ge=1, le=65535, description="TCP port of the SMTP server (587: submission).",
+                      examples=[587])
+    starttls: bool = Field(True, description="Upgrade the connection with STARTTLS (refuse to send if it fails).",
+                           examples=[True])
+    user: Text | None = Field(None, description="Login, when the server asks for one (no login when left out).",
+                              examples=["itref@exemple.example"])
+    password: SecretRef | None = Field(None, description="The login's password, as a reference.",
+                                       examples=[{"env": "ITREF_SMTP_PASSWORD"}])
+    sender: Text = Field(alias="from", description="Sender address of the messages.",
+                         examples=["itref@exemple.example"])
+    to: list[Text] = Field(min_length=1, description="Recipients (at least one).",
+                           examples=[["informatique@exemple.example"]])
+    ca_file: Text | None = Field(None, description="CA certificate (PEM file) that signed the server's certificate; "
+                                 "the system's CAs when left out.", examples=["/srv/it/ca-exemple.pem"])
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -218,51 +243,63 @@ class EmailSettings(Strict):
 class WebhookSettings(Strict):
     """A web address that receives a JSON message (ntfy, Teams, Slack or any generic receiver)."""
 
-    url: str = Field(pattern=r"^https?://", description="Where to POST.")
-    kind: Literal["generic", "ntfy", "slack", "teams"] = "generic"
-    token: SecretRef | None = Field(None, description="Bearer token, when the receiver needs one.")
+    url: str = Field(pattern=r"^https?://", description="Where to POST (an https:// or http:// address).",
+                     examples=["https://ntfy.exemple.example/itref"])
+    kind: Literal["generic", "ntfy", "slack", "teams"] = Field("generic", description="Shape of the message: "
+                                                               "generic (JSON), ntfy, slack or teams.",
+                                                               examples=["ntfy"])
+    token: SecretRef | None = Field(None, description="Bearer token, when the receiver needs one.",
+                                    examples=[{"env": "ITREF_NTFY_TOKEN"}])
 
 
 class Notifications(Strict):
     """Who is told when an unattended audit finds something new or worse."""
 
-    email: EmailSettings | None = None
-    webhook: WebhookSettings | None = None
+    email: EmailSettings | None = Field(None, description="Send an e-mail (no e-mail when left out).")
+    webhook: WebhookSettings | None = Field(None, description="Post to a web address (none when left out).")
     digest: Literal["none", "daily", "weekly"] = Field("none", description="Also send a summary of everything "
-                                                       "still failing, once a day or once a week.")
+                                                       "still failing, once a day or once a week.",
+                                                       examples=["weekly"])
     language: Literal["fr", "en"] | None = Field(None, description="Language of the messages (inventory's "
-                                                 "language by default).")
+                                                 "language by default).", examples=["fr"])
 
 
 class OperatorInfo(Strict):
     """A person who may act on the project; the journal and the handover pack name them."""
 
-    name: str = Field(min_length=1, description="As records sign it: the person's ITREF_OPERATOR, git user.name "
-                      "or login name, e.g. 'Jean Dupont'.")
+    name: Text = Field(description="As records sign it: the person's ITREF_OPERATOR, git user.name or login name.",
+                       examples=["Jean Dupont"])
     role: Literal["referent", "stand-in", "supplier"] = Field(description="The IT referent, a stand-in "
-                                                                "colleague, or a supplier.")
-    email: str | None = None
-    phone: str | None = None
+                                                                "colleague, or a supplier.", examples=["referent"])
+    email: Text | None = Field(None, description="E-mail address.", examples=["jean.dupont@exemple.example"])
+    phone: Text | None = Field(None, description="Phone number, as it is dialled.", examples=["+32 4 000 00 02"])
 
 
 class Inventory(Strict):
     """`inventory.yaml`: the organisation, its entities and hosts, secrets and directory."""
 
-    version: Literal[1] = Field(description="Format version; always 1 for now.")
-    organisation: str = Field(description="Name shown on reports, e.g. \"Commune d'Exemple\".")
-    language: Literal["fr", "en"] | None = Field(None, description="Language of reports and notifications.")
-    state: str | None = Field(None, min_length=1, description="The project's state folder (journal, histories, "
-                              "waivers, offboarded accounts, routine runs), relative to this file; `state` "
-                              "beside it when left out. Keep it with the inventory (shared drive or git).")
-    state_group: str | None = Field(None, min_length=1, description="Unix group whose members share the state "
-                                    "folder (folders 2770, files 0660); without it, only its owner may use it.")
+    version: Literal[1] = Field(description="Format version; always 1 for now.", examples=[1])
+    organisation: Text = Field(description="Name shown on reports.", examples=["Commune d'Exemple"])
+    language: Literal["fr", "en"] | None = Field(None, description="Language of reports and notifications.",
+                                                 examples=["fr"])
+    state: Text | None = Field(None, description="The project's state folder (journal, histories, "
+                               "waivers, offboarded accounts, routine runs), relative to this file; `state` "
+                               "beside it when left out. Keep it with the inventory (shared drive or git).",
+                               examples=["state"])
+    state_group: Text | None = Field(None, description="Unix group whose members share the state "
+                                     "folder (folders 2770, files 0660); without it, only its owner may use it.",
+                                     examples=["itref"])
     operators: list[OperatorInfo] = Field(default_factory=list, description="Who acts on the project (the "
                                           "referent, stand-ins, suppliers), for the journal and the pack.")
-    defaults: Defaults = Field(default_factory=Defaults)
-    secrets: dict[Name, SecretRef] = Field(default_factory=dict, description="Named secret references.")
-    directory: Directory | None = None
-    notifications: Notifications | None = None
-    entities: dict[Name, Entity] = Field(description="The entities sharing the IT service.")
+    defaults: Defaults = Field(default_factory=Defaults, description="Connection settings shared by the hosts of "
+                               "each kind, the command timeout and how many hosts are worked on at once.")
+    secrets: dict[Name, SecretRef] = Field(default_factory=dict, description="Named secret references, used "
+                                           "elsewhere as {secret: NAME}.")
+    directory: Directory | None = Field(None, description="The Active Directory itref manages accounts in "
+                                        "(`itref ad` cannot work when left out).")
+    notifications: Notifications | None = Field(None, description="Who is told what an unattended audit finds "
+                                                "(nobody when left out).")
+    entities: dict[Name, Entity] = Field(description="The entities sharing the IT service (at least one).")
 
     @field_validator("entities")
     @classmethod
@@ -280,48 +317,67 @@ Duration = Annotated[str, Field(description="e.g. 30m, 26h, 90d")]
 class RunStep(Strict):
     """Run a command on hosts."""
 
-    command: list[str] | str = Field(description="Argument list (preferred), or one shell line with shell: true.")
-    shell: bool = Field(False, description="Pass `command` to the host's shell as one line.")
-    limit: str | None = Field(None, description="Which hosts (same syntax as --limit); the entity's hosts "
-                              "by default.")
-    timeout: float | None = Field(None, gt=0)
-    sudo: bool = Field(False, description="Run through sudo (with the host's sudo_password).")
+    command: list[str] | Text = Field(description="Argument list (preferred), or one shell line with shell: true; "
+                                      "{name} is replaced by the routine's value `name`.",
+                                      examples=[["df", "-h", "/srv"]])
+    shell: bool = Field(False, description="Pass `command` to the host's shell as one line (pipes, globs).",
+                        examples=[True])
+    limit: Text | None = Field(None, description="Which hosts (same syntax as --limit); the entity's hosts "
+                               "when left out.", examples=["tag:linux"])
+    timeout: float | None = Field(None, gt=0, description="Seconds the command may run (the inventory's "
+                                  "defaults.timeout when left out).", examples=[120])
+    sudo: bool = Field(False, description="Run through sudo (with the host's sudo_password).", examples=[True])
 
 
 class ManualStep(Strict):
     """Something a person does and confirms."""
 
-    instruction: str = Field(description="What to do, in plain words.")
+    instruction: Text = Field(description="What to do, in plain words; {name} is replaced by the routine's value "
+                              "`name`.", examples=["Give {first} the login and the temporary password, on paper, "
+                                                   "in person"])
 
 
 class AdStep(Strict):
     """An `itref ad` action."""
 
-    action: str = Field(description="e.g. user create, user offboard, group add.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Its parameters; {name} is replaced.")
+    action: Text = Field(description="Which action: user create, user offboard, user disable, user enable, user "
+                         "unlock, user reset-password, user set, user move, group add or group remove.",
+                         examples=["user create"])
+    params: dict[str, Any] = Field(default_factory=dict, description="Its parameters (user create: template, first, "
+                                   "last; the others: login...); {name} is replaced by the routine's value `name`.",
+                                   examples=[{"template": "social-worker", "first": "{first}", "last": "{last}"}])
 
 
 class BackupStep(Strict):
     """Check, verify or drill this entity's backups."""
 
-    action: Literal["check", "verify", "drill"] = "check"
-    names: list[str] | None = Field(None, description="Which backups (all of the entity's by default).")
+    action: Literal["check", "verify", "drill"] = Field("check", description="check (age and size of the last "
+                                                        "backup), verify (read the repository back) or drill "
+                                                        "(restore sample files).", examples=["check"])
+    names: list[Text] | None = Field(None, description="Which backups, by name; all of the entity's when left out.",
+                                     examples=[["nas-restic"]])
 
 
 class AuditStep(Strict):
     """Run audit checks."""
 
-    checks: list[str] | None = Field(None, description="Check ids or globs (all by default).")
-    limit: str | None = None
+    checks: list[Text] | None = Field(None, description="Check ids or globs (docs/checks.md lists them); every "
+                                      "check when left out.", examples=[["linux.disk.*"]])
+    limit: Text | None = Field(None, description="Which hosts (same syntax as --limit); the entity's hosts when "
+                               "left out.", examples=["tag:linux"])
 
 
 class CopyStep(Strict):
     """Put a file on hosts."""
 
-    src: str
-    dest: str
-    limit: str | None = None
-    mode: str | None = Field(None, pattern=r"^0?[0-7]{3,4}$")
+    src: Text = Field(description="The file to copy, on this machine; a relative path starts at the playbooks "
+                      "folder.", examples=["files/bienvenue-cpas.pdf"])
+    dest: Text = Field(description="Where to put it on each host (full path, file name included).",
+                       examples=["/srv/partages/cpas/accueil/bienvenue-cpas.pdf"])
+    limit: Text | None = Field(None, description="Which hosts (same syntax as --limit); the entity's hosts when "
+                               "left out.", examples=["srv-fichiers"])
+    mode: str | None = Field(None, pattern=r"^0?[0-7]{3,4}$", description="Permissions of the copy, in octal; "
+                             "the host's usual ones when left out.", examples=["0640"])
 
 
 STEP_KINDS = ("run", "manual", "include", "ad", "backup", "audit", "copy")
@@ -330,19 +386,28 @@ STEP_KINDS = ("run", "manual", "include", "ad", "backup", "audit", "copy")
 class Step(Strict):
     """One step of a routine: a description plus exactly one action."""
 
-    description: str = Field(description="What this step does, for the person following it.")
-    why: str | None = Field(None, description="Why it is done.")
-    if_fails: str | None = Field(None, description="What to do if it fails.")
-    when: str | None = Field(None, description="Only if an earlier step ended so, e.g. 'disk-check failed'.")
-    on_failure: Literal["stop", "continue", "ask"] = "stop"
-    id: Name | None = Field(None, description="Name used by later `when` conditions.")
-    run: RunStep | None = None
-    manual: ManualStep | str | None = None
-    include: str | None = Field(None, description="Another routine: NAME or ENTITY/NAME.")
-    ad: AdStep | None = None
-    backup: BackupStep | None = None
-    audit: AuditStep | None = None
-    copy_: CopyStep | None = Field(None, alias="copy")
+    description: Text = Field(description="What this step does, for the person following it.",
+                              examples=["Check free disk space on the Linux servers"])
+    why: Text | None = Field(None, description="Why it is done.", examples=["A full disk stops the nightly dumps."])
+    if_fails: Text | None = Field(None, description="What to do if it fails.",
+                                  examples=["Delete old dumps in /srv/dumps, or call the supplier."])
+    when: Text | None = Field(None, description="Only if an earlier step ended so: 'STEP_ID ok', 'failed', "
+                              "'skipped' or 'stopped', or 'not ...'; always when left out.",
+                              examples=["disk-audit failed"])
+    on_failure: Literal["stop", "continue", "ask"] = Field("stop", description="When this step fails: stop the "
+                                                           "routine, continue with the next step, or ask the "
+                                                           "person.", examples=["continue"])
+    id: Name | None = Field(None, description="Name used by later `when` conditions.", examples=["disk-audit"])
+    run: RunStep | None = Field(None, description="Action: run a command on hosts.")
+    manual: ManualStep | Text | None = Field(None, description="Action: something a person does and confirms (the "
+                                             "instruction as text, or {instruction: ...}).",
+                                             examples=["Hand over the badge and the office keys"])
+    include: Text | None = Field(None, description="Action: run another routine here, NAME (this playbook) or "
+                                 "ENTITY/NAME.", examples=["weekly-check"])
+    ad: AdStep | None = Field(None, description="Action: an `itref ad` change.")
+    backup: BackupStep | None = Field(None, description="Action: check, verify or drill backups.")
+    audit: AuditStep | None = Field(None, description="Action: run audit checks.")
+    copy_: CopyStep | None = Field(None, alias="copy", description="Action: put a file on hosts.")
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -365,24 +430,37 @@ class Step(Strict):
 class Ask(Strict):
     """A value the routine asks for when it starts."""
 
-    prompt: str = Field(description="The question.")
-    type: Literal["text", "int", "bool", "date", "email", "choice"] = "text"
-    choices: list[str] | None = None
-    default: Any = None
-    pattern: str | None = Field(None, description="Regular expression the answer must match.")
+    prompt: Text = Field(description="The question.", examples=["First name of the new colleague"])
+    type: Literal["text", "int", "bool", "date", "email", "choice"] = Field("text", description="What the answer "
+                                                                             "is: text, int (a whole number), bool "
+                                                                             "(yes/no), date (YYYY-MM-DD), email, "
+                                                                             "or choice (one of `choices`).",
+                                                                             examples=["choice"])
+    choices: list[Text] | None = Field(None, description="The answers allowed, for type: choice.",
+                                       examples=[["Service social", "Accueil", "Comptabilité"]])
+    default: Any = Field(None, description="The answer when the person just presses Enter, and in unattended "
+                         "runs; an answer is required when left out.", examples=["Service social"])
+    pattern: Text | None = Field(None, description="Regular expression the answer must match.",
+                                 examples=["^[A-Za-zÀ-ÿ' -]+$"])
     secret: bool = Field(False, description="The answer is a secret (a password): typed without echo, masked "
-                         "in every output, never saved with the routine's progress (asked again on resume).")
+                         "in every output, never saved with the routine's progress (asked again on resume).",
+                         examples=[True])
 
 
 class Routine(Strict):
     """A named list of steps, e.g. onboard-employee."""
 
-    description: str = Field(description="What the routine achieves.")
-    why: str | None = None
-    schedule: str | None = Field(None, description="Cron schedule for unattended runs ('0 7 * * 1', @daily).")
-    vars: dict[str, Any] = Field(default_factory=dict)
-    ask: dict[Name, Ask] = Field(default_factory=dict)
-    steps: list[Step] = Field(min_length=1)
+    description: Text = Field(description="What the routine achieves.",
+                              examples=["Create the account and the folders of a new colleague"])
+    why: Text | None = Field(None, description="Why the routine exists, for whoever runs it.",
+                             examples=["A new colleague must be able to work on the first morning."])
+    schedule: str | None = Field(None, description="Cron schedule for unattended runs (`itref schedule install`); "
+                                 "run by hand only when left out.", examples=["0 7 * * 1"])
+    vars: dict[str, Any] = Field(default_factory=dict, description="Fixed values the steps use as {name}.",
+                                 examples=[{"share": "/srv/partages/cpas"}])
+    ask: dict[Name, Ask] = Field(default_factory=dict, description="Values asked for when the routine starts, by "
+                                 "name (or given with --set NAME=VALUE); the steps use them as {name}.")
+    steps: list[Step] = Field(min_length=1, description="What to do, in order (at least one step).")
 
     _check_schedule = field_validator("schedule", mode="before")(lambda cls, v: _schedule(v))
 
@@ -390,18 +468,32 @@ class Routine(Strict):
 class AccountTemplate(Strict):
     """How accounts of one role are made (OU, groups, naming, attributes)."""
 
-    ou: str = Field(description="OU the account is created in.")
-    groups: list[str] = Field(default_factory=list)
-    username: str = Field("{first_initial}{last}", description="Login rule: {first}, {last}, {first_initial}.")
-    upn_suffix: str | None = None
-    mail: str | None = Field(None, description="Mail pattern, e.g. '{first}.{last}@exemple.example'.")
-    attributes: dict[str, str] = Field(default_factory=dict)
-    must_change_password: bool = False
-    home_directory: str | None = None
-    home_drive: str | None = Field(None, pattern=r"^[A-Za-z]:$")
-    profile_path: str | None = None
-    expires_after: str | None = Field(None, description="Temporary staff: account expires after e.g. 90d.")
-    description: str | None = None
+    ou: Text = Field(description="OU the account is created in (distinguished name).",
+                     examples=["OU=Social,OU=CPAS,DC=exemple,DC=example"])
+    groups: list[Text] = Field(default_factory=list, description="Groups the account is added to (none when left "
+                               "out).", examples=[["GG-CPAS-Social", "GG-Tous"]])
+    username: Text = Field("{first_initial}{last}", description="Login rule: {first}, {last}, {first_initial}, "
+                           "{last_initial}; the login is written in lower-case ASCII (accents, apostrophes and "
+                           "spaces dropped).", examples=["{first}.{last}"])
+    upn_suffix: Text | None = Field(None, description="Domain of the login name (login@suffix); no "
+                                    "userPrincipalName is set when left out.", examples=["exemple.example"])
+    mail: Text | None = Field(None, description="Mail address rule, with the login rule's {names} and {login}.",
+                              examples=["{first}.{last}@exemple.example"])
+    attributes: dict[str, str] = Field(default_factory=dict, description="Other attributes set on the account "
+                                       "(name → value).",
+                                       examples=[{"department": "Service social", "company": "CPAS d'Exemple"}])
+    must_change_password: bool = Field(False, description="The person must choose a new password at first logon.",
+                                       examples=[True])
+    home_directory: Text | None = Field(None, description="Home folder (UNC path), with the login rule's {names} "
+                                        "and {login}.", examples=["\\\\srv-fichiers\\home$\\{login}"])
+    home_drive: str | None = Field(None, pattern=r"^[A-Za-z]:$", description="Drive letter the home folder is "
+                                   "mapped to.", examples=["H:"])
+    profile_path: Text | None = Field(None, description="Roaming profile folder (UNC path), with {login}.",
+                                      examples=["\\\\srv-fichiers\\profils$\\{login}"])
+    expires_after: str | None = Field(None, description="Temporary staff: the account expires this long after it "
+                                      "is created (a duration: 90d, 26w); never when left out.", examples=["90d"])
+    description: Text | None = Field(None, description="Description written on each account.",
+                                     examples=["Travailleur social"])
 
     _check_expiry = field_validator("expires_after", mode="before")(lambda cls, v: _duration(v))
 
@@ -409,15 +501,18 @@ class AccountTemplate(Strict):
 class Accounts(Strict):
     """Account templates of the entity."""
 
-    templates: dict[Name, AccountTemplate] = Field(default_factory=dict)
+    templates: dict[Name, AccountTemplate] = Field(default_factory=dict, description="Templates by name (`itref "
+                                                   "ad user create --template ENTITY/NAME`).")
 
 
 class Drill(Strict):
     """Restore drill settings."""
 
-    files: list[str] = Field(default_factory=list, description="Files always restored.")
-    random: int = Field(0, ge=0, description="How many random files to restore as well.")
-    every: str = Field("90d", description="Warn when the last successful drill is older.")
+    files: list[Text] = Field(default_factory=list, description="Files restored at every drill (paths as they "
+                              "are in the backup).", examples=[["/srv/partages/cpas/procedures.odt"]])
+    random: int = Field(0, ge=0, description="How many files chosen at random are restored as well.", examples=[5])
+    every: str = Field("90d", description="Warn when the last successful drill is older than this (a duration).",
+                       examples=["60d"])
 
     _check_every = field_validator("every", mode="before")(lambda cls, v: _duration(v))
 
@@ -436,28 +531,45 @@ BackupKindName = Literal[_BACKUP_KINDS]  # type: ignore[valid-type]
 class Backup(Strict):
     """One backup to check."""
 
-    name: Name
+    name: Name = Field(description="How this backup is called (in findings, the pack and `itref backup check "
+                       "NAME`).", examples=["nas-restic"])
     kind: BackupKindName = Field(description="What makes the backup: " + ", ".join(_BACKUP_KINDS) + " (the backup "
-                                 "kinds registered, plugins included).")
-    host: Name | None = Field(None, description="Where the check runs (this machine by default).")
-    description: str | None = None
-    repository: str | None = Field(None, description="restic/borg repository (path or URL).")
-    password: SecretRef | None = None
-    path: str | None = Field(None, description="files: directory where the dumps are dropped.")
-    pattern: str | None = Field(None, description="files: file name pattern, e.g. '*.sql.gz'.")
-    job: str | None = Field(None, description="veeam: job name (all jobs by default).")
-    max_age: str | None = None
-    min_size: str | None = None
-    size_change: str | None = Field(None, pattern=r"^±?\+?\d+(\.\d+)?%$", description="e.g. ±30%.")
-    expected_hostname: str | None = None
-    expected_paths: list[str] = Field(default_factory=list)
-    verify_schedule: str | None = Field(None, description="Cron schedule of `itref backup verify` for this backup.")
+                                 "kinds registered, plugins included).", examples=["restic"])
+    host: Name | None = Field(None, description="Where the check runs (this machine by default).",
+                              examples=["srv-fichiers"])
+    description: Text | None = Field(None, description="What is backed up, where to, and when.",
+                                     examples=["The CPAS shares, every night at 1:00, to the NAS"])
+    repository: Text | None = Field(None, description="restic/borg repository (path or URL); required for them.",
+                                    examples=["/mnt/nas/restic/cpas"])
+    password: SecretRef | None = Field(None, description="restic/borg: the repository's password, as a reference.",
+                                       examples=[{"secret": "restic-nas"}])
+    path: Text | None = Field(None, description="files: directory where the dumps are dropped; required for it.",
+                              examples=["/srv/dumps"])
+    pattern: Text | None = Field(None, description="files: which files count, as a file name pattern.",
+                                 examples=["*.sql.gz"])
+    job: Text | None = Field(None, description="veeam: job name (all jobs by default).",
+                             examples=["Sauvegarde serveurs"])
+    max_age: str | None = Field(None, description="Critical when the newest backup is older than this (a "
+                                "duration: 26h, 2d); age is not judged when left out.", examples=["26h"])
+    min_size: str | None = Field(None, description="Critical when the newest backup is smaller than this (a size: "
+                                 "500KB, 1MB, 2GiB); size is not judged when left out.", examples=["1MB"])
+    size_change: str | None = Field(None, pattern=r"^±?\+?\d+(\.\d+)?%$", description="Warn when the size "
+                                    "changes by more than this since the previous check (a percentage).",
+                                    examples=["±30%"])
+    expected_hostname: Text | None = Field(None, description="restic/borg: warn when the newest snapshot was made "
+                                           "by another machine than this one.", examples=["srv-fichiers"])
+    expected_paths: list[Text] = Field(default_factory=list, description="restic/borg: warn when the newest "
+                                       "snapshot lacks one of these folders.", examples=[["/srv/partages"]])
+    verify_schedule: str | None = Field(None, description="Cron schedule of `itref backup verify` for this backup "
+                                        "(`itref schedule install`); by hand only when left out.",
+                                        examples=["0 3 * * 0"])
     read_data_subset: str = Field("5%", pattern=r"^(\d+(\.\d+)?%|\d+/\d+)$",
-                                  description="restic: share of the data read back by verify (e.g. 5%, 1/10).")
-    drill: Drill | None = None
+                                  description="restic: share of the data read back by verify (e.g. 5%, 1/10).",
+                                  examples=["1/10"])
+    drill: Drill | None = Field(None, description="Restore drills (`itref backup drill`): which files, how often.")
     recheck_after: str = Field("24h", description="restic/borg on a path: how long the evidence of a repository "
                                "whose files have not changed is reused without opening it again (0s: open it on "
-                               "every check).")
+                               "every check).", examples=["12h"])
 
     _check_age = field_validator("max_age", "recheck_after", mode="before")(lambda cls, v: _duration(v))
     _check_size = field_validator("min_size", mode="before")(lambda cls, v: _size(v))
@@ -475,18 +587,21 @@ class Endpoint(Strict):
     """A TLS service whose certificate expiry is watched."""
 
     url: str = Field(pattern=r"^(https|ldaps|smtp|rdp|tls)://[^/\s]+(:\d+)?/?$",
-                     description="https://host[:port], ldaps://, smtp:// (STARTTLS), rdp:// or tls://host:port.")
-    name: str | None = Field(None, description="How people call it, e.g. 'webmail'.")
-    warn_days: int = Field(30, ge=0, description="Warn when the certificate expires within this many days.")
-    critical_days: int = Field(7, ge=0, description="Critical when it expires within this many days.")
+                     description="https://host[:port], ldaps://, smtp:// (STARTTLS), rdp:// or tls://host:port.",
+                     examples=["https://webmail.exemple.example"])
+    name: Text | None = Field(None, description="How people call it.", examples=["webmail"])
+    warn_days: int = Field(30, ge=0, description="Warn when the certificate expires within this many days.",
+                           examples=[45])
+    critical_days: int = Field(7, ge=0, description="Critical when it expires within this many days.",
+                               examples=[10])
 
 
 class PortCheck(Strict):
     """A TCP port that must answer."""
 
-    host: str = Field(description="Name or address.")
-    port: int = Field(ge=1, le=65535)
-    name: str | None = None
+    host: Text = Field(description="DNS name or IP address.", examples=["srv-fichiers.exemple.example"])
+    port: int = Field(ge=1, le=65535, description="TCP port number.", examples=[445])
+    name: Text | None = Field(None, description="How people call the service.", examples=["file shares (SMB)"])
 
 
 ThresholdMap = dict[str, dict[str, Any]]
@@ -495,14 +610,21 @@ ThresholdMap = dict[str, dict[str, Any]]
 class Audits(Strict):
     """Audit settings of the entity: thresholds per entity, tag and host; network endpoints to watch."""
 
-    schedule: str | None = Field(None, description="Cron schedule of the unattended audit of this entity.")
-    skip: list[str] = Field(default_factory=list, description="Check ids or globs not run for this entity.")
-    thresholds: ThresholdMap = Field(default_factory=dict, description="check id → settings, for the entity.")
-    tags: dict[Name, ThresholdMap] = Field(default_factory=dict, description="tag → check id → settings.")
-    hosts: dict[Name, ThresholdMap] = Field(default_factory=dict, description="host → check id → settings.")
+    schedule: str | None = Field(None, description="Cron schedule of the unattended audit of this entity "
+                                 "(`itref schedule install`); by hand only when left out.", examples=["0 6 * * *"])
+    skip: list[Text] = Field(default_factory=list, description="Check ids or globs not run for this entity.",
+                             examples=[["linux.updates"]])
+    thresholds: ThresholdMap = Field(default_factory=dict, description="check id → settings, for the entity's "
+                                     "hosts (docs/checks.md lists each check's settings).",
+                                     examples=[{"linux.disk.free": {"warning": 85, "critical": 95}}])
+    tags: dict[Name, ThresholdMap] = Field(default_factory=dict, description="tag → check id → settings, for the "
+                                           "hosts with that tag.", examples=[{"linux": {"linux.load": {"warning": 2}}}])
+    hosts: dict[Name, ThresholdMap] = Field(default_factory=dict, description="host → check id → settings, for one "
+                                            "host.", examples=[{"srv-fichiers": {"linux.disk.free": {"critical": 97}}}])
     endpoints: list[Endpoint] = Field(default_factory=list, description="TLS certificates to watch.")
     ports: list[PortCheck] = Field(default_factory=list, description="TCP ports that must answer.")
-    dns: list[str] = Field(default_factory=list, description="Names that must resolve.")
+    dns: list[Text] = Field(default_factory=list, description="Names that must resolve.",
+                            examples=[["webmail.exemple.example"]])
 
     _check_schedule = field_validator("schedule", mode="before")(lambda cls, v: _schedule(v))
 
@@ -510,17 +632,20 @@ class Audits(Strict):
 class Handover(Strict):
     """What the referent wants a successor to know."""
 
-    notes: list[str] = Field(default_factory=list, description="Free-text notes, one per item.")
+    notes: list[Text] = Field(default_factory=list, description="Free-text notes, one per item.",
+                              examples=[["The file server's RAID controller beeps once at boot; it is harmless."]])
 
 
 class Playbook(Strict):
     """`playbooks/<entity>.yaml`: everything one entity needs."""
 
-    entity: Name = Field(description="The entity (from the inventory) this playbook is for.")
-    title: str | None = None
+    entity: Name = Field(description="The entity (from the inventory) this playbook is for.", examples=["cpas"])
+    title: Text | None = Field(None, description="A title for the playbook, shown in the handover pack.",
+                               examples=["What the CPAS needs from IT"])
     contacts: list[Contact] = Field(default_factory=list, description="Extra contacts (suppliers, helpdesk).")
-    routines: dict[Name, Routine] = Field(default_factory=dict)
-    accounts: Accounts = Field(default_factory=Accounts)
-    backups: list[Backup] = Field(default_factory=list)
-    audits: Audits = Field(default_factory=Audits)
-    handover: Handover = Field(default_factory=Handover)
+    routines: dict[Name, Routine] = Field(default_factory=dict, description="Its routines, by name (`itref "
+                                          "playbook run ENTITY/NAME`).")
+    accounts: Accounts = Field(default_factory=Accounts, description="How its Active Directory accounts are made.")
+    backups: list[Backup] = Field(default_factory=list, description="Its backups, checked by `itref backup check`.")
+    audits: Audits = Field(default_factory=Audits, description="Its audit settings.")
+    handover: Handover = Field(default_factory=Handover, description="What a successor must know.")

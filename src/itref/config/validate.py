@@ -35,7 +35,9 @@ def validate(model: type[BaseModel], doc: Document) -> tuple[BaseModel | None, l
     except ValidationError as exc:
         issues: list[ConfigIssue] = []
         seen: set[tuple[int, int, str]] = set()
-        for err in exc.errors(include_input=True, include_url=False):
+        errors = exc.errors(include_input=True, include_url=False)
+        # an empty text where a union also allows a list or a mapping: "must not be empty" is the one to say
+        for err in sorted(errors, key=lambda e: e["type"] != "string_too_short"):
             issue = _to_issue(model, doc, err)
             if (issue.line, issue.column, issue.where) not in seen:  # one line per place (unions repeat)
                 seen.add((issue.line, issue.column, issue.where))
@@ -75,6 +77,11 @@ def _to_issue(model: type[BaseModel], doc: Document, err: Any) -> ConfigIssue:
         return doc.issue(loc, message, at_key=True)
     if kind == "missing":
         return doc.issue(loc, _("required key '{key}' is missing").format(key=key), at_key=True)
+    if kind == "string_too_short" and ctx.get("min_length") == 1:  # a Text: '' is not "left out"
+        field = _field_at(model, model_loc[:-1] if model_loc[-1:] == ("constrained-str",) else model_loc)
+        if field is not None and not field.is_required():
+            return doc.issue(loc, _("must not be empty: write a value, or leave the key out"))
+        return doc.issue(loc, _("must not be empty"))
     return doc.issue(loc, _message(kind, ctx, value, err.get("msg", "")), at_key=key == "[key]")
 
 
@@ -139,6 +146,22 @@ def _kinds_having(model: type[BaseModel], loc: Loc, key: str) -> list[str]:
         if tag and inner is not None and key in inner.model_fields:
             found.append(str(tag)[1:-1])
     return found
+
+
+def _field_at(model: type[BaseModel], loc: Loc) -> Any:
+    """Return the field (pydantic FieldInfo) a value at ``loc`` is the value of, or None for an item of a list or a
+    mapping."""
+    if not loc or not isinstance(loc[-1], str):
+        return None
+    current: Any = model
+    for step in loc[:-1]:
+        current = _step_into(current, step)
+        if current is None:
+            return None
+    found = _model_in(current)
+    if found is None:
+        return None
+    return next((f for name, f in found.model_fields.items() if loc[-1] in (name, f.alias)), None)
 
 
 def fields_at(model: type[BaseModel], loc: Loc) -> list[str]:

@@ -20,7 +20,7 @@ class KeepassRef(Strict):
     """A value kept in a KeePass database (.kdbx)."""
 
     database: Text = Field(description="Path of the .kdbx file.", examples=["/srv/it/coffre.kdbx"])
-    entry: Text = Field(description="Entry path inside the database.", examples=["Backups/restic-nas"])
+    entry: Text = Field(description="Entry path inside the database.", examples=["Serveurs/ssh-itref"])
     keyfile: Text | None = Field(None, description="Key file that opens the database (usable from cron).",
                                  examples=["/root/.config/itref/coffre.key"])
     password: SecretRef | None = Field(None, description="Master password, as a reference (env, file, prompt).",
@@ -38,12 +38,13 @@ class SecretRef(Strict):
     env: Text | None = Field(None, description="Environment variable holding the value.",
                              examples=["ITREF_AD_PASSWORD"])
     file: Text | None = Field(None, description="File holding the value (must not be readable by group "
-                              "or others); a trailing newline is ignored.", examples=["/root/.config/itref/ad.pw"])
+                              "or others); a trailing newline is ignored.",
+                              examples=["/root/.config/itref/restic-nas.pw"])
     keepass: KeepassRef | None = Field(None, description="Entry of a KeePass database.",
                                        examples=[{"database": "/srv/it/coffre.kdbx", "entry": "AD/svc-itref",
                                                   "keyfile": "/root/.config/itref/coffre.key"}])
-    prompt: str | bool | None = Field(None, description="Ask on the terminal (interactive runs only); "
-                                      "the text is the question.", examples=["Password of svc-itref"])
+    prompt: Text | bool | None = Field(None, description="Ask on the terminal (interactive runs only); "
+                                       "the text is the question.", examples=["Password of svc-itref"])
 
     @model_validator(mode="before")
     @classmethod
