@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 
 from itref.core.status import ExitStatus
+from tests.backup.conftest import restore_tested
 from tests.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
 
 pytestmark = pytest.mark.peer
@@ -53,12 +54,13 @@ def test_fresh_stale_and_borg_are_ok_critical_ok(lab, tmp_path, cli) -> None:
     b = lab.borg_repo("b-fresh", src)
     inv = project(tmp_path, [restic("nas-restic", fresh, size_change="±50%"), restic("old-restic", stale),
                              borg("borg-nas", b)])
+    restore_tested("cpas", "nas-restic", "old-restic", "borg-nas")
     result = cli("-i", str(inv), "-f", "json", "backup", "check")
     found = by_name(result)
     assert result.rc == ExitStatus.CHECK_CRITICAL, result.all
     assert [found[n]["severity"] for n in ("nas-restic", "old-restic", "borg-nas")] == ["ok", "critical", "ok"]
     assert "last backup 3 days ago (max 26h)" in found["old-restic"]["message"]
-    assert found["old-restic"]["message"].startswith("CPAS — restic localhost:")
+    assert found["old-restic"]["message"].startswith("old-restic — CPAS, restic localhost:")  # its name first
     assert found["nas-restic"]["evidence"]["snapshot"] and found["nas-restic"]["evidence"]["size"] > 0
     assert found["borg-nas"]["evidence"]["files"] == 20 and found["borg-nas"]["evidence"]["hostname"]
     table = cli("-i", str(inv), "backup", "check")
@@ -165,6 +167,7 @@ def test_file_drops_age_min_size_and_size_drift(tmp_path, cli) -> None:
     backups = [{"name": "sql-dumps", "kind": "files", "path": str(dumps), "pattern": "*.sql.gz", "max_age": "26h",
                 "min_size": "1MB", "size_change": "±30%"}]
     inv = project(tmp_path, backups)
+    restore_tested("cpas", "sql-dumps")
     first = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["sql-dumps"]
     assert first["severity"] == "ok" and first["evidence"]["size"] == 2_000_000
     (dumps / "cpas-2026-11-27.sql.gz").write_bytes(b"x" * 1_200_000)  # -40% but above the minimum
@@ -223,7 +226,10 @@ def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli, m
     inv = project(tmp_path, [restic("drilled", repo, drill={"files": [target], "random": 2, "every": "90d"}),
                              borg("borg-drilled", b, drill={"files": [target], "random": 1})])
     before = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
-    assert before["drilled"]["severity"] == "warning" and "no successful restore test" in before["drilled"]["message"]
+    assert before["drilled"]["severity"] == "warning" and "never restore-tested (policy: every 90 days)" in \
+        before["drilled"]["message"]
+    assert "itref backup drill --entity cpas drilled" in before["drilled"]["fix"]  # no drill routine: the command
+    assert "policy: every 92 days" in before["borg-drilled"]["message"]  # drill.every left out: the default
     ok = cli("-i", str(inv), "-f", "json", "backup", "drill")
     results = {r["backup"]: r for r in json.loads(ok.out)}
     assert ok.rc == 0, ok.all

@@ -29,6 +29,8 @@ CREATE TABLE IF NOT EXISTS drills (
   time TEXT NOT NULL, backup TEXT NOT NULL, entity TEXT NOT NULL, ok INTEGER NOT NULL, files TEXT, detail TEXT);
 """
 CACHE_COLUMNS = {"fingerprint": "TEXT", "config": "TEXT", "opened": "TEXT", "facts": "TEXT"}
+STATUS_COLUMN = {"status": "TEXT"}
+"""Added to ``verifies`` and ``drills``: ok, warning (nothing proved: not a pass) or failed (older rows: NULL)."""
 """Columns added for the repository fingerprint cache (older databases get them on first use): the repository's
 fingerprint and configuration key when it was read, when the tool really read it, and the facts found."""
 
@@ -77,7 +79,8 @@ class History:
 
     @contextmanager
     def _open(self) -> Iterator[sqlite3.Connection]:
-        with open_state_db(self.path, SCHEMA, added_columns={"checks": CACHE_COLUMNS}) as db:
+        with open_state_db(self.path, SCHEMA, added_columns={"checks": CACHE_COLUMNS, "verifies": STATUS_COLUMN,
+                                                                 "drills": STATUS_COLUMN}) as db:
             yield db
 
     @contextmanager
@@ -140,16 +143,19 @@ class History:
             return None
         return Previous(row[0], datetime.fromisoformat(row[1]) if row[1] else None, row[2])
 
-    def record_verify(self, entity: str, backup: str, ok: bool, detail: str) -> None:
-        """Store one integrity check."""
+    def record_verify(self, entity: str, backup: str, ok: bool, detail: str, *, status: str | None = None) -> None:
+        """Store one integrity check (``status``: ok, warning or failed; from ``ok`` when not given)."""
         with self._db() as db:
-            db.execute("INSERT INTO verifies VALUES (?,?,?,?,?)", (_now(), backup, entity, int(ok), detail))
+            db.execute("INSERT INTO verifies (time, backup, entity, ok, detail, status) VALUES (?,?,?,?,?,?)",
+                       (_now(), backup, entity, int(ok), detail, status or ("ok" if ok else "failed")))
 
-    def record_drill(self, entity: str, backup: str, ok: bool, files: list[str], detail: str) -> None:
-        """Store one restore drill."""
+    def record_drill(self, entity: str, backup: str, ok: bool, files: list[str], detail: str, *,
+                     status: str | None = None) -> None:
+        """Store one restore drill (``status``: ok, warning or failed; from ``ok`` when not given)."""
         with self._db() as db:
-            db.execute("INSERT INTO drills VALUES (?,?,?,?,?,?)",
-                       (_now(), backup, entity, int(ok), "\n".join(files), detail))
+            db.execute("INSERT INTO drills (time, backup, entity, ok, files, detail, status) VALUES (?,?,?,?,?,?,?)",
+                       (_now(), backup, entity, int(ok), "\n".join(files), detail,
+                        status or ("ok" if ok else "failed")))
 
     def last_success(self, table: str, entity: str, backup: str) -> datetime | None:
         """Return when the last successful verify or drill (``table``) of a backup happened."""
@@ -158,6 +164,17 @@ class History:
             row = db.execute(f"SELECT max(time) FROM {table} WHERE entity=? AND backup=? AND ok=1",
                              (entity, backup)).fetchone()
         return datetime.fromisoformat(row[0]) if row and row[0] else None
+
+    def unresolved_failure(self, table: str, entity: str, backup: str) -> tuple[datetime, str] | None:
+        """Return (time, detail) of the last failed verify or drill (``table``) of a backup when none passed since,
+        else None (a warning, which tested nothing, neither clears nor makes a failure)."""
+        assert table in ("verifies", "drills")
+        with self._db() as db:
+            row = db.execute(
+                f"SELECT time, detail FROM {table} WHERE entity=? AND backup=? AND (status='failed' OR (status IS "
+                f"NULL AND ok=0)) AND time >= coalesce((SELECT max(time) FROM {table} WHERE entity=? AND backup=? "
+                "AND ok=1), '') ORDER BY time DESC, rowid DESC LIMIT 1", (entity, backup, entity, backup)).fetchone()
+        return (datetime.fromisoformat(row[0]), row[1] or "") if row else None
 
     def last(self, table: str, entity: str, backup: str) -> tuple[datetime, bool, str] | None:
         """Return (time, ok, detail) of the last verify or drill, successful or not."""

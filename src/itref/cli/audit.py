@@ -82,10 +82,13 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
         if not (quiet and all_ok):
             view = table(report, failing_only=quiet)
             if output is not None:
+                import io
+
                 from rich.console import Console
 
-                with output.open("w", encoding="utf-8") as fh:
-                    Console(file=fh, width=120, no_color=True).print(view)
+                buffer = io.StringIO()
+                Console(file=buffer, width=120, no_color=True).print(view)
+                _write_report(output, buffer.getvalue())
             else:
                 st.out.print(view)
     else:
@@ -93,7 +96,7 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
 
         text = renderer(fmt)(report)
         if output is not None:
-            output.write_text(text, encoding="utf-8")
+            _write_report(output, text)
             if not quiet:
                 st.err.print(_("Report written to {path}").format(path=output), markup=False)
         elif not (quiet and all_ok):
@@ -102,6 +105,19 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
         return {Severity.OK: 0, Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2,
                 Severity.UNKNOWN: 3}[report.worst]  # type: ignore[return-value]
     return exit_status(report.worst)
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Write a report file owner-only (mode 0600: it lists people's accounts). Raises UsageError when it cannot be
+    written (no such folder, no permission, full disk)."""
+    from itref.core.errors import UsageError
+    from itref.core.files import write_private
+
+    try:
+        write_private(path, text)
+    except OSError as exc:
+        raise UsageError(_("cannot write the report to {path}: {reason}").format(
+            path=path, reason=exc.strerror or exc)) from None
 
 
 @app.command()

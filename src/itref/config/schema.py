@@ -454,7 +454,8 @@ class Drill(Strict):
 
     files: list[str] = Field(default_factory=list, description="Files always restored.")
     random: int = Field(0, ge=0, description="How many random files to restore as well.")
-    every: str = Field("90d", description="Warn when the last successful drill is older.")
+    every: str = Field("92d", description="Warn when the last successful drill is older (92 days, also when "
+                       "`drill:` is left out).")
 
     _check_every = field_validator("every", mode="before")(lambda cls, v: _duration(v))
 

@@ -81,3 +81,9 @@ class CommandTimeout(ItrefError):
     """A command did not finish within its timeout and was stopped."""
 
     status = ExitStatus.FAILURE
+
+
+class NothingToTest(ItrefError):
+    """A verify or restore drill was asked of a selection that holds nothing itref can test: that is not a pass."""
+
+    status = ExitStatus.CHECK_UNKNOWN
