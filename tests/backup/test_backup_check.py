@@ -189,6 +189,7 @@ def test_verify_catches_a_corrupted_repository(lab, tmp_path, cli) -> None:
     pack = max((broken / "data").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
     data = bytearray(pack.read_bytes())
     data[len(data) // 2] ^= 0xFF
+    original = pack.read_bytes()
     pack.chmod(0o600)
     pack.write_bytes(bytes(data))
     b_broken = lab.borg_repo("b-broken", src)
@@ -205,6 +206,18 @@ def test_verify_catches_a_corrupted_repository(lab, tmp_path, cli) -> None:
     assert result.rc == ExitStatus.CHECK_CRITICAL
     journal = json.loads(cli("journal", "-f", "json").out)
     assert sorted(r["outcome"] for r in journal if r["action"] == "backup verify") == ["failed", "failed", "ok"]
+    # The failed verify stays visible in every later check, until a verify passes.
+    restore_tested("cpas", "sound", "broken", "borg-broken")
+    checked = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
+    assert checked["broken"]["severity"] == "critical", checked["broken"]
+    assert "the last integrity check (0 minutes ago) failed:" in checked["broken"]["message"]
+    assert "itref backup verify broken" in checked["broken"]["fix"] and checked["sound"]["severity"] == "ok"
+    pack.write_bytes(original)  # repaired
+    assert cli("-i", str(inv), "backup", "verify", "broken").rc == ExitStatus.SUCCESS
+    assert by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["broken"]["severity"] == "ok"
+    journal = json.loads(cli("journal", "-f", "json").out)
+    assert {r["target"] for r in journal if r["action"] == "backup check"} == {
+        f"localhost:{sound}", f"localhost:{broken}", f"localhost:{b_broken}"}  # backup check is journaled
 
 
 def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli, monkeypatch) -> None:
@@ -246,3 +259,10 @@ def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli, m
     result = json.loads(bad.out)[0]
     assert bad.rc == ExitStatus.CHECK_CRITICAL and not result["ok"] and result["mismatched"] == [target]
     assert drawn and not [t for t in drawn if Path(f"/tmp/itref-drill-{t}").exists()]  # each restore removed
+    # A drill that could compare nothing (the source is gone) restored files but proved nothing: not a pass.
+    Path(target).unlink()
+    blind = cli("-i", str(inv), "-f", "json", "backup", "drill", "drilled", "--random", "0")
+    result = json.loads(blind.out)[0]
+    assert blind.rc == ExitStatus.CHECK_WARNING and result["status"] == "warning" and not result["ok"], result
+    assert "1 file restored, but it could not be compared with its source" in result["detail"]
+    assert "[WARNING]" in cli("-i", str(inv), "backup", "drill", "drilled", "--random", "0").out

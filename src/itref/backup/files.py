@@ -211,7 +211,7 @@ kind_of() {
     425a68*) echo bzip2 ;;
     fd377a585a*) echo xz ;;
     504b0304*|504b0506*) echo zip ;;
-    50474d4450*) echo pgdump ;;
+    5047444d50*) echo pgdump ;;
     *) if [ "$(dd if="$1" bs=1 skip=257 count=5 2>/dev/null)" = ustar ]; then echo tar
        elif [ "$(head -c 65536 -- "$1" | tr -dc '\000' | wc -c)" -eq 0 ]; then echo text
        else echo unknown; fi ;;
