@@ -123,21 +123,32 @@ def _write_report(path: Path, text: str) -> None:
 @app.command()
 def explain(ctx: typer.Context,
             check_id: Annotated[str, typer.Argument(metavar="CHECK", autocompletion=complete.checks)]) -> ExitStatus:
-    """Explain a check: what it looks at, why it matters, how to fix it, its thresholds."""
+    """Explain a check, or the id a finding carries: why it matters, how it is measured, what to do, the commands."""
     st = state(ctx)
     from rich.text import Text
 
-    from itref.audit.registry import get
+    from itref.audit.registry import all_checks, explain
 
-    check = get(check_id)
+    topic = explain(check_id)
+    checks = {c.id: c for c in all_checks()}
+    check = checks.get(topic.id) or checks.get(topic.family or "")
     out = Text()
-    out.append(f"{check.id} — {check.title}\n", style="bold")
-    out.append(_("Why it matters: ") + check.why + "\n")
-    out.append(_("What to do: ") + check.fix + "\n")
-    out.append(_("Runs on: ") + ", ".join(check.platforms()) + "\n")
-    if check.thresholds:
-        out.append(_("Thresholds (change them in a playbook under audits.thresholds): ")
-                   + ", ".join(f"{k}={v}" for k, v in check.thresholds.items()) + "\n")
+    out.append(f"{topic.id} — {topic.title}\n", style="bold")
+    out.append(_("Why it matters: ") + topic.why + "\n")
+    out.append(_("How it is measured: ") + topic.how + "\n")
+    out.append(_("What to do: ") + topic.fix + "\n")
+    if topic.commands:
+        out.append(_("Commands:") + "\n")
+        for command in topic.commands:
+            out.append(f"  {command}\n")
+    if topic.family:
+        out.append(_("Found by the audit check '{check}' (itref audit --checks {check}).").format(check=topic.family)
+                   + "\n")
+    if check is not None:
+        out.append(_("Runs on: ") + ", ".join(check.platforms()) + "\n")
+        if check.thresholds:
+            out.append(_("Thresholds (change them in a playbook under audits.thresholds): ")
+                       + ", ".join(f"{k}={v}" for k, v in check.thresholds.items()) + "\n")
     st.out.print(out)
     return ExitStatus.SUCCESS
 

@@ -110,7 +110,7 @@ class TerminalUI:
         line = Text(f"  {ICONS[outcome]} {outcome_word(outcome)}", style=STYLES[outcome])
         if summary:
             line.append(f" — {summary}", style="default")
-        self.console.print(line)
+        self.console.print(line, soft_wrap=True)
         if record.status == "failed":
             if if_fails:
                 self.console.print(Text("  " + _("If it fails: ") + if_fails, style="yellow"))
@@ -131,12 +131,12 @@ class TerminalUI:
         self.console.print(Text("\n" + _("Routine {target}: {done} done, {skipped} skipped, {waiting} waiting, "
                                          "{failed} failed (of {total} steps).").format(
             target=state.target, done=len(done), skipped=len(skipped), waiting=len(waiting), failed=len(failed),
-            total=total), style="bold"))
+            total=total), style="bold"), soft_wrap=True)
         for label, numbers in ((_("With warnings"), warned), (_("Skipped"), skipped), (_("Waiting"), waiting),
                                (_("Failed"), failed)):
             if numbers:
                 self.console.print(Text("  " + _("{what}: steps {numbers}").format(
-                    what=label, numbers=", ".join(str(n) for n in numbers))))
+                    what=label, numbers=", ".join(str(n) for n in numbers))), soft_wrap=True)
         if not state.finished:
             nxt = _("Next: continue at step {n} with 'itref playbook resume {id} --guided'.").format(
                 n=state.next_step, id=state.run_id)
@@ -147,7 +147,8 @@ class TerminalUI:
             nxt = _("Next: look at the warnings above; each one says what to do.")
         else:
             nxt = _("Next: nothing; every step is done.")
-        self.console.print(Text(nxt, style="yellow" if (failed or warned or not state.finished) else "green"))
+        self.console.print(Text(nxt, style="yellow" if (failed or warned or not state.finished) else "green"),
+                           soft_wrap=True)
 
     def show_preview(self, step: FlatStep, total: int, preview: str) -> None:
         """Dry run: the step, why, and what it would do."""

@@ -242,7 +242,9 @@ def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any],
         return _("copy {src} to {dest} on {hosts}").format(src=step.copy_.src, dest=step.copy_.dest,
                                                           hosts=", ".join(h.name for h in hosts))
     if step.backup is not None:
-        return _("backup {action} of {names}").format(action=step.backup.action,
+        action = {"check": _("check"), "verify": _("integrity check"), "drill": _("restore test")}.get(
+            step.backup.action, step.backup.action)
+        return _("backup {action} of {names}").format(action=action,
                                                       names=", ".join(step.backup.names or [_("every backup")]))
     if step.audit is not None:
         return _("audit checks {checks}").format(checks=", ".join(step.audit.checks or ["*"]))
@@ -346,7 +348,8 @@ def _backup_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
     if step.action == "check":
         findings = check_backups(ctx, chosen)
         journal_checks(ctx, chosen, findings)
-        return _checked(fs, findings, ngettext("{n} backup checked", "{n} backups checked", len(findings)))
+        return _checked(fs, findings, ngettext("{n} backup checked", "{n} backups checked", len(findings)).format(
+            n=len(findings)))
     testing = [t for t in chosen if testable(t.backup, t.host)]
     if not testing:
         from itref.core.errors import NothingToTest
@@ -390,7 +393,7 @@ def _audit_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
         h.entity == entity for h in ctx.project.hosts)) else []
     report, _diff = audit(ctx, hosts, select_checks(step.checks))
     mine = [f for f in report.findings if f.entity in (entity, None)]
-    return _checked(fs, mine, ngettext("{n} finding", "{n} findings", len(mine)))
+    return _checked(fs, mine, ngettext("{n} finding", "{n} findings", len(mine)).format(n=len(mine)))
 
 
 def condition_holds(when: str | None, state: RunState, steps: list[FlatStep]) -> bool:
