@@ -205,7 +205,8 @@ def test_every_starter_routine_runs_against_the_lab(lab: Lab, routine: str) -> N
         assert rc == 0 and "restored and identical" in text, text
     if rc != 0:  # only an audit or backup check that finds the lab's planted problems may end with an error
         assert rc in (ExitStatus.FAILURE, ExitStatus.CHECK_WARNING, ExitStatus.CHECK_CRITICAL), text
-        assert ("FAILED" in text or "WARNING" in text) and ("audit" in routine or "backup" in routine), text
+        # only a step that checks (audit, backups) may find the lab's planted problems or warn (never drilled)
+        assert ("FAILED" in text or "WARNING" in text) and ("audit" in text or "backup" in text), text
     assert re.search(r"Routine \S+: \d+ done, \d+ skipped, \d+ waiting, \d+ failed", text), text  # the summary
     if routine.endswith("onboard-employee"):
         created = json.loads(lab.itref("-i", lab.inventory, "-f", "json", "ad", "user", "find",

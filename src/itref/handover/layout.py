@@ -434,7 +434,10 @@ def backup_subsection(number: str, b: BackupInfo, now: datetime) -> Subsection:
                                                                    else _("never")),)
     rows.append((_("Last restore drill"), drill))
     if b.drill_every:
-        plan = _("a restore drill every {every}").format(every=b.drill_every)
+        from itref.config.units import parse_duration
+        from itref.core.humanize import duration
+
+        plan = _("a restore drill every {every}").format(every=duration(parse_duration(b.drill_every)))
         if b.drill_files:
             plan += "; " + _("always restored: {files}").format(files=", ".join(b.drill_files))
         if b.drill_random:
