@@ -76,6 +76,17 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     return path
 
 
+@pytest.fixture(autouse=True)
+def language_kept():
+    """An in-process command that loads an inventory with ``language:`` switches the process's language (the rule:
+    --lang, ITREF_LANG, the inventory, the locale): each test starts in the language the previous one started in."""
+    from itref import i18n
+
+    saved = i18n._translation
+    yield
+    i18n._translation = saved
+
+
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str]):
     """Run itref in-process: ``cli("run", "--", "echo", "hi")`` returns a CliResult."""

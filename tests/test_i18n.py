@@ -208,11 +208,41 @@ EN_HELP = "Show this message and exit."
     (("--help",), {"ITREF_LANG": "en", "LANG": "fr_BE.UTF-8"}, "en"),
     (("audit", "--lang", "fr", "--help"), {}, "fr"),  # after the command name, like every global option
 ])
-def test_the_language_follows_lang_then_itref_lang_then_the_locale(args, env, lang) -> None:
-    result = itref(*args, **env)
+def test_the_language_follows_lang_then_itref_lang_then_the_locale(args, env, lang, tmp_path) -> None:
+    result = itref(*args, cwd=tmp_path, **env)  # a folder with no inventory.yaml: the inventory says nothing
     assert result.returncode == 0, result.stderr
     assert (FR_HELP if lang == "fr" else EN_HELP) in result.stdout
     assert (EN_HELP if lang == "fr" else FR_HELP) not in result.stdout
+
+
+@pytest.mark.parametrize(("inventory", "args", "env", "lang"), [
+    ("fr", (), {"LANG": "C.UTF-8"}, "fr"),  # the inventory beats the locale
+    ("en", (), {"LANG": "fr_BE.UTF-8"}, "en"),
+    ("fr", (), {"ITREF_LANG": "en"}, "en"),  # ITREF_LANG beats the inventory
+    ("en", ("--lang", "fr"), {"ITREF_LANG": "en"}, "fr"),  # --lang beats everything
+    ("fr", ("--lang=en",), {"LANG": "fr_BE.UTF-8"}, "en"),
+    (None, (), {"LANG": "fr_BE.UTF-8"}, "fr"),  # no language: in the inventory: the locale
+])
+def test_the_inventory_language_comes_after_lang_and_itref_lang_and_before_the_locale(inventory, args, env, lang,
+                                                                                        tmp_path) -> None:
+    inv = write_inventory(tmp_path / "site", language=inventory)
+    for where in (("-i", str(inv)), ()):  # named with -i, or found as ./inventory.yaml
+        result = itref(*args, *where, "--help", cwd=inv.parent, **env)
+        assert result.returncode == 0, result.stderr
+        assert (FR_HELP if lang == "fr" else EN_HELP) in result.stdout, (where, result.stdout)
+    shown = itref(*args, "-i", str(inv), "audit", "explain", "linux.disk.free", cwd=tmp_path, **env)
+    assert ("Pourquoi c'est important" if lang == "fr" else "Why it matters") in shown.stdout
+
+
+def test_an_inventory_the_quick_read_cannot_see_still_sets_the_language_once_loaded(tmp_path) -> None:
+    """A JSON inventory (YAML's flow style) has no 'language:' line; its language applies once it is loaded."""
+    import json
+
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(json.dumps({"version": 1, "organisation": "Test", "language": "fr", "entities": {
+        "commune": {"title": "Commune", "hosts": {"pc": {"connection": "local"}}}}}), encoding="utf-8")
+    result = itref("-i", str(inv), "inventory", "validate", cwd=tmp_path, LANG="C.UTF-8")
+    assert result.returncode == 0 and "valide" in result.stdout, result.stdout + result.stderr
 
 
 def test_an_unknown_language_is_a_usage_error() -> None:
@@ -343,8 +373,11 @@ def test_a_report_file_follows_the_inventory_language_unless_lang_says(tmp_path)
           "-o", str(out), ITREF_STATE_DIR=state)
     assert out.read_text(encoding="utf-8").startswith("# Audit of Commune d'Exemple")
     screen = itref("-i", str(inventory), "audit", "--checks", "linux.disk.*", "--format", "markdown",
-                   ITREF_STATE_DIR=state)  # on screen: the reader's own language
-    assert screen.stdout.startswith("# Audit of Commune d'Exemple")
+                   ITREF_STATE_DIR=state, LANG="en_GB.UTF-8")  # on screen too: the inventory's, before the locale
+    assert screen.stdout.startswith("# Audit de Commune d'Exemple")
+    chosen = itref("-i", str(inventory), "audit", "--checks", "linux.disk.*", "--format", "markdown",
+                   ITREF_STATE_DIR=state, ITREF_LANG="en")  # unless ITREF_LANG or --lang says otherwise
+    assert chosen.stdout.startswith("# Audit of Commune d'Exemple")
 
 
 # ------------------------------------------------------------------ the handover pack in both languages

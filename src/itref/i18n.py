@@ -6,11 +6,14 @@ is shown). Catalogues are ``itref/locale/<lang>/LC_MESSAGES/itref.po``, compiled
 when the package is built (see ``docs/translating.md``); a text missing from the catalogue is shown
 in English, the source language.
 
-The language is, first to last: ``--lang`` (the command-line entry point calls :func:`set_language`
-before the commands are imported, because their help texts are translated on import), then
-``ITREF_LANG``, then the usual ``LANGUAGE``/``LC_ALL``/``LC_MESSAGES``/``LANG`` (``fr_BE.UTF-8`` gives
-French). The inventory's ``language:`` is the default of documents meant for others (report files,
-notifications, the handover pack): see :func:`document_language` and :func:`use_language`.
+The language is, first to last: ``--lang``, then ``ITREF_LANG``, then the inventory's ``language:``, then the
+usual ``LANGUAGE``/``LC_ALL``/``LC_MESSAGES``/``LANG`` (``fr_BE.UTF-8`` gives French). The command-line entry
+point calls :func:`set_language` before the commands are imported, because their help texts are translated on
+import: it reads ``--lang`` from the arguments and, when neither it nor ``ITREF_LANG`` is given, the
+``language:`` line of the inventory the command will use (:func:`peek_inventory_language`, a plain read of one
+line, no YAML parser). Once the inventory is really loaded, :func:`use_inventory_language` applies its language
+again (an inventory whose ``language:`` the quick read could not see). The same rule gives the language of
+documents meant for others (report files, notifications, the handover pack): see :func:`document_language`.
 
 Formatting follows the language in use, with the Belgian conventions in both languages: dates are
 ``28/11/2026`` and times ``14:05`` in French and in English; numbers have a decimal comma in French
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import gettext
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -62,6 +66,34 @@ def set_language(lang: str | None) -> None:
     if lang:
         os.environ["ITREF_LANG"] = lang
     _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=_languages(), fallback=True)
+
+
+def use_inventory_language(lang: str | None) -> bool:
+    """Show texts in the inventory's language ``lang`` from now on, unless ``--lang`` or ``ITREF_LANG`` chose one
+    (they come first); return True when the language changed. Unlike :func:`set_language`, ``ITREF_LANG`` is
+    left alone: the choice stays the inventory's, not the user's."""
+    global _translation
+    code = normalize(lang)
+    if code is None or explicit_language() is not None or code == language():
+        return False
+    _translation = gettext.translation(DOMAIN, LOCALE_DIR, languages=[code], fallback=True)
+    return True
+
+
+_LANGUAGE_LINE = re.compile(r"""^language:[ \t]*["']?([A-Za-z_-]+)["']?[ \t]*(?:#.*)?$""", re.M)
+
+
+def peek_inventory_language(path: str | os.PathLike[str]) -> str | None:
+    """Return the itref language of the top-level ``language:`` line of the inventory at ``path`` (``fr``,
+    ``en``), None when the file cannot be read or says nothing itref speaks. A plain read of at most 1 MB and one
+    regular expression: cheap enough for ``itref --help``."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            text = fh.read(1_000_000)
+    except OSError:
+        return None
+    m = _LANGUAGE_LINE.search(text)
+    return normalize(m.group(1)) if m else None
 
 
 def _get() -> gettext.NullTranslations:

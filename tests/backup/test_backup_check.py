@@ -16,6 +16,7 @@ import pytest
 
 from itref.core.status import ExitStatus
 from itref.lab.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
+from tests.backup.conftest import restore_tested
 
 pytestmark = pytest.mark.peer
 
@@ -53,12 +54,13 @@ def test_fresh_stale_and_borg_are_ok_critical_ok(lab, tmp_path, cli) -> None:
     b = lab.borg_repo("b-fresh", src)
     inv = project(tmp_path, [restic("nas-restic", fresh, size_change="±50%"), restic("old-restic", stale),
                              borg("borg-nas", b)])
+    restore_tested("cpas", "nas-restic", "old-restic", "borg-nas")
     result = cli("-i", str(inv), "-f", "json", "backup", "check")
     found = by_name(result)
     assert result.rc == ExitStatus.CHECK_CRITICAL, result.all
     assert [found[n]["severity"] for n in ("nas-restic", "old-restic", "borg-nas")] == ["ok", "critical", "ok"]
     assert "last backup 3 days ago (max 26h)" in found["old-restic"]["message"]
-    assert found["old-restic"]["message"].startswith("CPAS — restic localhost:")
+    assert found["old-restic"]["message"].startswith("old-restic — CPAS, restic localhost:")  # its name first
     assert found["nas-restic"]["evidence"]["snapshot"] and found["nas-restic"]["evidence"]["size"] > 0
     assert found["borg-nas"]["evidence"]["files"] == 20 and found["borg-nas"]["evidence"]["hostname"]
     table = cli("-i", str(inv), "backup", "check")
@@ -165,6 +167,7 @@ def test_file_drops_age_min_size_and_size_drift(tmp_path, cli) -> None:
     backups = [{"name": "sql-dumps", "kind": "files", "path": str(dumps), "pattern": "*.sql.gz", "max_age": "26h",
                 "min_size": "1MB", "size_change": "±30%"}]
     inv = project(tmp_path, backups)
+    restore_tested("cpas", "sql-dumps")
     first = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["sql-dumps"]
     assert first["severity"] == "ok" and first["evidence"]["size"] == 2_000_000
     (dumps / "cpas-2026-11-27.sql.gz").write_bytes(b"x" * 1_200_000)  # -40% but above the minimum
@@ -186,6 +189,7 @@ def test_verify_catches_a_corrupted_repository(lab, tmp_path, cli) -> None:
     pack = max((broken / "data").rglob("*"), key=lambda p: p.stat().st_size if p.is_file() else 0)
     data = bytearray(pack.read_bytes())
     data[len(data) // 2] ^= 0xFF
+    original = pack.read_bytes()
     pack.chmod(0o600)
     pack.write_bytes(bytes(data))
     b_broken = lab.borg_repo("b-broken", src)
@@ -202,6 +206,18 @@ def test_verify_catches_a_corrupted_repository(lab, tmp_path, cli) -> None:
     assert result.rc == ExitStatus.CHECK_CRITICAL
     journal = json.loads(cli("journal", "-f", "json").out)
     assert sorted(r["outcome"] for r in journal if r["action"] == "backup verify") == ["failed", "failed", "ok"]
+    # The failed verify stays visible in every later check, until a verify passes.
+    restore_tested("cpas", "sound", "broken", "borg-broken")
+    checked = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
+    assert checked["broken"]["severity"] == "critical", checked["broken"]
+    assert "the last integrity check (0 minutes ago) failed:" in checked["broken"]["message"]
+    assert "itref backup verify broken" in checked["broken"]["fix"] and checked["sound"]["severity"] == "ok"
+    pack.write_bytes(original)  # repaired
+    assert cli("-i", str(inv), "backup", "verify", "broken").rc == ExitStatus.SUCCESS
+    assert by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))["broken"]["severity"] == "ok"
+    journal = json.loads(cli("journal", "-f", "json").out)
+    assert {r["target"] for r in journal if r["action"] == "backup check"} == {
+        f"localhost:{sound}", f"localhost:{broken}", f"localhost:{b_broken}"}  # backup check is journaled
 
 
 def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli, monkeypatch) -> None:
@@ -223,7 +239,10 @@ def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli, m
     inv = project(tmp_path, [restic("drilled", repo, drill={"files": [target], "random": 2, "every": "90d"}),
                              borg("borg-drilled", b, drill={"files": [target], "random": 1})])
     before = by_name(cli("-i", str(inv), "-f", "json", "backup", "check"))
-    assert before["drilled"]["severity"] == "warning" and "no successful restore test" in before["drilled"]["message"]
+    assert before["drilled"]["severity"] == "warning" and "never restore-tested (policy: every 90 days)" in \
+        before["drilled"]["message"]
+    assert "itref backup drill --entity cpas drilled" in before["drilled"]["fix"]  # no drill routine: the command
+    assert "policy: every 92 days" in before["borg-drilled"]["message"]  # drill.every left out: the default
     ok = cli("-i", str(inv), "-f", "json", "backup", "drill")
     results = {r["backup"]: r for r in json.loads(ok.out)}
     assert ok.rc == 0, ok.all
@@ -240,3 +259,10 @@ def test_drill_records_evidence_and_detects_a_changed_file(lab, tmp_path, cli, m
     result = json.loads(bad.out)[0]
     assert bad.rc == ExitStatus.CHECK_CRITICAL and not result["ok"] and result["mismatched"] == [target]
     assert drawn and not [t for t in drawn if Path(f"/tmp/itref-drill-{t}").exists()]  # each restore removed
+    # A drill that could compare nothing (the source is gone) restored files but proved nothing: not a pass.
+    Path(target).unlink()
+    blind = cli("-i", str(inv), "-f", "json", "backup", "drill", "drilled", "--random", "0")
+    result = json.loads(blind.out)[0]
+    assert blind.rc == ExitStatus.CHECK_WARNING and result["status"] == "warning" and not result["ok"], result
+    assert "1 file restored, but it could not be compared with its source" in result["detail"]
+    assert "[WARNING]" in cli("-i", str(inv), "backup", "drill", "drilled", "--random", "0").out

@@ -16,6 +16,7 @@ from itref.lab.peers.repos import RESTIC_PASSWORD, RepoLab
 from itref.lab.peers.winrm_endpoint import CommandReply, WinRMEndpoint
 from itref.lab.peers.winrm_fixtures import FakeWindows
 from itref.lab.windows import wbadmin_output
+from tests.backup.conftest import restore_tested
 from tests.conftest import ssh_host_entry
 
 pytestmark = pytest.mark.peer
@@ -100,11 +101,12 @@ def test_restic_repository_checked_over_ssh(sshd, ssh_user, tmp_path_factory, tm
                             [{"name": "nas-restic", "kind": "restic", "host": "nas01", "repository": str(repo),
                               "password": {"secret": "restic-pw"}, "max_age": "26h",
                               "expected_hostname": "fileserver"}])
+        restore_tested("commune", "nas-restic")
         result = cli("-i", inv, "-f", "json", "backup", "check")
         finding = json.loads(result.out)[0]
         assert result.rc == 0, result.all
         assert finding["severity"] == "ok" and finding["host"] == "nas01"
-        assert finding["message"].startswith("Commune — restic nas01:")
+        assert finding["message"].startswith("nas-restic — Commune, restic nas01:")
         assert finding["evidence"]["hostname"] == "fileserver"
     finally:
         shutil.rmtree(lab.root, ignore_errors=True)

@@ -15,6 +15,7 @@ from itref.backup import restic as restic_kind
 from itref.backup.history import History
 from itref.core.status import ExitStatus
 from itref.lab.peers.repos import BORG_PASSPHRASE, RESTIC_PASSWORD, RepoLab
+from tests.backup.conftest import restore_tested
 from tests.backup.test_backup_check import borg as brg
 from tests.backup.test_backup_check import borg_lock_held, by_name, hold_foreign_restic_lock, project
 from tests.backup.test_backup_check import restic as rest
@@ -52,6 +53,7 @@ def test_unchanged_repositories_are_not_opened_and_fresh_opens_them(lab, tmp_pat
     src = lab.source("unchanged")
     inv = project(tmp_path, [rest("r", lab.restic_repo("c-r1", src), size_change="±50%"),
                              brg("b", lab.borg_repo("c-b1", src))])
+    restore_tested("cpas", "r", "b")
     rc, first = check(cli, inv)
     assert rc == ExitStatus.SUCCESS and first["r"]["evidence"]["reused"] is False
     assert first["b"]["evidence"]["reused"] is False and first["b"]["evidence"]["fingerprint"]
@@ -77,6 +79,7 @@ def test_new_snapshot_or_archive_reopens(lab, tmp_path, cli) -> None:
     r = lab.restic_repo("c-r2", src, age=timedelta(hours=2))
     b = lab.borg_repo("c-b2", src, age=timedelta(hours=2))
     inv = project(tmp_path, [rest("r", r), brg("b", b)])
+    restore_tested("cpas", "r", "b")
     _rc, first = check(cli, inv)
     lab.run("restic", "--repo", str(r), "backup", "--host", "fileserver", str(src), password=RESTIC_PASSWORD)
     lab.run("borg", "create", f"{b}::second", str(src), password=BORG_PASSPHRASE)
@@ -95,6 +98,7 @@ def test_a_lock_reopens(lab, tmp_path, cli) -> None:
     r = lab.restic_repo("c-r3", src)
     b = lab.borg_repo("c-b3", src)
     inv = project(tmp_path, [rest("r", r), brg("b", b)])
+    restore_tested("cpas", "r", "b")
     _rc, first = check(cli, inv)
     assert first["r"]["severity"] == "ok" and first["b"]["severity"] == "ok"
     hold_foreign_restic_lock(lab, r)
@@ -181,6 +185,7 @@ def test_fingerprint_over_ssh_reuses_then_reopens(sshd, ssh_user, tmp_path, cli)
         subprocess.run(["chown", "-R", f"{ssh_user.name}:", str(remote.root)], check=True)
         remote.root.chmod(0o755)
         inv = project(tmp_path, [{**rest("nas", repo), "host": "nas01"}], hosts={"nas01": ssh_host_entry(sshd)})
+        restore_tested("cpas", "nas")
         first = check(cli, inv)[1]["nas"]
         second = check(cli, inv)[1]["nas"]
         assert first["severity"] == second["severity"] == "ok", (first, second)

@@ -56,7 +56,7 @@ class Lab:
 
     def env(self) -> dict[str, str]:
         return {**os.environ, "ITREF_STATE_DIR": str(self.state_dir), "NO_COLOR": "1", "COLUMNS": "200",
-                "LANGUAGE": "en"}
+                "ITREF_LANG": "en"}  # the lab's inventory says French: these tests read English, as chosen
 
     def itref(self, *args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
         """Run ``itref ARGS`` inside the lab's network namespace; return the finished process."""
@@ -179,7 +179,9 @@ def test_a_first_audit_finds_something_on_the_directory_the_hosts_and_the_backup
     restic = findings_of(found, "backup.restic")
     assert any("asbl-restic" in f["message"] and f["severity"] == "critical" for f in restic)
     assert worst(findings_of(found, "backup.borg")) in ("ok", "warning")
-    assert worst(findings_of(found, "backup.files")) == "ok"
+    dumps = findings_of(found, "backup.files")  # real dumps, never restore-tested yet: the drill policy says so
+    assert worst(dumps) == "warning" and "never restore-tested (policy: every 92 days)" in dumps[0]["message"]
+    assert dumps[0]["message"].startswith("sql-dumps — ") and "quarterly-restore-drill" in dumps[0]["fix"]
     assert worst(findings_of(found, "backup.wbadmin")) == "ok"
     assert worst(findings_of(found, "windows.updates.age", "srv-fichiers")) == "critical"
     assert worst(findings_of(found, "network.tls.expiry")) == "ok"
@@ -214,7 +216,9 @@ def test_every_starter_routine_runs_against_the_lab(lab: Lab, routine: str) -> N
         assert rc == 0 and "restored and identical" in text, text
     if rc != 0:  # only an audit or backup check that finds the lab's planted problems may end with an error
         assert rc in (ExitStatus.FAILURE, ExitStatus.CHECK_WARNING, ExitStatus.CHECK_CRITICAL), text
-        assert "FAILED" in text and ("audit" in routine or "backup" in routine), text
+        # only a step that checks (audit, backups) may find the lab's planted problems or warn (never drilled)
+        assert ("FAILED" in text or "WARNING" in text) and ("audit" in text or "backup" in text), text
+    assert re.search(r"Routine \S+: \d+ done, \d+ skipped, \d+ waiting, \d+ failed", text), text  # the summary
     if routine.endswith("onboard-employee"):
         created = json.loads(lab.itref("-i", lab.inventory, "-f", "json", "ad", "user", "find",
                                        PARAMS[routine]["last"]).stdout)
@@ -263,6 +267,49 @@ def test_reset_puts_back_what_the_scenarios_broke(lab: Lab) -> None:
     assert worst(findings_of(found, "linux.disk.free", "srv-app")) == "ok"
     assert worst(findings_of(found, "linux.systemd.failed", "srv-web")) == "ok"
     assert worst(findings_of(found, "network.tls.expiry")) == "ok"
+
+
+def test_with_every_scenario_on_every_hint_of_the_audit_explains_itself(lab: Lab) -> None:
+    for name in SCENARIO_FINDING:
+        assert lab.itref("lab", "scenario", name, "--dir", str(lab.directory)).returncode == 0
+    try:
+        found = lab.audit()
+    finally:
+        assert lab.itref("lab", "reset", "--dir", str(lab.directory)).returncode == 0
+    ids = sorted({f["check"] for f in found})
+    assert {"audit.host.reachable", "ad.stale-accounts", "ad.privileged-members", "backup.restic",
+            "backup.files"} <= set(ids)
+    for finding_id in ids:
+        explained = lab.itref("audit", "explain", finding_id)
+        assert explained.returncode == 0, (finding_id, explained.stderr)
+        for part in ("Why it matters: ", "How it is measured: ", "What to do: ", "Commands:"):
+            assert part in explained.stdout, (finding_id, explained.stdout)
+    domain = [f for f in found if f["entity"] is None]
+    assert domain and all(f["check"].startswith("ad.") for f in domain)
+    table = lab.itref("-i", lab.inventory, "audit")
+    assert "Active Directory (whole domain)" in table.stdout and "\nother\n" not in table.stdout
+
+
+def test_the_cpas_dumps_are_restore_tested_and_a_drill_of_nothing_fails(lab: Lab) -> None:
+    drill = lab.itref("-i", lab.inventory, "backup", "drill", "--entity", "cpas", "sql-dumps")
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    assert "[OK] restore drill sql-dumps — " in drill.stdout and "gzip + PostgreSQL SQL dump, complete" in drill.stdout
+    check = json.loads(lab.itref("-i", lab.inventory, "-f", "json", "backup", "check", "--entity", "cpas",
+                                 "sql-dumps").stdout)
+    assert check[0]["severity"] == "ok" and "last restore test" in check[0]["message"], check
+    nothing = lab.itref("-i", lab.inventory, "backup", "drill", "image-systeme")
+    assert nothing.returncode == ExitStatus.CHECK_UNKNOWN and "image-systeme (wbadmin)" in nothing.stderr
+    pack = lab.directory / "pack-test"
+    made = lab.itref("-i", lab.inventory, "handover", "--output", str(pack))
+    assert made.returncode == 0, made.stderr
+    commune = (pack / "commune.md").read_text(encoding="utf-8")
+    assert "itref backup drill image-systeme" not in commune and "restore a file by hand" in commune
+    assert all(oct(f.stat().st_mode & 0o777) == "0o600" for f in pack.iterdir())
+    french = subprocess.run(["ip", "netns", "exec", lab.netns, sys.executable, "-m", "itref", "-i", lab.inventory,
+                             "backup", "check", "--entity", "cpas"], capture_output=True, text=True, timeout=240,
+                            env={**{k: v for k, v in lab.env().items() if k != "ITREF_LANG"}, "LANG": "C.UTF-8"})
+    assert "dernier test de restauration" in french.stdout or "jamais testée" in french.stdout, french.stdout
+    assert "never restore-tested" not in french.stdout and "last backup" not in french.stdout, french.stdout
 
 
 def test_a_second_lab_cannot_collide_with_the_first(lab: Lab) -> None:

@@ -113,7 +113,7 @@ def test_junit(tmp_path):
     assert (xml.tests, xml.failures, xml.errors, xml.skipped) == (10, 4, 0, 1)
     check_junit_counts(xml)
     suites = {s.name: s for s in xml}
-    assert list(suites) == [*ENTITIES.values(), "other"]  # inventory order, escaping round-trips
+    assert list(suites) == [*ENTITIES.values(), "All entities (shared)"]  # inventory order, escaping round-trips
     assert [(s.tests, s.failures, s.skipped) for s in suites.values()] == [(3, 2, 0), (3, 1, 1), (2, 0, 0),
                                                                              (1, 1, 0), (1, 0, 0)]
     assert all(datetime.fromisoformat(s.timestamp) == STARTED for s in xml)
@@ -249,7 +249,7 @@ def test_html():
 
     cards = sections[0].findall("div")
     by_title = {text_of(c.find("h3")): c for c in cards}
-    assert list(by_title) == [*ENTITIES.values(), "other"]
+    assert list(by_title) == [*ENTITIES.values(), "All entities (shared)"]
     badge = [text_of(b) for b in by_title["Administration communale"].iter("span")]
     assert badge == ["1 problem to fix, 1 to watch"]
     assert by_title["Administration communale"].get("class") == "card critical"
@@ -262,7 +262,7 @@ def test_html():
         assert any(s.get("id") == target[1:] for s in sections)
 
     details = {text_of(s.find("h2")): s for s in sections[1:-1]}
-    assert list(details) == [*ENTITIES.values(), "other"]
+    assert list(details) == [*ENTITIES.values(), "All entities (shared)"]
     commune = text_of(details["Administration communale"])
     assert commune.index("95 %") < commune.index("charge 3,1") < commune.index("joignable")  # worst first
     assert "New" in commune and "Worse" in commune
@@ -338,7 +338,7 @@ def test_markdown():
     titles = inline_texts(tokens, "heading_open")
     assert [tag for tag, _t in headings] == ["h1", *["h2"] * 7]
     assert report.organisation in titles[0]
-    assert titles[1:] == ["Summary", *ENTITIES.values(), "other", "Resolved since the previous audit"]
+    assert titles[1:] == ["Summary", *ENTITIES.values(), "All entities (shared)", "Resolved since the previous audit"]
 
     types = [t.type for t in tokens]
     assert types.count("table_open") == 1
@@ -355,7 +355,7 @@ def test_markdown():
                         ["CPAS de Thuin-sur-Sambre", "0", "0", "1", "1", "1"],
                         ["ASBL Sport & Loisirs <Élan>", "0", "0", "0", "2", "0"],
                         ["Infrastructure partagée", "0", "1", "0", "0", "0"],
-                        ["other", "0", "0", "0", "1", "0"]]
+                        ["All entities (shared)", "0", "0", "0", "1", "0"]]
 
     items = [one_line("".join(c.content for c in tokens[i + 2].children if c.type in ("text", "code_inline")))
              for i, t in enumerate(tokens) if t.type == "list_item_open" and tokens[i + 1].type == "paragraph_open"]

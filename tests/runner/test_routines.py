@@ -11,6 +11,7 @@ from tests.conftest import ROOT
 
 def test_every_starter_routine_validates_and_dry_runs(cli, monkeypatch) -> None:
     monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("ITREF_LANG", "en")  # the starter inventory says French; this test reads English
     assert cli("playbook", "validate").rc == 0
     routines = [r["routine"] for r in json.loads(cli("-f", "json", "playbook", "list").out)]
     for wanted in ("commune/onboard-employee", "commune/offboard-leaver", "cpas/weekly-backup-check",

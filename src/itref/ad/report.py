@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from itref.ad.client import DirectoryClient, Entry, escape_filter
 from itref.ad.offboard import entity_of
 from itref.ad.values import UAC_ACCOUNTDISABLE, UAC_DONT_EXPIRE_PASSWORD, UAC_PASSWD_NOTREQD
-from itref.core.findings import Finding, Severity
+from itref.core.findings import Finding, Severity, Topic
 from itref.i18n import _
 
 if TYPE_CHECKING:
@@ -53,54 +53,40 @@ def directory_findings(client: DirectoryClient, project: Project, limits: Thresh
     for user in users:
         by_entity[entity_of(project, user.dn)].append(user)
     findings: list[Finding] = []
-    checks: list[tuple[str, Severity, Callable[[Entry], bool], str, str, str]] = [
-        ("ad.stale-accounts", Severity.WARNING,
+    t = topics_by_id()
+    checks: list[tuple[Topic, Severity, Callable[[Entry], bool], str]] = [
+        (t["ad.stale-accounts"], Severity.WARNING,
          lambda u: _enabled(u) and (u.filetime("lastLogonTimestamp") or now) < now - timedelta(days=limits.stale_days),
-         _("{n} active account(s) unused for more than {days} days: {names}"),
-         _("An account nobody uses is a door nobody watches: if its password leaks, no one notices."),
-         _("Ask the entity whether these people still work there; offboard the ones who left "
-           "(itref ad user offboard LOGIN).")),
-        ("ad.never-logged-on", Severity.INFO,
+         _("{n} active account(s) unused for more than {days} days: {names}")),
+        (t["ad.never-logged-on"], Severity.INFO,
          lambda u: _enabled(u) and u.filetime("lastLogonTimestamp") is None
          and (u.gentime("whenCreated") or now) < now - timedelta(days=limits.new_account_grace_days),
-         _("{n} active account(s) never used since their creation: {names}"),
-         _("An account created but never used may have been made for nothing, or its first password is "
-           "still the one handed out."),
-         _("Check with the entity; disable accounts that are not needed (itref ad user disable LOGIN).")),
-        ("ad.password-never-expires", Severity.WARNING,
+         _("{n} active account(s) never used since their creation: {names}")),
+        (t["ad.password-never-expires"], Severity.WARNING,
          lambda u: _enabled(u) and bool((u.int("userAccountControl") or 0) & UAC_DONT_EXPIRE_PASSWORD),
-         _("{n} active account(s) whose password never expires: {names}"),
-         _("A password that never changes stays valid forever once it leaks."),
-         _("Remove 'password never expires' for people; keep it only for service accounts that are "
-           "documented, with long random passwords.")),
-        ("ad.password-not-required", Severity.CRITICAL,
+         _("{n} active account(s) whose password never expires: {names}")),
+        (t["ad.password-not-required"], Severity.CRITICAL,
          lambda u: _enabled(u) and bool((u.int("userAccountControl") or 0) & UAC_PASSWD_NOTREQD),
-         _("{n} active account(s) allowed to have an empty password: {names}"),
-         _("Such an account can be opened with no password at all."),
-         _("Clear the 'password not required' flag and set a password (itref ad user reset-password LOGIN).")),
-        ("ad.locked-accounts", Severity.WARNING,
+         _("{n} active account(s) allowed to have an empty password: {names}")),
+        (t["ad.locked-accounts"], Severity.WARNING,
          lambda u: _enabled(u) and bool((u.int("msDS-User-Account-Control-Computed") or 0) & UF_LOCKOUT),
-         _("{n} account(s) locked out after too many wrong passwords: {names}"),
-         _("A locked-out person cannot work; many lockouts at once can mean someone is guessing passwords."),
-         _("Call the person back on a known number, then unlock the account (itref ad user unlock LOGIN); if "
-           "nobody was typing a wrong password, look for a device still using an old one.")),
-        ("ad.disabled-in-groups", Severity.WARNING,
+         _("{n} account(s) locked out after too many wrong passwords: {names}")),
+        (t["ad.disabled-in-groups"], Severity.WARNING,
          lambda u: not _enabled(u) and bool(u.texts("memberOf")),
-         _("{n} disabled account(s) still member of groups: {names}"),
-         _("Re-enabling such an account by mistake would give back all its old access at once."),
-         _("Offboard them properly (itref ad user offboard LOGIN), which removes their groups.")),
+         _("{n} disabled account(s) still member of groups: {names}")),
     ]
     for entity in sorted(by_entity, key=lambda e: e or ""):
         members = by_entity[entity]
-        for check, severity, matches, text, why, fix in checks:
+        for topic, severity, matches, text in checks:
             hit = sorted(u.text("sAMAccountName") or u.dn for u in members
                          if u.text("sAMAccountName") != "krbtgt" and matches(u))
             if not hit:
-                findings.append(Finding(check, Severity.OK, _("nothing to report"), entity=entity))
+                findings.append(Finding(topic.id, Severity.OK, _("nothing to report"), entity=entity))
                 continue
             names = ", ".join(hit[:20]) + (" …" if len(hit) > 20 else "")
-            findings.append(Finding(check, severity, text.format(n=len(hit), names=names, days=limits.stale_days),
-                                    why, fix, entity=entity, subject=",".join(hit), evidence={"accounts": hit}))
+            findings.append(Finding(topic.id, severity, text.format(n=len(hit), names=names, days=limits.stale_days),
+                                    topic.why, topic.fix, entity=entity, subject=",".join(hit),
+                                    evidence={"accounts": hit}))
     findings += _privileged(client, limits)
     findings += _krbtgt(client, limits, now)
     return findings
@@ -117,25 +103,87 @@ def _privileged(client: DirectoryClient, limits: Thresholds) -> list[Finding]:
     everyone = sorted({m for ms in members.values() for m in ms})
     severity = Severity.WARNING if len(everyone) > limits.max_privileged else Severity.INFO
     listing = "; ".join(f"{g}: {', '.join(ms) or '-'}" for g, ms in members.items())
-    return [Finding("ad.privileged-members", severity,
+    topic = topics_by_id()["ad.privileged-members"]
+    return [Finding(topic.id, severity,
                     _("{n} account(s) hold domain-wide admin rights ({listing})").format(n=len(everyone),
                                                                                          listing=listing),
-                    _("Each admin account can change anything in the domain: the fewer, the safer."),
-                    _("Keep one personal admin account per IT person plus the built-in Administrator, and "
-                      "remove the others from these groups (itref ad group remove GROUP LOGIN)."),
+                    topic.why, topic.fix,
                     subject=",".join(everyone), evidence={"groups": members, "limit": limits.max_privileged})]
 
 
 def _krbtgt(client: DirectoryClient, limits: Thresholds, now: datetime) -> list[Finding]:
+    topic = topics_by_id()["ad.krbtgt-age"]
     entry = client.find_user("krbtgt", ["pwdLastSet"])
     if entry is None:
-        return [Finding("ad.krbtgt-age", Severity.UNKNOWN, _("the krbtgt account could not be read"))]
+        return [Finding(topic.id, Severity.UNKNOWN, _("the krbtgt account could not be read"))]
     changed = entry.filetime("pwdLastSet")
     age = (now - changed).days if changed else None
     severity = Severity.WARNING if age is None or age > limits.krbtgt_max_age_days else Severity.OK
-    return [Finding("ad.krbtgt-age", severity,
+    return [Finding(topic.id, severity,
                     _("the krbtgt password is {days} days old (limit {limit})").format(
                         days=age if age is not None else "?", limit=limits.krbtgt_max_age_days),
-                    _("krbtgt signs every Kerberos ticket; an old secret lets a past intruder forge tickets."),
-                    _("Reset it twice, a day apart, with Microsoft's New-KrbtgtKeys.ps1 script."),
-                    subject="krbtgt", evidence={"pwdLastSet": changed.isoformat() if changed else None})]
+                    topic.why, topic.fix, subject="krbtgt",
+                    evidence={"pwdLastSet": changed.isoformat() if changed else None})]
+
+
+def topics() -> tuple[Topic, ...]:
+    """Return the explanation of every id the directory's findings carry (``itref audit explain ad.…``)."""
+    report = "itref ad report"
+    return (
+        Topic("ad.stale-accounts", _("Accounts nobody uses any more"),
+              _("An account nobody uses is a door nobody watches: if its password leaks, no one notices."),
+              _("Active accounts whose last logon (lastLogonTimestamp, replicated by every DC within about two "
+                "weeks) is older than stale_days (90 days by default), counted per entity by the OU the account "
+                "is in."),
+              _("Ask the entity whether these people still work there; offboard the ones who left "
+                "(itref ad user offboard LOGIN)."),
+              (report, "itref ad user show LOGIN", "itref ad user offboard LOGIN --reason TEXT"), "directory"),
+        Topic("ad.never-logged-on", _("Accounts never used"),
+              _("An account created but never used may have been made for nothing, or its first password is "
+                "still the one handed out."),
+              _("Active accounts with no logon at all, created more than 14 days ago."),
+              _("Check with the entity; disable accounts that are not needed (itref ad user disable LOGIN)."),
+              (report, "itref ad user disable LOGIN"), "directory"),
+        Topic("ad.password-never-expires", _("Passwords that never expire"),
+              _("A password that never changes stays valid forever once it leaks."),
+              _("Active accounts whose userAccountControl has the 'password never expires' flag."),
+              _("Remove 'password never expires' for people; keep it only for service accounts that are "
+                "documented, with long random passwords."),
+              (report, "itref ad user set LOGIN --help"), "directory"),
+        Topic("ad.password-not-required", _("Accounts allowed an empty password"),
+              _("Such an account can be opened with no password at all."),
+              _("Active accounts whose userAccountControl has the 'password not required' flag."),
+              _("Clear the 'password not required' flag and set a password (itref ad user reset-password LOGIN)."),
+              (report, "itref ad user reset-password LOGIN"), "directory"),
+        Topic("ad.locked-accounts", _("Locked-out accounts"),
+              _("A locked-out person cannot work; many lockouts at once can mean someone is guessing passwords."),
+              _("Accounts the domain controller reports as locked out now (msDS-User-Account-Control-Computed), "
+                "after too many wrong passwords."),
+              _("Call the person back on a known number, then unlock the account (itref ad user unlock LOGIN); if "
+                "nobody was typing a wrong password, look for a device still using an old one."),
+              (report, "itref ad user unlock LOGIN"), "directory"),
+        Topic("ad.disabled-in-groups", _("Disabled accounts still in groups"),
+              _("Re-enabling such an account by mistake would give back all its old access at once."),
+              _("Disabled accounts that are still members of at least one group (memberOf)."),
+              _("Offboard them properly (itref ad user offboard LOGIN), which removes their groups."),
+              (report, "itref ad user offboard LOGIN --reason TEXT"), "directory"),
+        Topic("ad.privileged-members", _("Domain-wide administrators"),
+              _("Each admin account can change anything in the domain: the fewer, the safer."),
+              _("Accounts that are members, directly or through nested groups, of Domain Admins, Enterprise Admins, "
+                "Administrators or Schema Admins; a warning above max_privileged (3 by default) for the whole "
+                "domain."),
+              _("Keep one personal admin account per IT person plus the built-in Administrator, and "
+                "remove the others from these groups (itref ad group remove GROUP LOGIN)."),
+              (report, "itref ad group remove GROUP LOGIN"), "directory"),
+        Topic("ad.krbtgt-age", _("Age of the krbtgt password"),
+              _("krbtgt signs every Kerberos ticket; an old secret lets a past intruder forge tickets."),
+              _("The date the krbtgt account's password was last set (pwdLastSet), against krbtgt_max_age_days "
+                "(180 days by default)."),
+              _("Reset it twice, a day apart, with Microsoft's New-KrbtgtKeys.ps1 script."),
+              (report,), "directory"),
+    )
+
+
+def topics_by_id() -> dict[str, Topic]:
+    """Return :func:`topics` by id."""
+    return {t.id: t for t in topics()}

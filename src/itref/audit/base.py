@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from itref.core.findings import Finding, Severity
+from itref.core.findings import Finding, Severity, Topic
 
 if TYPE_CHECKING:
     from itref.connectors.base import HostSpec
@@ -47,6 +47,25 @@ class Check:
     script_vars: Callable[[dict[str, Any]], dict[str, str]] | None = None
     """Shell variables the host script sets before this check's body, from the host's thresholds (settings the
     host needs, such as how long an answer may be reused); names must be valid shell identifiers."""
+    how: str = ""
+    """How it is measured, in words (a host check without it is described from its platform and thresholds)."""
+    commands: tuple[str, ...] = ()
+    """Commands that show or fix what it finds."""
+    topics: Callable[[], tuple[Topic, ...]] | None = None
+    """For a family whose findings carry their own ids (``directory``: ``ad.stale-accounts``...): those ids'
+    explanations (a function, so that only ``explain`` and the catalogue pay for building them)."""
+
+    def topic(self) -> Topic:
+        """Return this check's own explanation: its texts, how it is measured, and the commands to use."""
+        from itref.i18n import _
+
+        how = self.how
+        if not how:
+            where = ", ".join(self.platforms())
+            how = _("Measured on each {platforms} host, in the one script the audit sends to it (one connection), "
+                    "then judged by itref against the thresholds.").format(platforms=where)
+        commands = self.commands or (f"itref audit --checks {self.id}", f"itref audit explain {self.id}")
+        return Topic(self.id, self.title, self.why, how, self.fix, commands)
 
     def platforms(self) -> list[str]:
         """Return the platforms this check has a body for (linux, windows) or ['global']."""

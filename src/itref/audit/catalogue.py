@@ -8,7 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from itref.audit.registry import all_checks
+from itref.audit.registry import all_checks, topics
 
 
 def render() -> str:
@@ -22,10 +22,20 @@ def render() -> str:
     checks = all_checks()
     lines += [f"| [`{c.id}`](#{c.id.replace('.', '')}) | {c.title} | {', '.join(c.platforms())} |" for c in checks]
     for c in checks:
+        t = c.topic()
         lines += ["", f"## {c.id}", "", f"**{c.title}** — runs on {', '.join(c.platforms())}.", "",
-                  f"*Why it matters:* {c.why}", "", f"*What to do:* {c.fix}"]
+                  f"*Why it matters:* {t.why}", "", f"*How it is measured:* {t.how}", "", f"*What to do:* {t.fix}"]
         if c.thresholds:
             lines += ["", "Thresholds: " + ", ".join(f"`{k}` = {v}" for k, v in c.thresholds.items())]
+        lines += ["", "Commands: " + ", ".join(f"`{x}`" for x in t.commands)]
+    others = [t for t in topics().values() if t.id not in {c.id for c in checks}]
+    lines += ["", "## Ids carried by findings", "",
+              "Some checks give their findings ids of their own; `itref audit explain ID` explains each.", ""]
+    for t in others:
+        found_by = f" Found by the check `{t.family}`." if t.family else ""
+        lines += [f"### {t.id}", "", f"**{t.title}**.{found_by}", "", f"*Why it matters:* {t.why}", "",
+                  f"*How it is measured:* {t.how}", "", f"*What to do:* {t.fix}", "",
+                  "Commands: " + ", ".join(f"`{x}`" for x in t.commands), ""]
     return "\n".join(lines) + "\n"
 
 

@@ -144,7 +144,7 @@ class AuditHistory:
                when: datetime | None = None, via: str | None = None) -> Path:
         """Store a run (with its scope: which hosts and checks it covered) and its findings, in one file written
         whole. Returns the file. Raises StateError when the state folder cannot take it."""
-        from itref.core.files import write_private
+        from itref.core.files import write_record
         from itref.secrets import mask
 
         when = (when or datetime.now(UTC)).astimezone(UTC)
@@ -165,7 +165,7 @@ class AuditHistory:
                                         ensure_ascii=False, sort_keys=True))
         name = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}.{scope_key(scope)}.{run_id}.jsonl"
         path = folder / name
-        write_private(path, mask("\n".join(lines) + "\n"), mode=self.state.file_mode)
+        write_record(path, mask("\n".join(lines) + "\n"), mode=self.state.file_mode)
         self.__dict__.pop("_all", None)
         return path
 

@@ -9,6 +9,7 @@ import importlib
 
 from itref.audit.base import Check
 from itref.core.errors import UsageError
+from itref.core.findings import Topic
 from itref.i18n import _
 
 BUILTIN_FAMILIES = ("linux", "windows", "network", "directory", "backups")
@@ -70,3 +71,41 @@ def select(patterns: list[str] | None) -> list[Check]:
             get(pattern)  # raises with a hint
         chosen += [c for c in matched if c not in chosen]
     return chosen
+
+
+def _reachable() -> Topic:
+    return Topic(
+        "audit.host.reachable", _("Host reachable for the audit"),
+        _("Nothing is known about a machine the audit cannot reach: its disks, services and updates go unchecked."),
+        _("Each audit opens one connection to each host (SSH, WinRM, or this machine) and runs one script there. "
+          "OK when the host answered; UNKNOWN, with the reason (refused, timeout, host key, password), when it "
+          "did not: its other checks could then not run."),
+        _("Check that the machine is on and on the network, that its address, port, user and password in the "
+          "inventory are right, and that its SSH host key is known (itref hosts trust HOST)."),
+        ("itref run --limit HOST -- hostname", "itref hosts trust HOST", "itref inventory show"))
+
+
+def topics() -> dict[str, Topic]:
+    """Return the explanation of every id a finding can carry: each check's own id, the ids its findings carry
+    when they have their own (``ad.*``, ``backup.*``), and ``audit.host.reachable``; sorted by id."""
+    found: dict[str, Topic] = {}
+    for check in all_checks():
+        found[check.id] = check.topic()
+        for sub in (check.topics() if check.topics is not None else ()):
+            found[sub.id] = sub
+    reachable = _reachable()
+    found[reachable.id] = reachable
+    return {k: found[k] for k in sorted(found)}
+
+
+def explain(finding_id: str) -> Topic:
+    """Return the explanation of ``finding_id`` (a check id or the id a finding carries). Raises UsageError naming
+    close ids when none has it."""
+    known = topics()
+    if finding_id not in known:
+        import difflib
+
+        close = difflib.get_close_matches(finding_id, list(known), n=3)
+        raise UsageError(_("unknown check '{id}'").format(id=finding_id)
+                         + (" " + _("(did you mean {ids}?)").format(ids=", ".join(close)) if close else ""))
+    return known[finding_id]

@@ -29,6 +29,13 @@ class ActionResult:
     files: tuple[str, ...] = ()
     mismatched: tuple[str, ...] = ()
     unverified: tuple[str, ...] = ()
+    warning: bool = False
+    """Neither a pass nor a failure: nothing could be proved (see :attr:`status`)."""
+
+    @property
+    def status(self) -> str:
+        """Return ``ok``, ``warning`` (nothing proved: not a pass) or ``failed``."""
+        return "ok" if self.ok else "warning" if self.warning else "failed"
 
 
 def _run(ctx: RunContext, chosen: list[Target], action: Callable[[Connector, Target], ActionResult],
@@ -56,13 +63,13 @@ def verify_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
 
     def action(conn: Connector, t: Target) -> ActionResult:
         outcome = kinds.get(t.backup.kind).verify(conn, t.backup, ctx.secrets)
-        return ActionResult(t, outcome.ok, outcome.detail)
+        return ActionResult(t, outcome.ok, outcome.detail, warning=outcome.warning)
 
     results = _run(ctx, chosen, action, forks)
     for r in results:
-        history.record_verify(r.target.entity, r.target.backup.name, r.ok, r.detail)
+        history.record_verify(r.target.entity, r.target.backup.name, r.ok, r.detail, status=r.status)
         ctx.journal.append(JournalRecord(action="backup verify", target=r.target.where,
-                                         outcome="ok" if r.ok else "failed", host=r.target.host.name,
+                                         outcome=r.status, host=r.target.host.name,
                                          entity=r.target.entity, detail=r.detail, run_id=ctx.run_id))
     return results
 
@@ -70,8 +77,9 @@ def verify_backups(ctx: RunContext, chosen: list[Target], *, forks: int = 50,
 def drill_backups(ctx: RunContext, chosen: list[Target], *, files: list[str] | None = None,
                   random_count: int | None = None, forks: int = 50,
                   history: History | None = None) -> list[ActionResult]:
-    """Restore a sample of each backup into a temporary folder on its host, compare it with the source,
-    remove it, and record the drill (date, files, result) in the history and the journal."""
+    """Restore a sample of each backup into a temporary folder on its host, compare it with the source (a dump:
+    read it back as what it is), remove it, and record the drill (date, files, result) in the history and the
+    journal. A drill that restored files but proved nothing about them is a warning, not a pass."""
     history = history or History(ctx.state)
 
     def action(conn: Connector, t: Target) -> ActionResult:
@@ -81,12 +89,13 @@ def drill_backups(ctx: RunContext, chosen: list[Target], *, files: list[str] | N
         outcome = kinds.get(t.backup.kind).drill(conn, t.backup, ctx.secrets, fixed, count, workdir)
         detail = outcome.detail or _("{n} file(s) restored and identical to the source").format(
             n=len(outcome.files) - len(outcome.unverified))
-        return ActionResult(t, outcome.ok, detail, outcome.files, outcome.mismatched, outcome.unverified)
+        return ActionResult(t, outcome.ok, detail, outcome.files, outcome.mismatched, outcome.unverified,
+                            warning=outcome.warning)
 
     results = _run(ctx, chosen, action, forks)
     for r in results:
-        history.record_drill(r.target.entity, r.target.backup.name, r.ok, list(r.files), r.detail)
+        history.record_drill(r.target.entity, r.target.backup.name, r.ok, list(r.files), r.detail, status=r.status)
         ctx.journal.append(JournalRecord(action="backup drill", target=r.target.where,
-                                         outcome="ok" if r.ok else "failed", host=r.target.host.name,
+                                         outcome=r.status, host=r.target.host.name,
                                          entity=r.target.entity, detail=r.detail, run_id=ctx.run_id))
     return results

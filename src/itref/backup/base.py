@@ -52,6 +52,8 @@ class VerifyOutcome:
 
     ok: bool
     detail: str
+    warning: bool = False
+    """Not a pass and not a failure: nothing could be tested (a tool missing, a file of an unknown format)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +65,9 @@ class DrillOutcome:
     mismatched: tuple[str, ...] = ()
     unverified: tuple[str, ...] = ()
     detail: str = ""
+    warning: bool = False
+    """Not a pass and not a failure: files came back but nothing proved them right (none could be compared with
+    its source, or read back)."""
 
 
 class BackupKind(Protocol):

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from itref.backup import kinds
 from itref.backup.base import Facts
 from itref.backup.history import Cached, History, Previous
+from itref.backup.policy import drill_due
 from itref.config.project import Project
 from itref.config.schema import Backup
 from itref.config.selection import select
@@ -84,12 +85,32 @@ def targets(project: Project, *, limit: str | None = None, entity: str | None = 
     return found
 
 
-def evaluate(project: Project, target: Target, facts: Facts, previous: Previous | None,
-             last_drill: datetime | None, now: datetime) -> Finding:
-    """Return the finding for one backup: one status and a one-line reason a stand-in can act on."""
-    b = target.backup
+def label(project: Project, target: Target) -> str:
+    """Return how a backup is named to people: its ``name:`` in the playbook first, then its entity, kind and
+    place (``sql-dumps — CPAS, files srv-app:/srv/dumps``)."""
     title = project.inventory.entities[target.entity].title
-    prefix = f"{title} — {kinds.get(b.kind).label} {target.where}: "
+    return f"{target.backup.name} — {title}, {kinds.get(target.backup.kind).label} {target.where}"
+
+
+def journal_checks(ctx: RunContext, chosen: list[Target], findings: list[Finding]) -> None:
+    """Append one journal record per backup checked (``backup check``: where, status, the reason); return None."""
+    from itref.journal import JournalRecord
+
+    for t, f in zip(chosen, findings, strict=True):
+        ctx.journal.append(JournalRecord(action="backup check", target=t.where, outcome=f.severity.value,
+                                         host=t.host.name, entity=t.entity, detail=f.message, run_id=ctx.run_id))
+
+
+def evaluate(project: Project, target: Target, facts: Facts, previous: Previous | None,
+             last_drill: datetime | None, now: datetime,
+             failed_verify: tuple[datetime, str] | None = None) -> Finding:
+    """Return the finding for one backup: one status and a one-line reason a stand-in can act on.
+
+    ``last_drill``: the last successful restore test (the drill policy: a backup itref can restore-test that was
+    never tested, or not within ``drill.every``, is a WARNING naming the routine that does it). ``failed_verify``:
+    (time, detail) of the last integrity check when it failed and none passed since: CRITICAL until one passes."""
+    b = target.backup
+    prefix = label(project, target) + ": "
     evidence: dict[str, object] = {
         "snapshot": facts.latest_id, "time": facts.latest.isoformat() if facts.latest else None,
         "size": facts.size, "files": facts.files, "count": facts.count, "hostname": facts.hostname,
@@ -139,23 +160,35 @@ def evaluate(project: Project, target: Target, facts: Facts, previous: Previous 
     missing_paths = [p for p in b.expected_paths if facts.paths and p not in facts.paths]
     if missing_paths:
         problems.append((Severity.WARNING, _("does not contain {paths}").format(paths=", ".join(missing_paths))))
-    if b.drill is not None:
-        every = parse_duration(b.drill.every)
-        if last_drill is None or now - last_drill > every:
-            problems.append((Severity.WARNING, _("no successful restore test in {every}").format(
-                every=duration(every))))
+    fixes: list[str] = []
+    if problems:
+        fixes.append(_("Look at the backup job's log on {host}; restart it or call its supplier.").format(
+            host=target.host.name))
+    if failed_verify is not None:
+        evidence["failed_verify"] = {"time": failed_verify[0].isoformat(), "detail": failed_verify[1]}
+        problems.append((Severity.CRITICAL, _("the last integrity check ({when}) failed: {detail}").format(
+            when=ago(now - failed_verify[0]), detail=failed_verify[1] or "?")))
+        fixes.append(_("Repair the repository (or start a new one), then run 'itref backup verify {name}' until it "
+                       "passes.").format(name=b.name))
+    due = drill_due(project, target.entity, b, target.host, last_drill, now)
     drill_note = ""
-    if b.kind in DRILLABLE:
-        drill_note = "; " + (_("last restore test {ago}").format(ago=ago(now - last_drill)) if last_drill
-                             else _("never restore-tested"))
+    if due is not None:
+        evidence["drill_every"] = due.every_text
+        if due.overdue:
+            problems.append((Severity.WARNING, _("never restore-tested (policy: every {every})").format(
+                every=duration(due.every)) if last_drill is None else
+                _("last successful restore test {ago} (policy: every {every})").format(
+                    ago=ago(now - last_drill), every=duration(due.every))))
+            fixes.append(_("Restore-test it: {command}").format(command=due.command))
+        else:
+            drill_note = "; " + _("last restore test {ago}").format(ago=ago(now - last_drill)) if last_drill else ""
     details = _("last backup {ago}").format(ago=ago(age)) + (f" ({facts.latest_id}, {size(facts.size)})"
                                                              if facts.size is not None else f" ({facts.latest_id})")
     if problems:
         severity = max((s for s, _m in problems), key=lambda s: s.rank)
         return finding(severity, "; ".join(m for _s, m in problems) + drill_note + reuse_note,
-                       _("A backup that is old, shrunk or never tested may not be there the day it is needed."),
-                       _("Look at the backup job's log on {host}; restart it or call its supplier.").format(
-                           host=target.host.name))
+                       _("A backup that is old, shrunk, damaged or never restore-tested may not be there the day it "
+                         "is needed."), " ".join(fixes))
     return finding(Severity.OK, details + drill_note + reuse_note)
 
 
@@ -272,7 +305,8 @@ def judge(ctx: RunContext, t: Target, f: Facts | None, failures: dict[str, HostR
         error = failures.get(t.host.name)
         f = Facts(problem="unreachable", detail=error.error if error and error.error else _("not checked"))
     previous = history.previous_snapshot(t.entity, t.backup.name, f.latest_id) if f.latest_id else None
-    finding = evaluate(ctx.project, t, f, previous, history.last_success("drill", t.entity, t.backup.name), now)
+    finding = evaluate(ctx.project, t, f, previous, history.last_success("drill", t.entity, t.backup.name), now,
+                       history.unresolved_failure("verify", t.entity, t.backup.name))
     opened = f.extra.get("opened")
     history.record_check(t.entity, t.backup.name, t.backup.kind, finding.severity.value, f, config=config_key(t),
                          opened=datetime.fromisoformat(opened) if isinstance(opened, str) else None)

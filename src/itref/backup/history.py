@@ -70,6 +70,8 @@ class Outcome:
     files: list[str]
     operator: str | None = None
     account: str | None = None
+    status: str = "ok"
+    """ok, warning (it proved nothing: not a pass, not a failure) or failed."""
 
 
 @dataclass(frozen=True)
@@ -123,9 +125,9 @@ class History:
         fp = facts.fingerprint
         evidence = self._evidence_file(entity, backup)
         if facts.problem is None and fp is not None and not fp.locked and config is not None:
-            from itref.core.files import write_private
+            from itref.core.files import write_record
 
-            write_private(evidence, json.dumps({
+            write_record(evidence, json.dumps({
                 "fingerprint": fp.digest, "config": config,
                 "opened": (opened or datetime.now(UTC)).isoformat(timespec="seconds"),
                 "facts": facts_json(facts)}))
@@ -165,22 +167,38 @@ class History:
 
     # ------------------------------------------------------------------ verifies and drills
 
-    def record_verify(self, entity: str, backup: str, ok: bool, detail: str) -> None:
-        """Store one integrity check. Raises StateError."""
-        self._append("verify", entity, backup, {"ok": ok, "detail": detail})
+    def record_verify(self, entity: str, backup: str, ok: bool, detail: str, *, status: str | None = None) -> None:
+        """Store one integrity check (``status``: ok, warning or failed; from ``ok`` when not given). Raises
+        StateError."""
+        self._append("verify", entity, backup, {"ok": ok, "detail": detail,
+                                                 "status": status or ("ok" if ok else "failed")})
 
-    def record_drill(self, entity: str, backup: str, ok: bool, files: list[str], detail: str) -> None:
-        """Store one restore drill. Raises StateError."""
-        self._append("drill", entity, backup, {"ok": ok, "files": files, "detail": detail})
+    def record_drill(self, entity: str, backup: str, ok: bool, files: list[str], detail: str, *,
+                     status: str | None = None) -> None:
+        """Store one restore drill (``status``: ok, warning or failed; from ``ok`` when not given). Raises
+        StateError."""
+        self._append("drill", entity, backup, {"ok": ok, "files": files, "detail": detail,
+                                                "status": status or ("ok" if ok else "failed")})
 
     def outcomes(self, kind: str, entity: str, backup: str) -> Iterator[Outcome]:
-        """Yield the verifies or drills (``kind``) of a backup, newest first."""
+        """Yield the verifies or drills (``kind``: verify or drill) of a backup, newest first."""
         assert kind in ("verify", "drill")
         for r in self._latest(kind, entity, backup):
             when = parse_time(r.get("time"))
             if when is not None:
-                yield Outcome(when, bool(r.get("ok")), str(r.get("detail") or ""), list(r.get("files") or []),
-                              r.get("operator"), r.get("account"))
+                ok = bool(r.get("ok"))
+                yield Outcome(when, ok, str(r.get("detail") or ""), list(r.get("files") or []),
+                              r.get("operator"), r.get("account"), str(r.get("status") or ("ok" if ok else "failed")))
+
+    def unresolved_failure(self, kind: str, entity: str, backup: str) -> tuple[datetime, str] | None:
+        """Return (time, detail) of the last failed verify or drill (``kind``) of a backup when none passed since,
+        else None (a warning, which tested nothing, neither clears nor makes a failure)."""
+        for o in self.outcomes(kind, entity, backup):
+            if o.ok:
+                return None
+            if o.status == "failed":
+                return o.time, o.detail
+        return None
 
     def last(self, kind: str, entity: str, backup: str) -> Outcome | None:
         """Return the last verify or drill (``kind``) of a backup, successful or not, or None."""

@@ -19,7 +19,7 @@ from itref.backup.shell import (
     shell_quote,
     step,
 )
-from itref.i18n import N_, _
+from itref.i18n import N_, _, ngettext
 
 if TYPE_CHECKING:
     from itref.config.schema import Backup
@@ -221,6 +221,7 @@ def compare_outcome(steps: dict[str, Any], stderr: str, chosen: list[str], snaps
         return DrillOutcome(False, tuple(chosen), detail=_("restore failed: {err}").format(
             err=(stderr.strip().splitlines() or ["?"])[-1]))
     mismatched, unverified, missing = [], [], []
+    compared = 0
     for line in hashed.out.splitlines():
         restored, source, mtime, path = [*line.split("\t", 3), "", "", "", ""][:4]
         if restored == "-":
@@ -230,12 +231,22 @@ def compare_outcome(steps: dict[str, Any], stderr: str, chosen: list[str], snaps
         elif source != restored:
             newer = snapshot_time is not None and mtime != "-" and float(mtime) > snapshot_time.timestamp()
             (unverified if newer else mismatched).append(path)
+        else:
+            compared += 1
     ok = not mismatched and not missing
     detail = ""
     if missing:
         detail = _("not restored: {files}").format(files=", ".join(missing))
     elif mismatched:
         detail = _("restored content differs from the source: {files}").format(files=", ".join(mismatched))
+    elif not compared:  # nothing was compared: no proof the content is right
+        return DrillOutcome(False, tuple(chosen), (), tuple(unverified), ngettext(
+            "{n} file restored, but it could not be compared with its source (changed or removed since the "
+            "backup): nothing proves the restored content is right; restore files that do not change "
+            "(drill.files in the playbook)",
+            "{n} files restored, but none could be compared with its source (changed or removed since the "
+            "backup): nothing proves the restored content is right; restore files that do not change "
+            "(drill.files in the playbook)", len(chosen)).format(n=len(chosen)), warning=True)
     return DrillOutcome(ok, tuple(chosen), tuple(mismatched + missing), tuple(unverified), detail)
 
 

@@ -85,7 +85,7 @@ def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan]
         if fmt == "json":
             st.out.print(to_json({"dry_run": dry_run, "plan": plan_dict(plan)}), markup=False, soft_wrap=True)
         else:
-            st.out.print(plan_text(plan))
+            st.out.print(plan_text(plan, password_file))
         if dry_run:
             st.err.print(_("Dry run: nothing was changed."), markup=False)
             return ExitStatus.SUCCESS
@@ -196,7 +196,7 @@ def user_import(
                                  + (f" → {t['login']}" if t["login"] else "")
                                  + (f": {t['error']}" if t["error"] else ""), markup=False)
                     if p.plan is not None:  # the account as it would be made: OU, attributes, groups
-                        st.out.print(plan_text(p.plan))
+                        st.out.print(plan_text(p.plan, passwords_file or "--passwords-file"))
             creates = sum(t["action"] in ("create", "finish", "groups") for t in todo)
             fails = sum(t["action"] == "fails" for t in todo)
             st.err.print(_("Dry run: {n} account(s) would be created or finished, {m} already exist.").format(

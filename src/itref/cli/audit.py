@@ -82,10 +82,13 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
         if not (quiet and all_ok):
             view = table(report, failing_only=quiet)
             if output is not None:
+                import io
+
                 from rich.console import Console
 
-                with output.open("w", encoding="utf-8") as fh:
-                    Console(file=fh, width=120, no_color=True).print(view)
+                buffer = io.StringIO()
+                Console(file=buffer, width=120, no_color=True).print(view)
+                _write_report(output, buffer.getvalue())
             else:
                 st.out.print(view)
     else:
@@ -93,7 +96,7 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
 
         text = renderer(fmt)(report)
         if output is not None:
-            output.write_text(text, encoding="utf-8")
+            _write_report(output, text)
             if not quiet:
                 st.err.print(_("Report written to {path}").format(path=output), markup=False)
         elif not (quiet and all_ok):
@@ -104,24 +107,48 @@ def run_audit_command(st: CliState, *, limit: str | None, checks: str | None, ou
     return exit_status(report.worst)
 
 
+def _write_report(path: Path, text: str) -> None:
+    """Write a report file owner-only (mode 0600: it lists people's accounts). Raises UsageError when it cannot be
+    written (no such folder, no permission, full disk)."""
+    from itref.core.errors import UsageError
+    from itref.core.files import write_private
+
+    try:
+        write_private(path, text)
+    except OSError as exc:
+        raise UsageError(_("cannot write the report to {path}: {reason}").format(
+            path=path, reason=exc.strerror or exc)) from None
+
+
 @app.command()
 def explain(ctx: typer.Context,
             check_id: Annotated[str, typer.Argument(metavar="CHECK", autocompletion=complete.checks)]) -> ExitStatus:
-    """Explain a check: what it looks at, why it matters, how to fix it, its thresholds."""
+    """Explain a check, or the id a finding carries: why it matters, how it is measured, what to do, the commands."""
     st = state(ctx)
     from rich.text import Text
 
-    from itref.audit.registry import get
+    from itref.audit.registry import all_checks, explain
 
-    check = get(check_id)
+    topic = explain(check_id)
+    checks = {c.id: c for c in all_checks()}
+    check = checks.get(topic.id) or checks.get(topic.family or "")
     out = Text()
-    out.append(f"{check.id} — {check.title}\n", style="bold")
-    out.append(_("Why it matters: ") + check.why + "\n")
-    out.append(_("What to do: ") + check.fix + "\n")
-    out.append(_("Runs on: ") + ", ".join(check.platforms()) + "\n")
-    if check.thresholds:
-        out.append(_("Thresholds (change them in a playbook under audits.thresholds): ")
-                   + ", ".join(f"{k}={v}" for k, v in check.thresholds.items()) + "\n")
+    out.append(f"{topic.id} — {topic.title}\n", style="bold")
+    out.append(_("Why it matters: ") + topic.why + "\n")
+    out.append(_("How it is measured: ") + topic.how + "\n")
+    out.append(_("What to do: ") + topic.fix + "\n")
+    if topic.commands:
+        out.append(_("Commands:") + "\n")
+        for command in topic.commands:
+            out.append(f"  {command}\n")
+    if topic.family:
+        out.append(_("Found by the audit check '{check}' (itref audit --checks {check}).").format(check=topic.family)
+                   + "\n")
+    if check is not None:
+        out.append(_("Runs on: ") + ", ".join(check.platforms()) + "\n")
+        if check.thresholds:
+            out.append(_("Thresholds (change them in a playbook under audits.thresholds): ")
+                       + ", ".join(f"{k}={v}" for k, v in check.thresholds.items()) + "\n")
     st.out.print(out)
     return ExitStatus.SUCCESS
 

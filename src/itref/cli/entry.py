@@ -35,10 +35,36 @@ def lang_from_argv(argv: list[str]) -> str | None:
     return found
 
 
+def inventory_from_argv(argv: list[str]) -> str:
+    """Return the inventory a command line will use: the last ``-i``/``--inventory`` before ``--``, else
+    ``ITREF_INVENTORY``, else ``inventory.yaml``."""
+    import os
+
+    found = None
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        if arg in ("-i", "--inventory") and i + 1 < len(argv):
+            found = argv[i + 1]
+        elif arg.startswith("--inventory="):
+            found = arg.split("=", 1)[1]
+        elif arg.startswith("-i") and len(arg) > 2 and not arg.startswith("--"):
+            found = arg[2:]
+    return found or os.environ.get("ITREF_INVENTORY") or "inventory.yaml"
+
+
 def choose_language(argv: list[str]) -> None:
-    """Switch to the language asked for by ``--lang`` in ``argv`` (an unknown one is left for the option to
-    reject); without it the language follows ``ITREF_LANG`` and the environment."""
+    """Switch to the language of the rule: ``--lang`` in ``argv`` (an unknown one is left for the option to reject),
+    else ``ITREF_LANG``, else the ``language:`` of the inventory the command will read, else the locale."""
+    import os
+
     code = i18n.normalize(lang_from_argv(argv))
+    if code is None and lang_from_argv(argv) is None and not os.environ.get("ITREF_LANG"):
+        inventory_language = i18n.peek_inventory_language(inventory_from_argv(argv))
+        if inventory_language is not None:
+            i18n.set_language(None)
+            i18n.use_inventory_language(inventory_language)
+            return
     i18n.set_language(code)
 
 

@@ -13,10 +13,22 @@ from rich.text import Text
 from itref.config.schema import Ask, Contact
 from itref.core.errors import UsageError
 from itref.i18n import _
-from itref.runner.routine import FlatStep, StepRecord, check_answer
+from itref.runner.routine import FlatStep, RunState, StepRecord, check_answer, outcome_word
 
-ICONS = {"ok": "✓", "failed": "✗", "skipped": "–", "stopped": "■"}
-STYLES = {"ok": "green", "failed": "bold red", "skipped": "dim", "stopped": "yellow"}
+ICONS = {"ok": "✓", "info": "✓", "warning": "!", "unknown": "?", "critical": "✗", "failed": "✗", "skipped": "–",
+         "stopped": "■"}
+STYLES = {"ok": "green", "info": "green", "warning": "yellow", "unknown": "magenta", "critical": "bold red",
+          "failed": "bold red", "skipped": "dim", "stopped": "yellow"}
+
+
+def step_outcome(record: StepRecord) -> str:
+    """Return how a step ended, as one word's key: a check step's worst status (ok, warning, unknown, critical),
+    else failed, skipped, stopped (waiting for a person) or ok."""
+    if record.status in ("skipped", "stopped"):
+        return record.status
+    if record.outcome in ("ok", "info", "warning", "unknown", "critical"):
+        return record.outcome
+    return record.status
 
 
 class TerminalUI:
@@ -91,17 +103,19 @@ class TerminalUI:
         return answer != "q"
 
     def after(self, step: FlatStep, record: StepRecord, if_fails: str | None) -> None:
-        """Say how the step ended in plain words, with the playbook's advice and contacts on failure."""
-        words = {"ok": _("done"), "failed": _("FAILED"), "skipped": _("skipped"), "stopped": _("stopped")}
-        line = Text(f"  {ICONS[record.status]} {words[record.status]}", style=STYLES[record.status])
-        if record.message:
-            first, *rest = record.message.splitlines() or [""]
-            line.append(f": {first}", style="default")
-            self.console.print(line)
-            for more in rest[:30]:
-                self.console.print(Text(f"      {more}", style="dim"))
-        else:
-            self.console.print(line)
+        """Say how the step ended: what it found, then its outcome word (OK, WARNING, CRITICAL, FAILED, SKIPPED,
+        WAITING) and one line; on failure, the playbook's advice and the contacts."""
+        outcome = step_outcome(record)
+        lines = record.message.splitlines()
+        summary = record.summary if record.summary is not None else (lines.pop(0) if lines else "")
+        for more in lines[:30]:
+            self.console.print(Text(f"      {more}", style="dim"))
+        if len(lines) > 30:
+            self.console.print(Text("      " + _("… and {n} more line(s)").format(n=len(lines) - 30), style="dim"))
+        line = Text(f"  {ICONS[outcome]} {outcome_word(outcome)}", style=STYLES[outcome])
+        if summary:
+            line.append(f" — {summary}", style="default")
+        self.console.print(line, soft_wrap=True)
         if record.status == "failed":
             if if_fails:
                 self.console.print(Text("  " + _("If it fails: ") + if_fails, style="yellow"))
@@ -109,6 +123,37 @@ class TerminalUI:
                 bits = ", ".join(b for b in (c.role, c.phone, c.email) if b)
                 who = c.name + (f" ({bits})" if bits else "")
                 self.console.print(Text("  " + _("Contact: ") + who, style="yellow"))
+
+    def summary(self, state: RunState, total: int) -> None:
+        """Say how the routine went, step by step counted (done, with warnings, skipped, waiting, failed), and what
+        to do next."""
+        last = {r.number: r for r in state.records}  # a step tried again counts by its last attempt
+        failed = sorted(n for n, r in last.items() if r.status == "failed")
+        skipped = sorted(n for n, r in last.items() if r.status == "skipped")
+        done = sorted(n for n, r in last.items() if r.status == "ok")
+        warned = sorted(n for n in done if step_outcome(last[n]) == "warning")
+        waiting = [n for n in range(1, total + 1) if n not in last or last[n].status == "stopped"]
+        self.console.print(Text("\n" + _("Routine {target}: {done} done, {skipped} skipped, {waiting} waiting, "
+                                         "{failed} failed (of {total} steps).").format(
+            target=state.target, done=len(done), skipped=len(skipped), waiting=len(waiting), failed=len(failed),
+            total=total), style="bold"), soft_wrap=True)
+        for label, numbers in ((_("With warnings"), warned), (_("Skipped"), skipped), (_("Waiting"), waiting),
+                               (_("Failed"), failed)):
+            if numbers:
+                self.console.print(Text("  " + _("{what}: steps {numbers}").format(
+                    what=label, numbers=", ".join(str(n) for n in numbers))), soft_wrap=True)
+        if not state.finished:
+            nxt = _("Next: continue at step {n} with 'itref playbook resume {id} --guided'.").format(
+                n=state.next_step, id=state.run_id)
+        elif failed:
+            nxt = _("Next: read what failed above and fix it, then run the routine again: "
+                    "'itref playbook run {target} --guided'.").format(target=state.target)
+        elif warned:
+            nxt = _("Next: look at the warnings above; each one says what to do.")
+        else:
+            nxt = _("Next: nothing; every step is done.")
+        self.console.print(Text(nxt, style="yellow" if (failed or warned or not state.finished) else "green"),
+                           soft_wrap=True)
 
     def show_preview(self, step: FlatStep, total: int, preview: str) -> None:
         """Dry run: the step, why, and what it would do."""

@@ -183,12 +183,12 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
     result = run_routine(rctx, target, ui, state=current, dry_run=dry_run)
     if dry_run:
         return ExitStatus.SUCCESS
-    if result.finished:
-        last = {r.number: r.status for r in result.records}  # a retried step counts by its last attempt
-        failed = [n for n, status in last.items() if status == "failed"]
-        st.err.print(_("Routine {target} finished ({n} step(s) failed).").format(target=target, n=len(failed)),
-                     markup=False)
-        return ExitStatus.FAILURE if failed else ExitStatus.SUCCESS
-    st.err.print(_("Routine stopped at step {n}. Continue with: itref playbook resume {id}").format(
-        n=result.next_step, id=result.run_id), markup=False)
-    return ExitStatus.FAILURE
+    from itref.cli.guided import step_outcome
+    from itref.runner.routine import flatten
+
+    ui.summary(result, len(flatten(rctx.project, entity, _name)))
+    last = {r.number: r for r in result.records}  # a retried step counts by its last attempt
+    if not result.finished or any(r.status == "failed" for r in last.values()):
+        return ExitStatus.FAILURE
+    return ExitStatus.CHECK_WARNING if any(step_outcome(r) == "warning" for r in last.values()) \
+        else ExitStatus.SUCCESS

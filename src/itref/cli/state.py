@@ -100,6 +100,9 @@ class CliState:
                 raise ConfigError([ConfigIssue(str(self.inventory), 1, 1, "", _(
                     "inventory not found; give its path with -i PATH or the ITREF_INVENTORY variable"))])
             self._project = load_project(self.inventory, self.playbooks, playbooks=playbooks)
+            from itref.i18n import use_inventory_language
+
+            use_inventory_language(self._project.inventory.language)  # the rule: --lang, ITREF_LANG, inventory
             self._hint_migration(self._project)
         return self._project
 

@@ -511,8 +511,8 @@ class Drill(Strict):
     files: list[Text] = Field(default_factory=list, description="Files restored at every drill (paths as they "
                               "are in the backup).", examples=[["/srv/partages/cpas/procedures.odt"]])
     random: int = Field(0, ge=0, description="How many files chosen at random are restored as well.", examples=[5])
-    every: str = Field("90d", description="Warn when the last successful drill is older than this (a duration).",
-                       examples=["60d"])
+    every: str = Field("92d", description="Warn when the last successful drill is older than this (a duration; "
+                       "it applies also when `drill:` is left out).", examples=["60d"])
 
     _check_every = field_validator("every", mode="before")(lambda cls, v: _duration(v))
 

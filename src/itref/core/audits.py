@@ -55,6 +55,15 @@ class AuditReport:
         return {k: sorted(v, key=lambda f: (-f.effective.rank, f.check, f.host or "", f.subject or ""))
                 for k, v in groups.items() if v}
 
+    def title(self, entity: str | None) -> str:
+        """Return the heading of an entity's group of findings: its title, or for findings tied to no entity
+        "Active Directory (whole domain)" (or "All entities (shared)" when not only the directory's)."""
+        if entity:
+            return self.entities.get(entity, entity)
+        from itref.core.findings import no_entity_heading
+
+        return no_entity_heading(f.check for f in self.findings if not f.entity)
+
     def counts(self) -> dict[str, int]:
         """Return how many findings count as each severity (waived ones under 'waived')."""
         out = {s.value: 0 for s in Severity}

@@ -88,3 +88,9 @@ class StateError(ItrefError):
     full, not writable, readable by other accounts, or a record in it is damaged beyond use."""
 
     status = ExitStatus.STATE_UNUSABLE
+
+
+class NothingToTest(ItrefError):
+    """A verify or restore drill was asked of a selection that holds nothing itref can test: that is not a pass."""
+
+    status = ExitStatus.CHECK_UNKNOWN

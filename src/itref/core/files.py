@@ -1,7 +1,10 @@
 """Files only their owner (or the state folder's group) may read, written whole or not at all.
 
-Every file itref writes that holds people's data or its own records goes through :func:`write_private` (a
-whole file, replaced atomically) or :func:`append_whole` (one record added at the end of a log).
+A report lists people's accounts and maps the network; the state folder holds the project's records: both are
+written through :func:`write_private` (a whole file: a new temporary file beside the destination, created with
+``O_EXCL | O_NOFOLLOW`` and the private mode, flushed, then renamed over it, so a reader never sees half a file
+and a symbolic link planted at the destination is replaced, never followed) or :func:`append_whole` (one record
+added at the end of a log). :func:`no_room` turns a refused write of the state folder into one sentence.
 """
 
 from __future__ import annotations
@@ -10,17 +13,20 @@ import contextlib
 import errno
 import fcntl
 import os
-import secrets as _random
+import secrets
 import shutil
 from pathlib import Path
 
 from itref.core.errors import ItrefError, StateError
 from itref.i18n import _
 
+PRIVATE_MODE = 0o600
+"""Owner read and write, nothing for the group and others."""
+
 
 def no_room(path: Path, exc: OSError) -> ItrefError:
-    """Return the error for a write to ``path`` that failed with ``exc``: one sentence naming the folder,
-    and for a full disk its free space (a StateError: exit status 9)."""
+    """Return the error for a write of the state folder to ``path`` that failed with ``exc``: one sentence naming
+    the folder, and for a full disk its free space (a StateError: exit status 9)."""
     from itref.i18n import format_size
 
     folder = path.parent
@@ -37,19 +43,18 @@ def no_room(path: Path, exc: OSError) -> ItrefError:
     return StateError(_("could not write {path}: {reason}").format(path=path, reason=exc.strerror or exc))
 
 
-def write_private(path: Path, data: bytes | str, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` as a whole: a new file, made with ``mode`` (0600: its owner only), then renamed
-    over ``path``. Readers see the old content or the new one, never a part; a symbolic link at ``path`` is
-    replaced, never followed.
+def write_private(path: Path, data: str | bytes, *, mode: int = PRIVATE_MODE, encoding: str = "utf-8") -> Path:
+    """Write ``data`` (text is encoded with ``encoding``) to ``path`` as a whole, with ``mode`` (0600: its owner
+    only; 0660 in a state folder shared with a group); return ``path``.
 
-    Raises StateError (full disk, no permission), with one sentence naming the folder; nothing is left behind.
+    On any failure the temporary file is removed and ``path`` is left as it was. Raises OSError when the folder
+    does not exist or refuses the write (full disk, no permission), IsADirectoryError when ``path`` is a folder.
     """
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{_random.token_hex(4)}.tmp"
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
-    except OSError as exc:
-        raise no_room(path, exc) from None
+    raw = data.encode(encoding) if isinstance(data, str) else data
+    if path.is_dir() and not path.is_symlink():
+        raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
     try:
         try:
             os.fchmod(fd, mode)  # the umask may have taken bits off
@@ -60,12 +65,22 @@ def write_private(path: Path, data: bytes | str, *, mode: int = 0o600) -> None:
         finally:
             os.close(fd)
         os.replace(tmp, path)
-    except OSError as exc:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_record(path: Path, data: str | bytes, *, mode: int = PRIVATE_MODE) -> Path:
+    """Write a file of the state folder whole, as :func:`write_private`; return ``path``. Raises StateError (one
+    sentence naming the folder; a full disk with its free space) instead of OSError."""
+    try:
+        return write_private(path, data, mode=mode)
+    except OSError as exc:
         raise no_room(path, exc) from None
 
 
-def append_whole(path: Path, line: bytes, *, mode: int = 0o600) -> None:
+def append_whole(path: Path, line: bytes, *, mode: int = PRIVATE_MODE) -> None:
     """Add ``line`` (one record, ending with a newline) at the end of ``path``, whole or not at all.
 
     Writers hold an exclusive lock and write with one ``O_APPEND`` descriptor, so concurrent writers never

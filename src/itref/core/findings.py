@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -70,6 +71,36 @@ def severity_label(severity: Severity) -> str:
 
     return {Severity.OK: _("OK"), Severity.INFO: _("INFO"), Severity.WARNING: _("WARNING"),
             Severity.CRITICAL: _("CRITICAL"), Severity.UNKNOWN: _("UNKNOWN")}[severity]
+
+
+@dataclass(frozen=True)
+class Topic:
+    """What one kind of finding means, for ``itref audit explain ID``: every check id a finding can carry has one
+    (the audit checks' own, and the ids the directory, backup and reachability findings carry)."""
+
+    id: str
+    title: str
+    why: str
+    """Why it matters."""
+    how: str
+    """How it is measured."""
+    fix: str
+    """What to do."""
+    commands: tuple[str, ...] = ()
+    """Commands that show or fix it."""
+    family: str | None = None
+    """The audit check that produces it when that check has another id (``directory`` for ``ad.*``)."""
+
+
+def no_entity_heading(check_ids: Iterable[str]) -> str:
+    """Return the heading of findings tied to no entity: "Active Directory (whole domain)" when they all come from
+    the directory (``ad.*``, ``directory``), "All entities (shared)" otherwise."""
+    from itref.i18n import _
+
+    ids = list(check_ids)
+    if ids and all(i.startswith("ad.") or i == "directory" for i in ids):
+        return _("Active Directory (whole domain)")
+    return _("All entities (shared)")
 
 
 def exit_status(severity: Severity) -> ExitStatus:

@@ -397,8 +397,6 @@ def _run_line(r: RunRecord | None, never: Line) -> Line:
 
 def backup_subsection(number: str, b: BackupInfo, now: datetime) -> Subsection:
     """Return a backup: what and where, what is expected, and its last check, verify and restore drill."""
-    from itref.config.units import parse_duration
-
     rows: list[tuple[str, Line]] = []
     if b.description:
         rows.append((_("What"), (b.description,)))
@@ -423,24 +421,33 @@ def backup_subsection(number: str, b: BackupInfo, now: datetime) -> Subsection:
     if b.verify_schedule:
         rows.append((_("Integrity check"), schedule_line(b.verify_schedule)))
     rows.append((_("Last check"), _check_line(b.last_check)))
-    if b.kind in ("restic", "borg"):
+    if b.testable:
         rows.append((_("Last integrity check"), _run_line(b.last_verify, (
             _("never: run") + " ", Code(f"itref backup verify {b.name}")))))
-    drill = _run_line(b.last_drill, (Strong(_("never")), " — " + _(
-        "a backup that was never restored is a hope, not a backup: run") + " ", Code(f"itref backup drill {b.name}")))
+    if b.testable and b.drill_command:
+        drill = _run_line(b.last_drill, (Strong(_("never")), " — " + _(
+            "a backup that was never restored is a hope, not a backup: run") + " ", Code(b.drill_command)))
+    else:
+        drill = _run_line(b.last_drill, (Strong(_("never")), " — " + _(
+            "itref cannot restore-test this kind of backup: restore a file by hand with its own tool, at least "
+            "once a quarter"),))
     if b.last_drill is not None and not b.last_drill.ok:
         drill += (" — " + _("last successful drill: {when}").format(when=day(b.last_good_drill) if b.last_good_drill
                                                                    else _("never")),)
     rows.append((_("Last restore drill"), drill))
     if b.drill_every:
-        plan = _("a restore drill every {every}").format(every=b.drill_every)
+        from itref.config.units import parse_duration
+        from itref.core.humanize import duration
+
+        plan = _("a restore drill every {every}").format(every=duration(parse_duration(b.drill_every)))
         if b.drill_files:
             plan += "; " + _("always restored: {files}").format(files=", ".join(b.drill_files))
         if b.drill_random:
             plan += "; " + ngettext("plus {n} file picked at random", "plus {n} files picked at random",
                                     b.drill_random).format(n=b.drill_random)
-        overdue = b.last_good_drill is None or now - b.last_good_drill > parse_duration(b.drill_every)
-        line: Line = (plan,) + ((" — ", Strong(_("OVERDUE"))) if overdue else ())
+        line: Line = (plan,)
+        if b.drill_overdue and b.drill_command:
+            line += (" — ", Strong(_("OVERDUE")), " — " + _("run") + " ", Code(b.drill_command))
         rows.append((_("Drill plan"), line))
     return Subsection(number, f"{b.name} ({b.kind})", f"backup-{b.name}", [Fields(tuple(rows))])
 
@@ -695,7 +702,8 @@ def _secret_table(secrets: list[SecretInfo]) -> Table:
     rows = []
     for s in secrets:
         uses = "; ".join(use_text(u) for u in s.used_by) or _("not used by anything listed")
-        rows.append(((Code(s.name),) if s.name else (_("(written in place)"),), store_line(s.store), (uses,)))
+        unnamed = _("(no name: the reference is written where it is used)")
+        rows.append(((Code(s.name),) if s.name else (unnamed,), store_line(s.store), (uses,)))
     return Table((_("Name"), _("Where it is kept"), _("Needed for")), tuple(rows))
 
 
@@ -783,7 +791,10 @@ def index_document(pack: Pack, ext: str) -> Document:
         notify.blocks.append(Fields(tuple(rows)))
         sections.append(notify)
     if pack.other_findings:
-        other = Section(len(sections) + 1, _("Open problems tied to no entity"), "other-findings")
+        from itref.core.findings import no_entity_heading
+
+        other = Section(len(sections) + 1, _("Open problems: {heading}").format(
+            heading=no_entity_heading(f.check for f in pack.other_findings)), "other-findings")
         other.blocks.append(finding_bullets(pack.other_findings))
         sections.append(other)
     intro: list[Block] = [

@@ -8,7 +8,6 @@ readable by their owner only: the pack maps the whole network, even though it ho
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from itref.core.errors import UsageError
@@ -84,18 +83,10 @@ def _previous(folder: Path) -> set[str]:
 
 
 def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` at once (a reader never sees half a page), owner-only. Any secret value this
-    process happened to read is masked all the same (the pack itself never reads one)."""
+    """Write ``text`` to ``path`` at once (a reader never sees half a page), owner-only (mode 0600, through
+    :func:`itref.core.files.write_private`). Any secret value this process happened to read is masked all the
+    same (the pack itself never reads one)."""
+    from itref.core.files import write_private
     from itref.secrets import mask
 
-    text = mask(text)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    write_private(path, mask(text))

@@ -267,6 +267,12 @@ class BackupInfo:
     last_verify: RunRecord | None
     last_drill: RunRecord | None
     last_good_drill: datetime | None
+    testable: bool = False
+    """itref can verify and restore-test it (restic, borg, dumps on a Linux host)."""
+    drill_overdue: bool = False
+    """Never restore-tested, or not within ``drill_every`` (the same rule as ``itref backup check``)."""
+    drill_command: str | None = None
+    """What restore-tests it: its entity's drill routine, or ``itref backup drill``; None when itref cannot."""
 
 
 @dataclass(frozen=True)
@@ -729,16 +735,24 @@ def _check_ref(check_id: str) -> CheckRef:
 
 # --------------------------------------------------------------------------- backups and histories
 
-def _backup(project: Project, entity: str, b: Backup, histories: _Histories) -> BackupInfo:
+def _backup(project: Project, entity: str, b: Backup, histories: _Histories, now: datetime | None = None
+            ) -> BackupInfo:
+    from itref.backup.check import local_host
+    from itref.backup.policy import drill_due
+
+    host = project.host(b.host) if b.host else None
+    last_good = histories.last_good_drill(entity, b.name)
+    due = drill_due(project, entity, b, host or local_host(entity), last_good, now or datetime.now(UTC))
     return BackupInfo(
         name=b.name, kind=b.kind, host=b.host, description=b.description,
         repository=hide_credentials(b.repository) if b.repository else None, path=b.path, pattern=b.pattern,
         job=b.job, password=_store_or_none(project, b.password), max_age=b.max_age, min_size=b.min_size,
-        verify_schedule=b.verify_schedule, drill_every=b.drill.every if b.drill else None,
+        verify_schedule=b.verify_schedule, drill_every=due.every_text if due else None,
         drill_files=list(b.drill.files) if b.drill else [], drill_random=b.drill.random if b.drill else 0,
         last_check=histories.last_check(entity, b.name), last_verify=histories.last_run_of("verify", entity, b.name),
         last_drill=histories.last_run_of("drill", entity, b.name),
-        last_good_drill=histories.last_good_drill(entity, b.name))
+        last_good_drill=last_good, testable=due is not None, drill_overdue=bool(due and due.overdue),
+        drill_command=due.command if due else None)
 
 
 class _Histories:
@@ -778,10 +792,10 @@ class _Histories:
         return run.run_id, self.audits.time_of(run.run_id) or run.time
 
     def open_findings(self, run_id: str, entity: str | None) -> list[FindingInfo]:
-        from itref.audit.registry import all_checks
+        from itref.audit.registry import topics
         from itref.core.findings import Severity
 
-        checks = {c.id: c for c in all_checks()}
+        checks = topics()
         found = []
         for past in self.audits.findings_of(run_id).values():
             if past.entity != entity or not past.failing:

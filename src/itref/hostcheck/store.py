@@ -28,11 +28,11 @@ def folder(state: Path) -> Path:
 def save(report: Report, state: StateFolder) -> Path:
     """Record each host's result of ``report`` (and the directory's), replacing the previous one, each file whole
     (secret values masked); return the folder. Raises StateError when the state folder cannot take them."""
-    from itref.core.files import write_private
+    from itref.core.files import write_record
     from itref.core.masking import mask
 
     def write(path: Path, data: dict[str, Any]) -> None:
-        write_private(path, mask(json.dumps(data, ensure_ascii=False, indent=1)), mode=state.file_mode)
+        write_record(path, mask(json.dumps(data, ensure_ascii=False, indent=1)), mode=state.file_mode)
 
     target = state.ensure(FOLDER)
     checked = report.checked.isoformat(timespec="seconds")

@@ -138,12 +138,29 @@ def fill_disk(pid: int, path: str, percent: int, user: UserInfo, mtime: str | No
     in_host(pid, script, user=user)
 
 
-def seed_host(pid: int, host: LabHost, user: UserInfo) -> None:
-    """Put the host's folders and everyday files on its disk, then fill it to its starting level; return None."""
+def make_dump(paths: LabPaths, user: UserInfo) -> Path:
+    """Return a real plain-SQL dump of the CPAS's social database: ``pg_dump`` of a PostgreSQL server started for
+    the few seconds it takes (as the lab's user, Unix socket only), written in the runtime folder.
+
+    Raises PostgresUnavailable when PostgreSQL's server is not installed (Debian: postgresql)."""
+    from itref.lab.peers.postgres import server
+
+    target = paths.runtime / "base-sociale.sql"
+    with server(user) as pg:
+        target.write_bytes(pg.dump("base_sociale", "p"))
+    os.chown(target, user.uid, user.gid)
+    return target
+
+
+def seed_host(pid: int, host: LabHost, user: UserInfo, dump: Path | None = None) -> None:
+    """Put the host's folders and everyday files on its disk, then fill it to its starting level; return None.
+
+    A host with a ``dumps`` folder gets the database dumps of the last four nights: ``dump`` (a real pg_dump, see
+    :func:`make_dump`) compressed with gzip, which ``itref backup drill`` reads back."""
     lines = [f"mkdir -p /srv/data/{folder}" for folder in host.folders]
-    if "dumps" in host.folders:  # the database dumps of the last nights, for the `files` backup check
+    if "dumps" in host.folders and dump is not None:
         lines.append('for d in 0 1 2 3; do f=/srv/data/dumps/base-sociale-$(date -d "-$d day" +%Y-%m-%d).sql.gz; '
-                     'head -c 400000 /dev/urandom | gzip -1 > "$f"; '
+                     f"gzip -1 < '{dump}' > \"$f\"; "
                      'if [ $d = 0 ]; then touch -d "-3 hours" "$f"; else touch -d "-$d day 02:00" "$f"; fi; done')
     in_host(pid, "; ".join(lines), user=user)
     fill_disk(pid, f"/srv/data/{host.folders[0]}/.contenu-habituel", host.disk_used_percent, user)

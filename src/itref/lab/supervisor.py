@@ -116,8 +116,9 @@ class Supervisor:
             self.sshd[h.name] = hosts.sshd_host(paths, h, keys, user, f"127.0.{third}.{10 + i}", images[h.name])
         for host in self.sshd.values():
             host.start()
+        dump = hosts.make_dump(paths, user) if any("dumps" in h.folders for h in specs) else None
         for h in specs:
-            hosts.seed_host(self.sshd[h.name].pid, h, user)
+            hosts.seed_host(self.sshd[h.name].pid, h, user, dump)
         paths.known_hosts.write_text("".join(s.known_hosts_line() + "\n" for s in self.sshd.values()),
                                      encoding="utf-8")
         self._set(hosts={n: {"address": s.address, "port": s.port, "pid": s.pid, "disk": str(images[n])}

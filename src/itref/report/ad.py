@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -12,8 +13,11 @@ from itref.ad.plan import Change, Plan
 from itref.i18n import _
 
 
-def plan_text(plan: Plan) -> Text:
-    """Return the plan as diff lines: + create/add, - remove, ~ change, → move, ✗ delete, * password."""
+def plan_text(plan: Plan, password_to: str | Path | None = None) -> Text:
+    """Return the plan as diff lines: + create/add, - remove, ~ change, → move, ✗ delete, * password.
+
+    ``password_to``: the file a new password will be written to (then it is not shown), None when it is shown once
+    on the terminal."""
     out = Text(plan.title + "\n", style="bold")
     for note in plan.notes:
         out.append(f"  ({note})\n", style="dim")
@@ -25,8 +29,10 @@ def plan_text(plan: Plan) -> Text:
             for key, value in c.attributes.items():
                 out.append(f"    + {key}: {value}\n", style="green")
         elif c.kind == "password":
-            out.append("* " + _("password of {dn}: generated to meet the domain policy, shown once").format(dn=c.dn)
-                       + "\n", style="yellow")
+            where = (_("password of {dn}: generated to meet the domain policy, written to {path} (readable only by "
+                       "you), not shown").format(dn=c.dn, path=password_to) if password_to is not None else
+                     _("password of {dn}: generated to meet the domain policy, shown once").format(dn=c.dn))
+            out.append("* " + where + "\n", style="yellow")
             _changed_values(out, c)  # set in the same operation, right after the password
         elif c.kind == "modify":
             out.append(f"~ {c.dn}\n", style="yellow")

@@ -56,7 +56,7 @@ def table(report: AuditReport, *, failing_only: bool = False) -> Group:
         if not shown:
             continue
         parts.append(Text(""))
-        parts.append(Text(report.entities.get(entity, entity or _("other")), style="bold underline"))
+        parts.append(Text(report.title(entity), style="bold underline"))
         for f in shown:
             style = "dim" if f.waiver else SEVERITY_STYLE[f.severity]
             line = Text(f"  [{_('WAIVED') if f.waiver else severity_label(f.severity)}] ", style=style)

@@ -8,7 +8,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from itref.core.findings import Finding, Severity, severity_label
+from itref.core.findings import Finding, Severity, no_entity_heading, severity_label
 from itref.i18n import _
 
 SEVERITY_STYLE = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow",
@@ -21,7 +21,8 @@ def findings_view(findings: list[Finding]) -> Group:
     entities = sorted({f.entity or "" for f in findings})
     for entity in entities:
         rows = sorted([f for f in findings if (f.entity or "") == entity], key=lambda f: -f.severity.rank)
-        parts.append(Text(entity or _("whole domain"), style="bold underline"))
+        parts.append(Text(entity or no_entity_heading(f.check for f in findings if not f.entity),
+                          style="bold underline"))
         for f in rows:
             line = Text(f"  [{severity_label(f.severity)}] ", style=SEVERITY_STYLE[f.severity])
             line.append(f"{f.check}: {f.message}")

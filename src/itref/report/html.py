@@ -207,7 +207,7 @@ def render(report: AuditReport) -> str:
     """Return the report as one standalone HTML document."""
     local = report.started.astimezone()
     groups = report.by_entity()
-    titles = {entity: report.entities.get(entity, entity or _("other")) for entity in groups}
+    titles = {entity: report.title(entity) for entity in groups}
     tallies = {entity: _tally(findings) for entity, findings in groups.items()}
     title = _("IT health check — {org}").format(org=report.organisation)
     when = _("Audit of {date} at {time}").format(date=local.strftime("%d/%m/%Y"), time=local.strftime("%H:%M"))

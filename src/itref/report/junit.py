@@ -74,7 +74,7 @@ def render(report: AuditReport) -> str:
         suite = ET.SubElement(root, "testsuite")
         counts = {"tests": len(findings), "failures": sum(f.failing for f in findings), "errors": 0,
                   "skipped": sum(f.waiver is not None for f in findings)}
-        _set(suite, name=report.entities.get(entity, entity or _("other")), id=number, **counts,
+        _set(suite, name=report.title(entity), id=number, **counts,
              timestamp=stamp)
         for key, value in counts.items():
             totals[key] += value

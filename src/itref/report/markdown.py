@@ -81,7 +81,7 @@ def render(report: AuditReport) -> str:
     out.append("| " + " | ".join(md(c) for c in columns) + " |")
     out.append("| --- |" + " ---: |" * (len(columns) - 1))
     groups = report.by_entity()
-    titles = {entity: report.entities.get(entity, entity or _("other")) for entity in groups}
+    titles = {entity: report.title(entity) for entity in groups}
     for entity, findings in groups.items():
         n = {s: sum(1 for f in findings if not f.waiver and f.severity.value == s)
              for s in ("critical", "warning", "unknown", "ok", "info")}

@@ -8,6 +8,8 @@ from itref.core.errors import UsageError
 from itref.i18n import _
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from itref.ad.client import DirectoryClient
     from itref.ad.plan import Plan
     from itref.context import RunContext
@@ -55,8 +57,10 @@ def build_plan(client: DirectoryClient, ctx: RunContext, entity: str, action: st
     raise UsageError(_("unknown ad action '{action}' (known: {known})").format(action=action, known=", ".join(ACTIONS)))
 
 
-def ad_plan_text(ctx: RunContext, entity: str, action: str, params: dict[str, Any]) -> str:
-    """Return the step's AD plan as diff text (read-only connection); a sentence if it cannot be planned."""
+def ad_plan_text(ctx: RunContext, entity: str, action: str, params: dict[str, Any],
+                 password_to: str | Path | None = None) -> str:
+    """Return the step's AD plan as diff text (read-only connection); a sentence if it cannot be planned.
+    ``password_to``: where a new password will be written (None: shown once on the terminal)."""
     from itref.core.errors import ItrefError
     from itref.report.ad import plan_text
 
@@ -65,7 +69,7 @@ def ad_plan_text(ctx: RunContext, entity: str, action: str, params: dict[str, An
     except ItrefError as exc:
         return _("{action} (cannot be previewed: {reason})").format(action=action, reason=exc.message)
     try:
-        return plan_text(build_plan(client, ctx, entity, action, params)).plain.rstrip()
+        return plan_text(build_plan(client, ctx, entity, action, params), password_to).plain.rstrip()
     except ItrefError as exc:
         return _("{action} (cannot be previewed: {reason})").format(action=action, reason=exc.message)
     finally:

@@ -22,7 +22,7 @@ from itref.config.selection import select
 from itref.connectors.base import HostSpec
 from itref.context import RunContext
 from itref.core.errors import ItrefError, UsageError
-from itref.i18n import _
+from itref.i18n import _, ngettext
 from itref.journal import JournalRecord
 
 if TYPE_CHECKING:
@@ -49,6 +49,10 @@ class StepRecord:
     status: Status
     message: str
     at: str = field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
+    outcome: str | None = None
+    """For a check step (backup, audit): the worst status found (ok, warning, unknown, critical); None otherwise."""
+    summary: str | None = None
+    """One line saying how the step went (the message's first line when None)."""
 
 
 @dataclass
@@ -277,8 +281,10 @@ def hosts_for(project: Project, entity: str, limit: str | None) -> list[HostSpec
     return hosts
 
 
-def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]) -> str:
-    """Return what the step would do, in words (commands, hosts, AD plan as a diff, files)."""
+def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any],
+            password_to: str | Path | None = None) -> str:
+    """Return what the step would do, in words (commands, hosts, AD plan as a diff, files); ``password_to``: the
+    file a new account's password goes to (None: it is shown once)."""
     step = fs.step
     if step.run is not None:
         hosts = hosts_for(ctx.project, entity, step.run.limit)
@@ -291,14 +297,16 @@ def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]) 
         return _("copy {src} to {dest} on {hosts}").format(src=step.copy_.src, dest=step.copy_.dest,
                                                           hosts=", ".join(h.name for h in hosts))
     if step.backup is not None:
-        return _("backup {action} of {names}").format(action=step.backup.action,
+        action = {"check": _("check"), "verify": _("integrity check"), "drill": _("restore test")}.get(
+            step.backup.action, step.backup.action)
+        return _("backup {action} of {names}").format(action=action,
                                                       names=", ".join(step.backup.names or [_("every backup")]))
     if step.audit is not None:
         return _("audit checks {checks}").format(checks=", ".join(step.audit.checks or ["*"]))
     if step.ad is not None:
         from itref.runner.ad_step import ad_plan_text
 
-        return ad_plan_text(ctx, entity, step.ad.action, substitute(step.ad.params, params))
+        return ad_plan_text(ctx, entity, step.ad.action, substitute(step.ad.params, params), password_to)
     return ""
 
 
@@ -361,7 +369,10 @@ def _run_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]
     lines = [f"{r.host}: {r.outcome.value}" + (f" — {r.error}" if r.error else "")
              + (f"\n{r.result.stdout.rstrip()}" if r.result and r.result.stdout.strip() else "")
              for r in report.results]
-    return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", "\n".join(lines))
+    failed = [r.host for r in report.results if r.failed]
+    summary = (_("failed on {hosts}").format(hosts=", ".join(failed)) if failed else
+               ngettext("done on {n} host", "done on {n} hosts", len(report.results)).format(n=len(report.results)))
+    return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", "\n".join(lines), summary=summary)
 
 
 def _copy_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
@@ -391,19 +402,48 @@ def _copy_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
 
 def _backup_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
     from itref.backup.actions import drill_backups, verify_backups
-    from itref.backup.check import DRILLABLE, check_backups, targets
+    from itref.backup.check import check_backups, journal_checks, targets
+    from itref.backup.policy import testable
 
     step = fs.step.backup
     assert step is not None
     chosen = targets(ctx.project, entity=entity, names=step.names)
     if step.action == "check":
         findings = check_backups(ctx, chosen)
-        bad = [f for f in findings if f.failing]
-        return StepRecord(fs.number, "failed" if bad else "ok", "\n".join(f.message for f in findings))
-    chosen = [t for t in chosen if t.backup.kind in DRILLABLE]
-    results = verify_backups(ctx, chosen) if step.action == "verify" else drill_backups(ctx, chosen)
-    return StepRecord(fs.number, "ok" if all(r.ok for r in results) else "failed",
-                      "\n".join(f"{r.target.backup.name}: {r.detail}" for r in results))
+        journal_checks(ctx, chosen, findings)
+        return _checked(fs, findings, ngettext("{n} backup checked", "{n} backups checked", len(findings)).format(
+            n=len(findings)))
+    testing = [t for t in chosen if testable(t.backup, t.host)]
+    if not testing:
+        from itref.core.errors import NothingToTest
+
+        raise NothingToTest(_("none of these backups can be read back by itref: {names}").format(
+            names=", ".join(t.backup.name for t in chosen) or "-"))
+    results = verify_backups(ctx, testing) if step.action == "verify" else drill_backups(ctx, testing)
+    worst = "failed" if any(r.status == "failed" for r in results) else \
+        "warning" if any(r.status == "warning" for r in results) else "ok"
+    lines = [f"[{outcome_word(r.status)}] {r.target.backup.name}: {r.detail}" for r in results]
+    return StepRecord(fs.number, "failed" if worst == "failed" else "ok", "\n".join(lines), outcome=worst,
+                      summary=ngettext("{n} backup tested", "{n} backups tested", len(results)).format(n=len(results)))
+
+
+def outcome_word(outcome: str) -> str:
+    """Return a step's or a check's outcome as the upper-case word shown to people (OK, WARNING, FAILED...)."""
+    return {"ok": _("OK"), "info": _("INFO"), "warning": _("WARNING"), "unknown": _("UNKNOWN"),
+            "critical": _("CRITICAL"), "failed": _("FAILED"), "skipped": _("SKIPPED"),
+            "stopped": _("WAITING")}.get(outcome, outcome.upper())
+
+
+def _checked(fs: FlatStep, findings: list[Any], what: str) -> StepRecord:
+    """Return the record of a check step: failed when something is critical or could not be checked, its outcome
+    the worst severity, one line per finding that is not OK (all of them when all are OK)."""
+    from itref.core.findings import Severity, worst
+
+    top = worst(findings)
+    shown = [f for f in findings if f.failing] or findings
+    lines = [f"[{outcome_word(f.effective.value)}] {f.host + ': ' if f.host else ''}{f.message}" for f in shown]
+    return StepRecord(fs.number, "failed" if top.rank > Severity.WARNING.rank else "ok", "\n".join(lines),
+                      outcome=top.value, summary=what)
 
 
 def _audit_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
@@ -415,9 +455,8 @@ def _audit_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
     hosts = hosts_for(ctx.project, entity, step.limit) if (step.limit or any(
         h.entity == entity for h in ctx.project.hosts)) else []
     report, _diff = audit(ctx, hosts, select_checks(step.checks))
-    bad = [f for f in report.findings if f.failing and (f.entity in (entity, None))]
-    return StepRecord(fs.number, "failed" if bad else "ok",
-                      "\n".join(f"{f.host + ': ' if f.host else ''}{f.message}" for f in bad) or _("all checks OK"))
+    mine = [f for f in report.findings if f.entity in (entity, None)]
+    return _checked(fs, mine, ngettext("{n} finding", "{n} findings", len(mine)).format(n=len(mine)))
 
 
 def condition_holds(when: str | None, state: RunState, steps: list[FlatStep]) -> bool:
@@ -450,7 +489,8 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
     hide_secret_answers(routine, state.params)
     if dry_run:
         for fs in steps:
-            ui.show_preview(fs, len(steps), preview(ctx, entity, fs, state.params))
+            ui.show_preview(fs, len(steps), preview(
+                ctx, entity, fs, state.params, getattr(ui, "password_file", None)))
         return state
     save(ctx.state, state)
     ctx.journal.append(JournalRecord(action="routine start" if state.next_step == 1 else "routine resume",
@@ -460,7 +500,8 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
         if not condition_holds(fs.step.when, state, steps):
             record = StepRecord(fs.number, "skipped", _("condition not met: {when}").format(when=fs.step.when))
         else:
-            choice = ui.before(fs, len(steps), preview(ctx, entity, fs, state.params))
+            choice = ui.before(fs, len(steps), preview(ctx, entity, fs, state.params,
+                                                        getattr(ui, "password_file", None)))
             if choice == "stop":
                 break
             record = (StepRecord(fs.number, "skipped", _("skipped by the operator")) if choice == "skip"

@@ -59,12 +59,12 @@ class Documents:
 
     def write(self, name: str, data: dict[str, Any]) -> Path:
         """Write document ``name`` whole (secret values masked) and return its file. Raises StateError."""
-        from itref.core.files import write_private
+        from itref.core.files import write_record
         from itref.core.masking import mask
 
         self.folder.ensure(self.kind)
         path = self.file(name)
-        write_private(path, mask(dump(data)), mode=self.folder.file_mode)
+        write_record(path, mask(dump(data)), mode=self.folder.file_mode)
         return path
 
     def read(self, name: str) -> dict[str, Any] | None:

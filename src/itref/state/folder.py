@@ -209,11 +209,11 @@ class StateFolder:
                 raise
 
     def _welcome(self) -> None:
-        from itref.core.files import write_private
+        from itref.core.files import write_record
 
         for name, text in (("README.txt", README), (".gitignore", GITIGNORE)):
             if not (self.path / name).exists():
-                write_private(self.path / name, text, mode=self.file_mode)
+                write_record(self.path / name, text, mode=self.file_mode)
 
     def is_empty(self) -> bool:
         """Return True when the folder holds no record yet (missing, or only its README)."""

@@ -7,7 +7,7 @@ from typing import Any
 from itref.audit.base import Check
 from itref.audit.registry import register
 from itref.context import RunContext
-from itref.core.findings import Finding
+from itref.core.findings import Finding, Topic
 from itref.i18n import _
 
 
@@ -26,5 +26,18 @@ def _directory(check: Check, ctx: RunContext, thresholds: dict[str, Any], entiti
     return [f for f in found if entities is None or f.entity is None or f.entity in entities]
 
 
-register(Check("directory", _("Active Directory hygiene"), _("See each finding."), _("See each finding."),
-               {"stale_days": 90, "max_privileged": 3, "krbtgt_max_age_days": 180}, run=_directory))
+def _topics() -> tuple[Topic, ...]:
+    from itref.ad.report import topics
+
+    return topics()
+
+
+register(Check(
+    "directory", _("Active Directory hygiene"),
+    _("Forgotten, unused, weakly protected and over-privileged accounts are how an intruder gets in and stays in."),
+    _("Each finding of this family carries its own id (ad.stale-accounts, ad.privileged-members...): run 'itref "
+      "audit explain ID' with the id shown under the finding."),
+    {"stale_days": 90, "max_privileged": 3, "krbtgt_max_age_days": 180}, run=_directory,
+    how=_("One read-only LDAP search of the directory (the inventory's directory: section) lists every account "
+          "with its flags, last logon and groups; each account is counted in the entity whose OU holds it."),
+    commands=("itref ad report", "itref audit --checks directory"), topics=_topics))

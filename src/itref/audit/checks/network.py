@@ -134,10 +134,17 @@ def _dns(check: Check, ctx: RunContext, thresholds: dict[str, Any], entities: se
 
 register(Check("network.tls.expiry", _("Certificate expiry"),
                _("When a certificate expires, browsers, mail clients and AD logons refuse the service."),
-               _("Renew the certificate with its provider (or certbot) and install it on the server."), run=_tls))
+               _("Renew the certificate with its provider (or certbot) and install it on the server."), run=_tls,
+               how=_("A TLS connection from this machine to each address listed under audits.endpoints in the "
+                     "playbooks: the certificate's expiry date against warn_days and critical_days, and whether it "
+                     "is trusted and valid for the name."),
+               commands=("itref audit --checks network.tls.expiry",)))
 register(Check("network.port", _("Service answers"), _("A service that does not answer is down for its users."),
                _("Check that the server is on and that the service runs (and the firewall lets it through)."),
-               run=_ports))
+               run=_ports, how=_("A TCP connection from this machine to each host and port listed under audits.ports "
+                                 "in the playbooks."), commands=("itref audit --checks network.port",)))
 register(Check("network.dns", _("Name resolves"), _("If a name does not resolve, nobody can reach the service by "
                                                     "its name."),
-               _("Check the DNS record with whoever manages the zone."), run=_dns))
+               _("Check the DNS record with whoever manages the zone."), run=_dns,
+               how=_("This machine's resolver asked for each name listed under audits.dns in the playbooks."),
+               commands=("itref audit --checks network.dns",)))
