@@ -28,7 +28,6 @@ MESSAGES = {
     "url": N_("'{v}' is not an ldap:// or ldaps:// URL"),
     "step_kind": N_("a step needs exactly one action among: {kinds}"),
     "backup_field": N_("a '{kind}' backup needs '{field}'"),
-    "schedule": N_("'{text}' is not a cron schedule; write five fields such as '0 7 * * 1' or @daily"),
 }
 """Message ids of the schema's own errors; ``config.validate`` translates them."""
 
@@ -64,18 +63,15 @@ def _size(value: Any) -> Any:
     return str(value)
 
 
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
-
-
 def _schedule(value: Any) -> Any:
     if value is None:
         return value
+    from itref.schedule import cron_problem
+
     text = str(value).strip()
-    if text in {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@reboot"}:
-        return text
-    parts = text.split()
-    if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
-        raise _fail("schedule", text=text)
+    problem = cron_problem(text)  # every field within its range, names, steps: what cron itself would run
+    if problem is not None:
+        raise PydanticCustomError("cron", problem)
     return text
 
 
@@ -372,12 +368,14 @@ class Step(Strict):
     description: str = Field(description="What this step does, for the person following it.")
     why: str | None = Field(None, description="Why it is done.")
     if_fails: str | None = Field(None, description="What to do if it fails.")
-    when: str | None = Field(None, description="Only if an earlier step ended so, e.g. 'disk-check failed'.")
+    when: str | None = Field(None, description="Only if an earlier step ended so: '[not] STEP_ID ok|failed|skipped|"
+                             "stopped', e.g. 'disk-check failed'; STEP_ID is the id of a step before this one.")
     on_failure: Literal["stop", "continue", "ask"] = "stop"
-    id: Name | None = Field(None, description="Name used by later `when` conditions.")
+    id: Name | None = Field(None, description="Name used by later `when` conditions; unique in its routine.")
     run: RunStep | None = None
     manual: ManualStep | str | None = None
-    include: str | None = Field(None, description="Another routine: NAME or ENTITY/NAME.")
+    include: str | None = Field(None, description="Another routine, which must exist: NAME or ENTITY/NAME (never "
+                                "round in a circle); it runs with this routine's parameters.")
     ad: AdStep | None = None
     backup: BackupStep | None = None
     audit: AuditStep | None = None
@@ -408,15 +406,21 @@ class Ask(Strict):
     type: Literal["text", "int", "bool", "date", "email", "choice"] = "text"
     choices: list[str] | None = None
     default: Any = None
-    pattern: str | None = Field(None, description="Regular expression the answer must match.")
+    pattern: str | None = Field(None, description="Regular expression (a valid one) the answer must match.")
 
 
 class Routine(Strict):
-    """A named list of steps, e.g. onboard-employee."""
+    """A named list of steps, e.g. onboard-employee. Before anything runs, the files are checked for what would make
+    it fail halfway: each `include` exists and none goes round in a circle, step ids are unique, each `when`
+    reads and asks about an earlier step, each `{name}` in a command, an instruction or `ad` parameters is declared
+    under `ask:` or `vars:`, each `pattern` is a regular expression, `ad` actions and their parameters, `backup`
+    names, and the schedule (every field within its range)."""
 
     description: str = Field(description="What the routine achieves.")
     why: str | None = None
-    schedule: str | None = Field(None, description="Cron schedule for unattended runs ('0 7 * * 1', @daily).")
+    schedule: str | None = Field(None, description="Cron schedule for unattended runs ('0 7 * * 1', @daily): minute "
+                                 "0-59, hour 0-23, day 1-31, month 1-12 or jan-dec, weekday 0-7 or sun-sat; lists, "
+                                 "ranges and steps (*/15) as cron takes them.")
     vars: dict[str, Any] = Field(default_factory=dict)
     ask: dict[Name, Ask] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
@@ -427,7 +431,7 @@ class Routine(Strict):
 class AccountTemplate(Strict):
     """How accounts of one role are made (OU, groups, naming, attributes)."""
 
-    ou: str = Field(description="OU the account is created in.")
+    ou: str = Field(description="OU the account is created in (inside the directory's base_dn).")
     groups: list[str] = Field(default_factory=list)
     username: str = Field("{first_initial}{last}", description="Login rule: {first}, {last}, {first_initial}.")
     upn_suffix: str | None = None
