@@ -396,3 +396,47 @@ def test_passwords_file_is_made_exclusively_0600_with_its_header_and_a_rerun_app
     second = cli("-i", str(ad_project), "ad", "user", "import", str(csv), "--passwords-file", str(pw), "--yes")
     assert second.rc == 0, second.all
     assert [x.split(";")[0] for x in pw.read_text().splitlines()[1:]] == [f"anne.own{tag}", f"paul.own{tag}"]
+
+
+@pytest.mark.peer
+def test_row_100_is_shown_as_line_100_not_as_an_emoji(ad_project, cli, tmp_path) -> None:
+    """Rich turns ":100:" (and ":1234:") into an emoji; a row line keeps its number."""
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, *(f"Agent{i};Hundred{tag};commune/clerk;{tag}-{i};;RH\n"
+                                                for i in range(100))])
+    result = cli("-i", str(ad_project), "ad", "user", "import", str(csv), "--dry-run")
+    assert result.rc == 0, result.all
+    assert f"{csv}:100: create Agent98 Hundred{tag}" in result.out and "\U0001f4af" not in result.out
+
+
+@pytest.mark.peer
+def test_at_a_terminal_rows_keep_their_numbers_and_data_from_the_directory_is_escaped(ad_project, samba_dc,
+                                                                                      state_dir, tmp_path) -> None:
+    """The terminal path (Rich, in colour): line 100 is not an emoji, a login holding an 8-bit CSI and a
+    right-to-left override (made by another tool) reaches the screen escaped."""
+    import sys
+
+    import pexpect
+
+    from tests.conftest import like_a_terminal
+    from tests.peers.samba import ldap_connection, ou_dn
+
+    tag = uuid.uuid4().hex[:6]
+    conn = ldap_connection(samba_dc)
+    assert conn.add(f"CN=Other {tag},{ou_dn('OU=Departed')}", ["top", "person", "organizationalPerson", "user"],
+                    {"sAMAccountName": f"x\x9b2J\u202e{tag[:4]}", "employeeID": f"{tag}-0",
+                     "userAccountControl": "514"})
+    conn.unbind()
+    csv = write(tmp_path / "hr.csv", [HEADER, *(f"Agent{i};Tty{tag};commune/clerk;{tag}-{i};;RH\n"
+                                                for i in range(100))])
+    child = pexpect.spawn(sys.executable, ["-m", "itref", "-i", str(ad_project), "ad", "user", "import", str(csv),
+                                           "--dry-run"],
+                          env={**os.environ, "ITREF_STATE_DIR": str(state_dir), "TERM": "xterm", "COLUMNS": "200"},
+                          encoding="utf-8", timeout=120, dimensions=(50, 200), preexec_fn=like_a_terminal)
+    child.expect(pexpect.EOF)
+    child.close()
+    screen = child.before
+    assert child.exitstatus == 0, screen
+    assert f"{csv}:100: create Agent98 Tty{tag}" in screen and "\U0001f4af" not in screen
+    assert f"exists Agent0 Tty{tag} (commune/clerk) → x\\x9b2J\\u202e{tag[:4]}" in screen
+    assert "\x9b" not in screen and "\u202e" not in screen and "\x1b[" in screen  # Rich's own colours only
