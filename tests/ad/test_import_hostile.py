@@ -440,3 +440,21 @@ def test_at_a_terminal_rows_keep_their_numbers_and_data_from_the_directory_is_es
     assert f"{csv}:100: create Agent98 Tty{tag}" in screen and "\U0001f4af" not in screen
     assert f"exists Agent0 Tty{tag} (commune/clerk) → x\\x9b2J\\u202e{tag[:4]}" in screen
     assert "\x9b" not in screen and "\u202e" not in screen and "\x1b[" in screen  # Rich's own colours only
+
+
+@pytest.mark.peer
+def test_a_namesake_of_64_characters_gets_a_cn_that_still_fits_in_64(ad_project, cli, samba_dc, tmp_path) -> None:
+    """Two people with one long name in one OU: the second account's CN, "First Last (login)", is shortened to
+    fit Windows' 64 characters (it was the full name plus the login, 87 characters here, which Samba takes and
+    Windows refuses)."""
+    tag = uuid.uuid4().hex[:6]
+    first, last = "Marie-Christine-Alexandra", f"Van den Broeck-Dumoulin-Lefèvre{tag}x"
+    assert len(f"{first} {last}") == 64
+    csv = write(tmp_path / "hr.csv", [HEADER, f"{first};{last};commune/clerk;{tag}-1;;RH\n",
+                                      f"{first};{last};commune/clerk;{tag}-2;;RH\n"])
+    result = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file",
+                 str(tmp_path / "pw"), "--yes")
+    assert result.rc == 0, result.all
+    names = accounts(samba_dc, tag)
+    assert len(names) == 2 and all(len(n) <= 64 for n in names), names
+    assert any(n.endswith(")") for n in names)

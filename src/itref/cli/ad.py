@@ -351,7 +351,7 @@ def _import_apply(st: CliState, fmt: str, rctx: RunContext, client: DirectoryCli
     out.close()
     st.err.print(printable(_("{created} created, {completed} finished, {exists} already there, {failed} failed; "
                              "passwords in {path}").format(path=passwords_file, **{
-                                 k: v for k, v in counts.items() if k != "partial"})), markup=False)
+                                 k: v for k, v in counts.items() if k != "partial"})), markup=False, emoji=False)
     return ExitStatus.FAILURE if counts["failed"] else ExitStatus.SUCCESS
 
 

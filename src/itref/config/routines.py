@@ -11,7 +11,8 @@ Checked here, for every routine as it runs (includes expanded, as :func:`itref.r
 - ``{name}`` placeholders in a ``run`` command, a ``manual`` instruction and ``ad`` parameters: declared in the
   routine's ``ask:`` or ``vars:`` (an included routine is run with the parameters of the routine including it);
 - ``ask`` ``pattern``: a valid regular expression;
-- ``ad`` steps: a known action with the parameters it needs; ``backup`` steps: backups of the entity;
+- ``ad`` steps: a known action with the parameters it needs; ``backup`` steps: backups of the entity; ``audit``
+  steps: check ids or globs that match a check;
 - account templates: the login rule's placeholders, the UPN suffix, and an OU inside the directory's base DN.
 """
 
@@ -236,6 +237,8 @@ class _Checker:
                             self.at(flat.key, (*here, "params", "template"), _(
                                 "unknown account template '{ref}' (templates: {known})").format(
                                 ref=ref, known=", ".join(known) or "-"))
+            if step.audit is not None and step.audit.checks:
+                self.audit_checks(flat.key, ("steps", flat.index, "audit", "checks"), step.audit.checks)
             if step.backup is not None and step.backup.names:
                 unknown = [n for n in step.backup.names if n not in backups]
                 if unknown:
@@ -243,6 +246,18 @@ class _Checker:
                     self.at(flat.key, ("steps", flat.index, "backup", "names"), _(
                         "no backup called {names} in the playbook of {entity} (its backups: {known})").format(
                         names=", ".join(unknown), entity=key[0], known=", ".join(backups) or "-") + alone)
+
+    def audit_checks(self, key: Key, loc: Loc, patterns: list[str]) -> None:
+        """Check that each audit step pattern names at least one check (the registry is loaded only then)."""
+        import fnmatch
+
+        from itref.audit.registry import all_checks
+
+        ids = [c.id for c in all_checks()]
+        for i, pattern in enumerate(patterns):
+            if not any(fnmatch.fnmatchcase(c, pattern) for c in ids):
+                self.at(key, (*loc, i), _("no audit check matches '{pattern}'").format(pattern=pattern)
+                        + _did_you_mean(pattern, ids))
 
     def asks(self) -> None:
         for key in self.keys():

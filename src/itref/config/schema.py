@@ -414,7 +414,7 @@ class Routine(Strict):
     it fail halfway: each `include` exists and none goes round in a circle, step ids are unique, each `when`
     reads and asks about an earlier step, each `{name}` in a command, an instruction or `ad` parameters is declared
     under `ask:` or `vars:`, each `pattern` is a regular expression, `ad` actions and their parameters, `backup`
-    names, and the schedule (every field within its range)."""
+    names, `audit` checks, and the schedule (every field within its range)."""
 
     description: str = Field(description="What the routine achieves.")
     why: str | None = None
