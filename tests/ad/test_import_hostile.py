@@ -458,3 +458,22 @@ def test_a_namesake_of_64_characters_gets_a_cn_that_still_fits_in_64(ad_project,
     names = accounts(samba_dc, tag)
     assert len(names) == 2 and all(len(n) <= 64 for n in names), names
     assert any(n.endswith(")") for n in names)
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("kind", ["symlink", "missing-folder"])
+def test_user_create_password_file_through_a_symlink_or_in_a_missing_folder_is_refused_before_any_write(
+        ad_project, cli, samba_dc, tmp_path, kind) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious\n")
+    target = tmp_path / "pw"
+    if kind == "symlink":
+        target.symlink_to(victim)
+    else:
+        target = tmp_path / "missing" / "pw"
+    tag = uuid.uuid4().hex[:6]
+    result = cli("-i", str(ad_project), "ad", "user", "create", "--template", "commune/clerk", "--first", "Anne",
+                 "--last", f"Link{tag}", "--password-file", str(target), "--yes")
+    assert result.rc == ExitStatus.USAGE, result.all
+    assert "bug" not in result.err and victim.read_text() == "precious\n"
+    assert accounts(samba_dc, tag) == []
