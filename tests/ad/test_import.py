@@ -407,3 +407,28 @@ def test_an_import_cut_by_a_lost_dc_says_per_row_what_was_done_and_that_a_rerun_
     assert len(conn.entries) == 20 and {e.userAccountControl.value for e in conn.entries} == {512}
     assert all([g.split(",")[0] for g in e.memberOf.values] == ["CN=GG-Commune"] for e in conn.entries)
     conn.unbind()
+
+
+@pytest.mark.peer
+def test_ctrl_c_while_rows_are_shown_still_reports_every_row_and_where_it_stopped(ad_project, cli, samba_dc,
+                                                                                  tmp_path, monkeypatch) -> None:
+    from itref.cli import ad as cli_ad
+
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, *rows(6, tag)])
+    real_line = cli_ad._Rows.line
+    calls: list[str] = []
+
+    def line_then_ctrl_c(self, text: str) -> None:
+        calls.append(text)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as if Ctrl-C came while the third row was printed
+        real_line(self, text)
+
+    monkeypatch.setattr(cli_ad._Rows, "line", line_then_ctrl_c)
+    result = cli("-i", str(ad_project), "ad", "user", "import", str(csv), "--passwords-file", str(tmp_path / "pw"),
+                 "--yes")
+    assert result.rc == ExitStatus.INTERRUPTED, result.all
+    shown = [x.split(":")[1] for x in result.out.splitlines() if x.startswith(f"{csv}:")]
+    assert shown == ["2", "3", "4", "5", "6", "7"], result.out  # none lost, none twice
+    assert "interrupted (Ctrl-C)" in result.err and "0 not started" in result.err

@@ -710,11 +710,11 @@ def import_stream(client: DirectoryClient, project: Project, rows: Iterable[Row]
         raise ImportStopped(exc, _stopped(waiting, pending, current, made), last_line) from None
 
 
-def _drain(waiting: dict[int, RowResult]) -> list[RowResult]:
-    """Return the results of ``waiting`` in file order, and forget them."""
-    out = [waiting[pos] for pos in sorted(waiting)]
-    waiting.clear()
-    return out
+def _drain(waiting: dict[int, RowResult]) -> Iterator[RowResult]:
+    """Yield the results of ``waiting`` in file order, each forgotten as it is handed out (an interruption
+    while the caller shows one leaves the others in ``waiting``, to be reported)."""
+    while waiting:
+        yield waiting.pop(min(waiting))
 
 
 def import_rows(client: DirectoryClient, project: Project, rows: Iterable[Row], *,

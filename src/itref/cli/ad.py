@@ -321,23 +321,28 @@ def _import_apply(st: CliState, fmt: str, rctx: RunContext, client: DirectoryCli
     counts = dict.fromkeys(("created", "completed", "exists", "failed", "partial"), 0)
 
     def show(r: RowResult) -> None:
-        counts[r.status] += 1
         name = f"{r.row.first} {r.row.last}"
         if fmt == "json":
             out.json({"line": r.row.line, "name": name, "status": r.status, "login": r.login, "message": r.message})
         else:
             out.line(f"{csv_file}:{r.row.line}: {r.status} {name}" + (f" → {r.login}" if r.login else "")
                      + (f" ({r.message})" if r.message else ""))
+        counts[r.status] += 1
 
     with PasswordsFile(passwords_file) as kept:
         stream = import_stream(client, project, checked_rows(export, project),
                                on_password=lambda login, secret: kept.add(login, secret.reveal()),
                                on_change=_journal(rctx, None, client.host))
+        shown: RowResult | None = None
         try:
-            for result in stream:
-                show(result)
+            try:
+                for shown in stream:
+                    show(shown)
+                    shown = None
+            except KeyboardInterrupt:  # Ctrl-C while a row was shown: the import says where it stopped all the same
+                stream.throw(KeyboardInterrupt())
         except ImportStopped as stop:
-            for result in stop.results:
+            for result in [shown, *stop.results] if shown is not None else stop.results:
                 show(result)
             out.close()
             left = export.count - sum(counts.values())
