@@ -477,3 +477,30 @@ def test_user_create_password_file_through_a_symlink_or_in_a_missing_folder_is_r
     assert result.rc == ExitStatus.USAGE, result.all
     assert "bug" not in result.err and victim.read_text() == "precious\n"
     assert accounts(samba_dc, tag) == []
+
+
+def test_one_login_on_two_rows_is_an_error_on_the_second(tmp_path, cli, make_inventory) -> None:
+    from tests.conftest import LOCAL_INVENTORY
+
+    inv = make_inventory(LOCAL_INVENTORY, {"shared.yaml": """\
+        entity: shared
+        accounts: {templates: {clerk: {ou: "OU=X,DC=x"}}}
+        """})
+    csv = write(tmp_path / "hr.csv", ["first;last;login;id\n", "Anne;Dupont;adupont;1\n", "Alain;Dupont;ADupont;2\n"])
+    result = cli("-i", str(inv), "ad", "user", "import", str(csv), "--template", "shared/clerk", "--dry-run")
+    assert result.rc == ExitStatus.INVALID_CONFIG, result.all
+    assert located(result, csv) == {3: "the login 'ADupont' is also on line 2"}
+
+
+def test_a_file_of_bad_rows_lists_the_first_hundred_and_counts_the_others(tmp_path, cli, make_inventory) -> None:
+    from tests.conftest import LOCAL_INVENTORY
+
+    inv = make_inventory(LOCAL_INVENTORY, {"shared.yaml": """\
+        entity: shared
+        accounts: {templates: {clerk: {ou: "OU=X,DC=x"}}}
+        """})
+    csv = write(tmp_path / "hr.csv", ["first;last\n", *(f"Anne{i};\n" for i in range(250))])  # no last names
+    result = cli("-i", str(inv), "ad", "user", "import", str(csv), "--template", "shared/clerk", "--dry-run")
+    assert result.rc == ExitStatus.INVALID_CONFIG, result.all
+    found = located(result, csv)
+    assert len(found) == 101 and "150 more bad rows from this line on" in found[102], found.get(102)

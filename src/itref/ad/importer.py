@@ -232,12 +232,11 @@ def _records(reader: Iterator[list[str]], line_num: Callable[[], int]) -> Iterat
             yield start, values
 
 
-def _check_row(project: Project, cells: dict[str, str], default_template: str | None,
-               ) -> tuple[list[str], AccountTemplate | None]:
-    """Return the problems of one row (already located by the caller) and its template (None if unknown)."""
+def _check_row(project: Project, cells: dict[str, str], default_template: str | None) -> list[str]:
+    """Return the problems of one row (already located by the caller)."""
     problems: list[str] = []
     if _key(cells.get("first", "")) in COLUMNS["first"] and _key(cells.get("last", "")) in COLUMNS["last"]:
-        return [_("this line repeats the header (two exports pasted together?): it is not a person")], None
+        return [_("this line repeats the header (two exports pasted together?): it is not a person")]
     ref = cells.get("template") or default_template or ""
     tmpl: AccountTemplate | None
     try:
@@ -250,7 +249,7 @@ def _check_row(project: Project, cells: dict[str, str], default_template: str | 
         extra["employeeID"] = cells["employee_id"]
     problems += person_problems(tmpl, cells.get("first", ""), cells.get("last", ""), cells.get("login") or None,
                                 extra)
-    return problems, tmpl
+    return problems
 
 
 def _parse(layout: tuple[dict[int, str], int], reader: Iterator[list[str]], line_num: Callable[[], int],
@@ -268,7 +267,7 @@ def _parse(layout: tuple[dict[int, str], int], reader: Iterator[list[str]], line
             yield line, [_("{n} fields where the header has {m}").format(n=len(values), m=width)]
             continue
         cells = {role: values[i].strip() for i, role in roles.items()}
-        problems, _tmpl = _check_row(project, cells, default_template)
+        problems = _check_row(project, cells, default_template)
         ref = cells.get("template") or default_template or ""
         login = cells.get("login") or None
         if check_duplicates and not problems:
