@@ -718,7 +718,7 @@ def main() -> int:
             raise BenchError(f"itref first run: {first.statuses}, expected {args.users} created\n{first.stderr}")
         found = accounts_in_ou(dc)
         check_accounts(found, mine, "employeeID", "itref first run")
-        pw_lines = pw.read_text().splitlines()
+        pw_lines = [line for line in pw.read_text().splitlines() if not line.startswith("#")]  # header line
         if len(pw_lines) != args.users or len({line.split(";")[0] for line in pw_lines}) != args.users:
             raise BenchError(f"passwords file: {len(pw_lines)} lines for {args.users} accounts")
         itref_logins = {login for login, acc in found.items() if acc["employeeID"]}
@@ -735,7 +735,7 @@ def main() -> int:
         found_again = accounts_in_ou(dc)
         if len(found_again) != len(found) or set(found_again) != set(found):
             raise BenchError(f"itref rerun changed the OU: {len(found)} accounts before, {len(found_again)} after")
-        if len(pw.read_text().splitlines()) != args.users:
+        if len([line for line in pw.read_text().splitlines() if not line.startswith("#")]) != args.users:
             raise BenchError("itref rerun wrote passwords")
 
         print(f"ad_import: samba-tool loop, second half ({args.samba_tool_users - half} accounts x {len(ts)}) ...",

@@ -285,3 +285,14 @@ def test_real_crontab_of_root(cli, project: Path) -> None:
             subprocess.run(["crontab", "-"], input=original.stdout, check=True)
         else:
             subprocess.run(["crontab", "-r"], capture_output=True, check=False)
+
+
+@pytest.mark.parametrize("schedule", ["61 * * * *", "a b c d e", "0 0 32 13 8", "*/0 * * * *"])
+def test_install_refuses_a_schedule_cron_would_not_run_and_writes_nothing(cli, make_inventory, crontab: Path,
+                                                                          schedule: str) -> None:
+    project = make_inventory(INVENTORY, {"commune.yaml": PLAYBOOK.replace('"30 6 * * 1"', f'"{schedule}"'),
+                                         "cpas.yaml": CPAS_PLAYBOOK})
+    r = cli("-i", str(project), "schedule", "install", "--crontab-file", str(crontab))
+    assert r.rc == 3, r.all
+    assert "playbooks/commune.yaml:7:15:" in r.err and f"'{schedule}' is not a cron schedule" in r.err
+    assert crontab.read_bytes() == USER_CRONTAB.encode("utf-8")  # before: the '61' line was written

@@ -76,11 +76,11 @@ def test_import_creates_then_a_rerun_creates_nothing(ad_project, cli, samba_dc, 
                 "--yes")
     assert first.rc == 0, first.all
     assert [r["status"] for r in json.loads(first.out)] == ["created"] * 12
-    assert (pw.stat().st_mode & 0o777) == 0o600 and len(pw.read_text().splitlines()) == 12
+    assert (pw.stat().st_mode & 0o777) == 0o600 and len(pw.read_text().splitlines()) == 1 + 12  # header + 12
     again = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
                 "--yes")
     assert [r["status"] for r in json.loads(again.out)] == ["exists"] * 12
-    assert len(pw.read_text().splitlines()) == 12
+    assert len(pw.read_text().splitlines()) == 1 + 12
     journal = [r["target"].split(" ")[0] for r in json.loads(cli("journal", "-f", "json").out)]
     assert sorted(set(journal)) == ["add-member", "create", "password"]  # password and enabling: one modify
     assert [journal.count(k) for k in ("create", "password", "add-member")] == [12, 12, 12]
@@ -153,16 +153,15 @@ def test_500_rows_with_5_broken_write_nothing_then_fixed_import_500_and_a_rerun_
                 "--yes")
     assert again.rc == 0 and [r["status"] for r in json.loads(again.out)] == ["exists"] * 500
     conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["sAMAccountName"], paged_size=1000)
-    assert len(conn.entries) == 500 and len(pw.read_text().splitlines()) == 500
+    assert len(conn.entries) == 500 and len(pw.read_text().splitlines()) == 1 + 500
     conn.unbind()
 
 
 @pytest.mark.peer
 def test_import_interrupted_by_a_dc_failure_is_finished_by_a_rerun(ad_project, samba_dc, tmp_path) -> None:
     from itref.ad.client import DirectoryClient
-    from itref.ad.importer import import_rows, read_rows
+    from itref.ad.importer import ImportStopped, import_rows, read_rows
     from itref.config.project import load_project
-    from itref.core.errors import ConnectionFailed
     from itref.lab.peers.samba import ldap_connection
     from itref.secrets import SecretResolver
 
@@ -179,9 +178,12 @@ def test_import_interrupted_by_a_dc_failure_is_finished_by_a_rerun(ad_project, s
             samba_dc.kill()
 
     client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
-    with pytest.raises(ConnectionFailed):
+    with pytest.raises(ImportStopped) as stopped:
         import_rows(client, project, todo, on_password=keep, on_row=stop_dc_after_eight)
     client.close()
+    assert stopped.value.status == ExitStatus.UNREACHABLE and stopped.value.line == 10
+    # what the 8 rows made reached: their accounts, not yet their groups (sent per chunk of rows)
+    assert [(r.row.line, r.status) for r in stopped.value.results] == [(n, "partial") for n in range(2, 10)]
     samba_dc.start()
     client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
     try:
@@ -212,9 +214,8 @@ def test_import_interrupted_by_a_dc_failure_is_finished_by_a_rerun(ad_project, s
 @pytest.mark.peer
 def test_import_interrupted_inside_a_chunk_after_some_group_additions(ad_project, samba_dc, tmp_path) -> None:
     from itref.ad.client import DirectoryClient
-    from itref.ad.importer import import_rows, read_rows
+    from itref.ad.importer import ImportStopped, import_rows, read_rows
     from itref.config.project import load_project
-    from itref.core.errors import ConnectionFailed
     from itref.lab.peers.samba import ldap_connection
     from itref.secrets import SecretResolver
 
@@ -229,9 +230,13 @@ def test_import_interrupted_inside_a_chunk_after_some_group_additions(ad_project
             samba_dc.kill()  # rows 1-4 are in their groups (chunk of 4), rows 5-7 are not
 
     client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
-    with pytest.raises(ConnectionFailed):
+    with pytest.raises(ImportStopped) as stopped:
         import_rows(client, project, todo, on_password=lambda login, secret: None, on_change=journal, chunk=4)
     client.close()
+    # rows 1-4 (lines 2-5) were done and handed out; rows 5-7 have their accounts, not their groups; row 8 wrote
+    # nothing before the DC went, so it is not claimed as half-done
+    assert [(r.row.line, r.status) for r in stopped.value.results] == [(6, "partial"), (7, "partial"), (8, "partial")]
+    assert stopped.value.line == 9
     assert changes.count("add-member") == 8  # 4 accounts x 2 groups, journaled one by one
     samba_dc.start()
     client = DirectoryClient(project.inventory.directory, SecretResolver(project.inventory.secrets)).open()
@@ -351,4 +356,79 @@ def test_a_rerun_leaves_offboarded_and_disabled_accounts_alone_and_shows_group_r
     shown = [s[0] if isinstance(s, list) else s for s in shown]
     assert [s["enabled"] for s in shown] == [False, False]  # neither the offboarded nor the disabled is re-enabled
     assert "OU=Departed" in shown[0]["dn"]
-    assert len(pw.read_text().splitlines()) == 3  # no new password for anyone
+    assert len(pw.read_text().splitlines()) == 1 + 3  # no new password for anyone
+
+
+@pytest.mark.peer
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_an_import_cut_by_a_lost_dc_says_per_row_what_was_done_and_that_a_rerun_finishes_it(
+        ad_project, cli, samba_dc, tmp_path, monkeypatch, fmt) -> None:
+    from itref.ad.client import DirectoryClient
+    from itref.lab.peers.samba import ldap_connection
+
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, *rows(20, tag)])
+    pw = tmp_path / "passwords.txt"
+    real_add = DirectoryClient.add
+    made: list[str] = []
+
+    def add_then_lose_the_dc(self, dn, object_class, attributes) -> None:
+        real_add(self, dn, object_class, attributes)
+        made.append(dn)
+        if len(made) == 9:
+            samba_dc.kill()  # the 9th account exists, still without its password; rows 1-8 wait for their groups
+
+    monkeypatch.setattr(DirectoryClient, "add", add_then_lose_the_dc)
+    cut = cli("-i", str(ad_project), "-f", fmt, "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+              "--yes")
+    monkeypatch.setattr(DirectoryClient, "add", real_add)
+    assert cut.rc == ExitStatus.UNREACHABLE, cut.all
+    if fmt == "json":
+        done = json.loads(cut.out)  # still one valid document
+        assert [(r["line"], r["status"]) for r in done] == [(n, "partial") for n in range(2, 11)]
+        messages = [r["message"] for r in done]
+    else:
+        shown = [x for x in cut.out.splitlines() if x.startswith(f"{csv}:")]
+        assert [x.split(":")[1] for x in shown] == [str(n) for n in range(2, 11)], cut.out
+        assert all(f": partial Agent{n} Import{tag} → agent{n}.import{tag} (" in x for n, x in enumerate(shown))
+        messages = shown
+    assert all("not yet in its groups" in m for m in messages[:8]), messages
+    assert "no password yet" in messages[8] and "a rerun finishes it" in messages[8]
+    assert "line 10" in cut.err and "11 not started" in cut.err and "run the same command again" in cut.err, cut.err
+    assert len(pw.read_text().splitlines()) == 1 + 9  # the header, the 8 passwords set, the 9th's (never set)
+
+    samba_dc.start()
+    again = cli("-i", str(ad_project), "-f", "json", "ad", "user", "import", str(csv), "--passwords-file", str(pw),
+                "--yes")
+    assert again.rc == 0, again.all
+    assert [r["status"] for r in json.loads(again.out)] == ["completed"] * 9 + ["created"] * 11
+    conn = ldap_connection(samba_dc)
+    conn.search(samba_dc.base_dn, f"(sn=Import{tag})", attributes=["userAccountControl", "memberOf"])
+    assert len(conn.entries) == 20 and {e.userAccountControl.value for e in conn.entries} == {512}
+    assert all([g.split(",")[0] for g in e.memberOf.values] == ["CN=GG-Commune"] for e in conn.entries)
+    conn.unbind()
+
+
+@pytest.mark.peer
+def test_ctrl_c_while_rows_are_shown_still_reports_every_row_and_where_it_stopped(ad_project, cli, samba_dc,
+                                                                                  tmp_path, monkeypatch) -> None:
+    from itref.cli import ad as cli_ad
+
+    tag = uuid.uuid4().hex[:6]
+    csv = write(tmp_path / "hr.csv", [HEADER, *rows(6, tag)])
+    real_line = cli_ad._Rows.line
+    calls: list[str] = []
+
+    def line_then_ctrl_c(self, text: str) -> None:
+        calls.append(text)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # as if Ctrl-C came while the third row was printed
+        real_line(self, text)
+
+    monkeypatch.setattr(cli_ad._Rows, "line", line_then_ctrl_c)
+    result = cli("-i", str(ad_project), "ad", "user", "import", str(csv), "--passwords-file", str(tmp_path / "pw"),
+                 "--yes")
+    assert result.rc == ExitStatus.INTERRUPTED, result.all
+    shown = [x.split(":")[1] for x in result.out.splitlines() if x.startswith(f"{csv}:")]
+    assert shown == ["2", "3", "4", "5", "6", "7"], result.out  # none lost, none twice
+    assert "interrupted (Ctrl-C)" in result.err and "0 not started" in result.err

@@ -160,3 +160,21 @@ def test_at_a_terminal_a_live_view_shows_each_waiting_host_its_state_and_time(ss
     assert child.exitstatus == ExitStatus.UNREACHABLE
     screen = child.before
     assert "alive" in screen and "unreachable" in screen  # the result table replaced the live view
+
+
+def test_a_malformed_known_hosts_line_is_named_by_run_and_by_trust_which_records_nothing(sshd, tmp_path,
+                                                                                       cli) -> None:
+    from tests.peers.sshd import write_known_hosts
+
+    kh = write_known_hosts(tmp_path / "known_hosts", [sshd])
+    kh.write_text(kh.read_text() + "broken.example ssh-ed25519 AAAA!!!!\n")
+    inv = write(tmp_path, {"nas": ssh_host_entry(sshd, known_hosts=str(kh))})
+    ran = cli("-i", inv, "-f", "json", "run", "--", "true")
+    row = json.loads(ran.out)[0]
+    assert ran.rc == ExitStatus.UNREACHABLE and row["outcome"] == "unreachable", ran.all
+    assert f"{kh}:2:" in row["error"] and "InvalidHostKey" not in ran.all
+    before = kh.read_bytes()
+    trust = cli("-i", inv, "hosts", "trust", "nas", "--yes")
+    assert trust.rc == ExitStatus.UNREACHABLE, trust.all
+    assert f"{kh}:2:" in trust.err and "bug" not in trust.err
+    assert kh.read_bytes() == before

@@ -341,3 +341,53 @@ def test_a_key_held_by_ssh_agent_logs_in_when_agent_is_set(sshd, monkeypatch, tm
     finally:
         agent.terminate()
         agent.wait(timeout=10)
+
+
+MALFORMED_KNOWN_HOSTS = {
+    "key-not-base64": "{name} ssh-ed25519 AAAA!!!!not-base64",
+    "key-missing": "{name} ssh-ed25519",
+    "name-alone": "{name}",
+    "key-bytes-garbage": "{name} ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIA==",
+    "hashed-name-broken": "|1|no-salt-here {key}",
+    "hashed-name-not-base64": "|1|!!!|@@@ {key}",
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED_KNOWN_HOSTS))
+def test_a_malformed_known_hosts_line_is_refused_naming_the_file_and_the_line(sshd, tmp_path: Path, kind) -> None:
+    from tests.peers.sshd import write_known_hosts
+
+    kh = write_known_hosts(tmp_path / "known_hosts", [sshd])  # line 1: the host's right key
+    good = kh.read_text().split()
+    bad = MALFORMED_KNOWN_HOSTS[kind].format(name=good[0], key=" ".join(good[1:3]))
+    kh.write_text(kh.read_text() + "# a comment\n" + bad + "\n")
+    with pytest.raises(HostKeyRejected) as exc:
+        connect(sshd, known_hosts=str(kh))
+    assert f"{kh}:3:" in exc.value.message and "peer" in exc.value.message, exc.value.message
+
+
+def test_a_known_hosts_file_that_is_not_text_is_refused_naming_the_line(sshd, tmp_path: Path) -> None:
+    from tests.peers.sshd import write_known_hosts
+
+    kh = write_known_hosts(tmp_path / "known_hosts", [sshd])
+    kh.write_bytes(kh.read_bytes() + b"caf\xe9 ssh-ed25519 AAAA\n")
+    with pytest.raises(HostKeyRejected) as exc:
+        connect(sshd, known_hosts=str(kh))
+    assert f"{kh}:2:" in exc.value.message
+
+
+def test_known_hosts_lines_openssh_accepts_but_paramiko_does_not_use_are_left_alone(sshd, tmp_path: Path,
+                                                                                    ssh_keys) -> None:
+    """A certificate authority, a revoked key and a key type paramiko does not know are valid OpenSSH lines: they
+    do not stop the connection (only a line that cannot be read does)."""
+    from tests.peers.sshd import read_public_key, write_known_hosts
+
+    kh = write_known_hosts(tmp_path / "known_hosts", [sshd])
+    other = read_public_key(ssh_keys.other_host_key("ca"))
+    kh.write_text(kh.read_text() + f"@cert-authority *.example {other}\n@revoked * {other}\n"
+                  "old.example x-future-key@example.com AAAAB3gtZnV0dXJl\n")
+    conn = connect(sshd, known_hosts=str(kh))
+    try:
+        assert conn.run(Command.of(["true"])).rc == 0
+    finally:
+        conn.close()

@@ -113,6 +113,7 @@ routines:
     ask: {who: {prompt: "Your initials?"}}
     steps:
       - description: Disk space of the app server
+        id: disk
         why: A full disk stops the social software.
         if_fails: Delete old dumps in /srv/dumps, keep the last 7.
         run: {command: [df, -h], limit: srv-cpas-app}

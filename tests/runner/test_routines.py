@@ -96,6 +96,8 @@ def test_a_manual_step_without_a_person_stops_the_routine(tmp_path, cli) -> None
 def test_unknown_routine_and_include_cycles_are_refused(tmp_path, cli) -> None:
     inv = write(tmp_path, {"a": {"description": "a", "steps": [{"description": "b", "include": "b"}]},
                            "b": {"description": "b", "steps": [{"description": "a", "include": "a"}]}})
-    assert cli("-i", inv, "playbook", "run", "commune/a", "--yes").rc == ExitStatus.USAGE
+    cycle = cli("-i", inv, "playbook", "run", "commune/a", "--yes")  # found when the playbooks are read
+    assert cycle.rc == ExitStatus.INVALID_CONFIG and "commune/a → commune/b → commune/a" in cycle.err
+    inv = write(tmp_path, {"a": {"description": "a", "steps": [{"description": "b", "manual": "b"}]}})
     missing = cli("-i", inv, "playbook", "run", "commune/zz", "--yes")
     assert missing.rc == ExitStatus.USAGE and "commune/a" in missing.err

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Protocol
 
 from itref.ad.client import DirectoryClient, Entry, PasswordPolicy, escape_filter, escape_rdn, parent_dn
 from itref.ad.errors import DirectoryError
-from itref.ad.naming import render_login, render_pattern, unique_login
+from itref.ad.naming import login_problems, render_login, render_pattern, unique_login, upn_problems
 from itref.ad.passwords import generate
 from itref.ad.plan import Change, Plan
 from itref.ad.values import UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT, to_filetime
 from itref.config.units import parse_duration
 from itref.core.errors import UsageError
+from itref.core.text import first_control, printable
 from itref.i18n import _
 
 if TYPE_CHECKING:
@@ -29,6 +30,13 @@ USER_ATTRIBUTES = ("sAMAccountName", "userPrincipalName", "givenName", "sn", "di
                    "department", "company", "title", "physicalDeliveryOfficeName", "telephoneNumber", "employeeID",
                    "userAccountControl", "memberOf", "pwdLastSet", "lastLogonTimestamp", "accountExpires",
                    "lockoutTime", "whenCreated", "homeDirectory", "homeDrive", "profilePath", "objectSid")
+
+MAX_CN = 64
+"""Longest account name (CN, ``First Last``) Windows takes (its schema's rangeUpper; Samba takes longer ones)."""
+RANGE_UPPER = {"givenName": 64, "sn": 64, "displayName": 256, "department": 64, "title": 128, "company": 64,
+               "physicalDeliveryOfficeName": 128, "telephoneNumber": 64, "mobile": 64, "description": 1024,
+               "l": 128, "streetAddress": 1024, "employeeID": 16, "mail": 256}
+"""Longest value of the attributes an account is given, from the Active Directory schema (rangeUpper)."""
 
 
 def ad_attribute(name: str) -> str:
@@ -46,6 +54,56 @@ def template(project: Project, ref: str) -> tuple[str, str, AccountTemplate]:
         raise UsageError(_("unknown account template '{ref}' (templates: {known})").format(
             ref=ref, known=", ".join(known) or _("none; add accounts.templates to a playbook")))
     return entity, role, templates[role]
+
+
+def person_problems(tmpl: AccountTemplate | None, first: str, last: str, login: str | None = None,
+                    extra: dict[str, str] | None = None) -> list[str]:
+    """Return why an account for ``first last`` (``login`` given as it is, or made by the template's rule) with
+    the ``extra`` attributes (AD names) cannot be written, or makes no sense; empty when it can.
+
+    Checked, without asking the directory: no control character in any value, names not empty, the account
+    name (CN) at most 64 characters, the login (see :func:`~itref.ad.naming.login_problems`), the user principal
+    name ``login@upn_suffix``, and each attribute within the schema's length. Without a template (``None``: an
+    unknown one, reported by the caller) the rule, the UPN and the template's attributes are not checked.
+    """
+    problems: list[str] = []
+    attributes = {**(tmpl.attributes if tmpl is not None else {}), **(extra or {})}
+    values = [(_("the first name"), first), (_("the last name"), last),
+              *((_("the attribute {name}").format(name=key), str(value)) for key, value in attributes.items())]
+    for what, value in values:
+        control = first_control(value)
+        if control is not None and control[1] == "\\ufffd":
+            problems.append(_("{what} '{value}' holds a byte that is not text (the file is neither UTF-8 nor "
+                              "Windows-1252 there), at position {pos}").format(
+                what=what, value=printable(value), pos=control[0]))
+        elif control is not None:
+            problems.append(_("{what} '{value}' holds a control character ({char}) at position {pos}").format(
+                what=what, value=printable(value), char=control[1], pos=control[0]))
+    if not first.strip():
+        problems.append(_("the first name is empty"))
+    if not last.strip():
+        problems.append(_("the last name is empty"))
+    display = f"{first.strip()} {last.strip()}"
+    if len(display) > MAX_CN:
+        problems.append(_("'{name}' is {n} characters long; an account's name (CN) has at most {max}").format(
+            name=printable(display), n=len(display), max=MAX_CN))
+    chosen = login
+    if login is not None:
+        problems += login_problems(login)
+    elif tmpl is not None and first.strip() and last.strip():
+        try:
+            chosen = render_login(tmpl.username, first, last)
+        except ValueError as exc:
+            problems.append(str(exc))
+    if chosen and tmpl is not None and tmpl.upn_suffix and not (login is not None and login_problems(login)):
+        problems += upn_problems(f"{chosen}@{tmpl.upn_suffix}")
+    for key, value in attributes.items():
+        limit = RANGE_UPPER.get(ad_attribute(key))
+        if limit is not None and len(str(value)) > limit:
+            problems.append(_("{attribute} '{value}' is {n} characters long; the directory takes at most {max} "
+                              "characters").format(attribute=ad_attribute(key), value=printable(str(value)),
+                                                   n=len(str(value)), max=limit))
+    return problems
 
 
 def login_taken(client: DirectoryClient, login: str, upn: str | None = None) -> bool:
@@ -127,18 +185,19 @@ def plan_create(client: DirectoryClient, project: Project, ref: str, first: str,
 
     The account is created disabled, gets a generated password meeting the domain policy, is then
     enabled and added to the template's groups. Raises UsageError / DirectoryError before any change
-    when the template, its OU or a group is missing. The directory is read through ``view`` (by default
-    one search per question; an import passes what it read once for all its rows).
+    when the template, its OU or a group is missing, or a value cannot be written (:func:`person_problems`:
+    control characters, a name longer than 64 characters, a login Windows refuses...). The directory is read
+    through ``view`` (by default one search per question; an import passes what it read once for all its rows).
     """
     first, last = first.strip(), last.strip()
     if not first or not last:
         raise UsageError(_("a first name and a last name are needed"))
     entity, role, tmpl = template(project, ref)
+    problems = person_problems(tmpl, first, last, login, extra)
+    if problems:
+        raise UsageError("; ".join(problems))
     look: DirectoryView = view or LiveView(client)
-    try:
-        base = login or render_login(tmpl.username, first, last)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    base = login if login is not None else render_login(tmpl.username, first, last)
 
     def upn(candidate: str) -> str | None:
         return f"{candidate}@{tmpl.upn_suffix}" if tmpl.upn_suffix else None
@@ -151,8 +210,9 @@ def plan_create(client: DirectoryClient, project: Project, ref: str, first: str,
     groups = look.group_dns(list(tmpl.groups))
     display = f"{first} {last}"
     dn = f"CN={escape_rdn(display)},{tmpl.ou}"
-    if look.exists(dn):  # a homonym in the same OU: keep both readable
-        dn = f"CN={escape_rdn(f'{display} ({chosen})')},{tmpl.ou}"
+    if look.exists(dn):  # a homonym in the same OU: keep both readable (the name shortened to fit 64 characters)
+        suffix = f" ({chosen})"
+        dn = f"CN={escape_rdn(display[:MAX_CN - len(suffix)].rstrip() + suffix)},{tmpl.ou}"
     attrs: dict[str, object] = {
         "sAMAccountName": chosen, "givenName": first, "sn": last, "displayName": display,
         "userAccountControl": str(UAC_NORMAL_ACCOUNT | UAC_ACCOUNTDISABLE),

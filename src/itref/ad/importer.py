@@ -1,11 +1,15 @@
-"""Bulk onboarding from an HR export (CSV): validate every row first, then create row by row.
+"""Bulk onboarding from an HR export (CSV): check every row first, then create row by row.
 
-Encoding (UTF-8 or Windows-1252) and separator (``;``, ``,`` or tab) are detected. Every bad row is
-reported with its line number before the directory is touched. Re-running the same file creates
-nothing twice: a row whose person already exists (same ``employee_id``, or same first and last
-name in the template's OU) is skipped, and an account left half-made by an interruption (still
-disabled, no password ever set, or enabled in the template's OU but not yet in all its groups) is
-finished instead.
+Encoding (UTF-8 or Windows-1252) and separator (``;``, ``,`` or tab) are detected. The file is read as a
+stream, never whole: :func:`check_file` reads it once (at most :data:`MAX_BYTES` bytes and :data:`MAX_ROWS`
+rows), keeping a private copy, and reports every bad row with its line number before the directory is touched;
+:func:`checked_rows` then gives the rows one by one from that copy. A row is bad when the directory would refuse it or
+it makes no sense: see :func:`~itref.ad.accounts.person_problems` (control characters, a name longer than 64
+characters, a login Windows refuses, a wrong UPN, an attribute too long), a header repeated as a row, the same
+person or the same login twice. Re-running the same file creates nothing twice: a row whose person already
+exists (same ``employee_id``, or same first and last name in the template's OU) is skipped, and an account left
+half-made by an interruption (still disabled, no password ever set, or enabled in the template's OU but not yet
+in all its groups) is finished instead.
 
 The directory is read once for the whole file (:class:`~itref.ad.index.DirectoryIndex`); a new account
 then costs two writes (creation, then password and enabling in one modify), and the group additions are
@@ -14,26 +18,42 @@ sent per :data:`CHUNK` rows, many accounts per modify.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import io
-from collections.abc import Callable
+import os
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
-from itref.ad.accounts import USER_ATTRIBUTES, DirectoryView, LiveView, ad_attribute, plan_create, template
+from itref.ad.accounts import (
+    USER_ATTRIBUTES,
+    DirectoryView,
+    LiveView,
+    ad_attribute,
+    person_problems,
+    plan_create,
+    template,
+)
 from itref.ad.client import DirectoryClient, Entry, escape_filter, parent_dn
 from itref.ad.errors import DirectoryError
-from itref.ad.index import DirectoryIndex, norm_dn
-from itref.ad.naming import ascii_name, render_login
+from itref.ad.index import INDEX_ATTRIBUTES, DirectoryIndex, norm_dn
+from itref.ad.naming import ascii_name
 from itref.ad.passwords import generate
 from itref.ad.plan import Change, Plan, apply, delete_created, fuse_password, split_memberships
 from itref.ad.values import UAC_ACCOUNTDISABLE
 from itref.core.errors import ConfigError, ConfigIssue, ConnectionFailed, ItrefError
-from itref.i18n import _
+from itref.core.status import ExitStatus
+from itref.core.text import printable
+from itref.i18n import _, format_number, format_size
 
 if TYPE_CHECKING:
     from itref.config.project import Project
+    from itref.config.schema import AccountTemplate
     from itref.secrets import Secret
 
 COLUMNS = {
@@ -47,6 +67,13 @@ ATTRIBUTE_COLUMNS = {"department": "department", "service": "department", "title
                      "office": "office", "bureau": "office", "telephone": "telephone", "phone": "telephone",
                      "mobile": "mobile", "gsm": "mobile", "company": "company", "societe": "company",
                      "description": "description", "city": "city", "ville": "city"}
+MAX_BYTES = 10_000_000
+"""Largest file an import reads (10 MB): a bigger one is refused in one sentence before anything else."""
+MAX_ROWS = 20_000
+"""Most rows an import takes: the row after the last one allowed is refused in one sentence."""
+MAX_LISTED = 100
+"""Most bad rows listed one by one; the others are counted."""
+_CHUNK_BYTES = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -62,12 +89,12 @@ class Row:
     attributes: dict[str, str] = field(default_factory=dict)
 
 
-RowStatus = Literal["created", "exists", "completed", "failed"]
+RowStatus = Literal["created", "exists", "completed", "failed", "partial"]
 
 
 @dataclass(frozen=True)
 class RowResult:
-    """What happened to one row."""
+    """What happened to one row (``partial``: an interruption left it half-done; a rerun finishes it)."""
 
     row: Row
     status: RowStatus
@@ -79,104 +106,256 @@ def _key(header: str) -> str:
     return ascii_name(header).replace("_", "").replace(".", "")
 
 
-def decode(raw: bytes) -> str:
-    """Return the text of a CSV export: UTF-8 (with or without BOM), else Windows-1252."""
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
+@dataclass
+class Export:
+    """An HR export checked whole by :func:`check_file`, kept as a private copy (an unnamed temporary file) that
+    :func:`checked_rows` reads again: what is imported is what was checked, even if the file changes meanwhile. Close it
+    (or use it in a ``with``) to drop the copy."""
+
+    name: str
+    encoding: str
+    delimiter: str
+    width: int
+    roles: dict[int, str]
+    default_template: str | None
+    count: int
+    copy: IO[bytes]
+
+    def close(self) -> None:
+        """Drop the private copy."""
+        self.copy.close()
+
+    def __enter__(self) -> Export:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
-def read_rows(path: Path, project: Project, default_template: str | None, display: str | None = None) -> list[Row]:
-    """Return every row of the CSV as a :class:`Row`.
+def _too_big(name: str) -> ConfigError:
+    return ConfigError([ConfigIssue(name, 1, 1, "", _(
+        "the file is larger than {size}, the most an import reads ({rows} rows at most): split it into smaller "
+        "files").format(size=format_size(MAX_BYTES), rows=format_number(MAX_ROWS, grouping=True)))])
 
-    Raises ConfigError listing every bad row as ``FILE:LINE:1: ...`` (nothing is returned then).
+
+def _copy(path: Path, name: str, copy: IO[bytes]) -> str:
+    """Copy at most :data:`MAX_BYTES` of ``path`` into ``copy``; return its encoding (``utf-8-sig`` or ``cp1252``).
+
+    Raises ConfigError when the file cannot be read or is too big (a regular file is measured before it is read).
     """
-    name = display or str(path)
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    utf8, total = True, 0
     try:
-        text = decode(path.read_bytes())
+        with open(path, "rb") as source:
+            info = os.fstat(source.fileno())
+            if stat.S_ISREG(info.st_mode) and info.st_size > MAX_BYTES:
+                raise _too_big(name)
+            while chunk := source.read(_CHUNK_BYTES):
+                total += len(chunk)
+                if total > MAX_BYTES:  # a pipe or a device that never ends is read no further than that
+                    raise _too_big(name)
+                copy.write(chunk)
+                if utf8:
+                    try:
+                        decoder.decode(chunk)
+                    except UnicodeDecodeError:
+                        utf8 = False
     except OSError as exc:
         raise ConfigError([ConfigIssue(name, 1, 1, "", _("cannot read the file: {reason}").format(
             reason=exc.strerror or exc))]) from None
-    first_line = text.splitlines()[0] if text.strip() else ""
-    delimiter = max((";", ",", "\t"), key=first_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    if utf8:
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            utf8 = False
+    return "utf-8-sig" if utf8 else "cp1252"
+
+
+@contextlib.contextmanager
+def _text(copy: IO[bytes], encoding: str) -> Iterator[io.TextIOWrapper]:
+    """Yield the copy as text from its start (csv needs ``newline=""``); the copy stays open afterwards."""
+    copy.seek(0)
+    text = io.TextIOWrapper(copy, encoding=encoding, errors="replace", newline="")  # type: ignore[type-var]
+    try:
+        yield text
+    finally:
+        text.detach()
+
+
+def _header(header: list[str], name: str, default_template: str | None) -> tuple[dict[int, str], list[ConfigIssue]]:
+    """Return column position → role, and the header's problems (unknown or repeated columns, required ones)."""
     issues: list[ConfigIssue] = []
 
-    def bad(line: int, message: str) -> None:
-        issues.append(ConfigIssue(name, line, 1, "", message))
+    def bad(message: str) -> None:
+        issues.append(ConfigIssue(name, 1, 1, "", printable(message)))
 
-    try:
-        header = next(reader)
-    except (StopIteration, csv.Error):
-        raise ConfigError([ConfigIssue(name, 1, 1, "", _("the file is empty or has no header line"))]) from None
     roles: dict[int, str] = {}
+    where: dict[str, int] = {}
     for i, title in enumerate(header):
         key = _key(title)
         role = next((r for r, aliases in COLUMNS.items() if key in aliases), None) or (
             f"attr:{ATTRIBUTE_COLUMNS[key]}" if key in ATTRIBUTE_COLUMNS else None)
         if role is None:
-            if key:
-                bad(1, _("unknown column '{col}' (known: {known})").format(
+            if key or title.strip():
+                bad(_("unknown column '{col}' (known: {known})").format(
                     col=title, known=", ".join([*COLUMNS, *sorted(set(ATTRIBUTE_COLUMNS.values()))])))
             continue
+        if role in where:
+            bad(_("the column '{col}' is given twice (columns {first} and {second}: '{a}' and '{b}'); keep one").format(
+                col=role.removeprefix("attr:"), first=where[role] + 1, second=i + 1, a=header[where[role]], b=title))
+            continue
+        where[role] = i
         roles[i] = role
     for needed in ("first", "last"):
         if needed not in roles.values():
-            bad(1, _("the header has no '{col}' column (e.g. {aliases})").format(
+            bad(_("the header has no '{col}' column (e.g. {aliases})").format(
                 col=needed, aliases="/".join(COLUMNS[needed][:3])))
     if "template" not in roles.values() and not default_template:
-        bad(1, _("no 'template' column: add one, or give --template ENTITY/ROLE"))
-    if issues:
-        raise ConfigError(issues)
-    rows: list[Row] = []
-    seen: dict[tuple[str, ...], int] = {}
-    line = 1
+        bad(_("no 'template' column: add one, or give --template ENTITY/ROLE"))
+    return roles, issues
+
+
+def _records(reader: Iterator[list[str]], line_num: Callable[[], int]) -> Iterator[tuple[int, list[str] | None]]:
+    """Yield (line where the record starts, its fields) for each non-blank record; (line, None) once for broken
+    quoting, which ends the file."""
+    last = line_num()
     while True:
         try:
             values = next(reader)
         except StopIteration:
-            break
-        except csv.Error as exc:
-            bad(reader.line_num, _("broken CSV quoting: {reason}").format(reason=exc))
-            break
-        line = reader.line_num
-        if not any(v.strip() for v in values):
-            continue
-        if len(values) != len(header):
-            bad(line, _("{n} fields where the header has {m}").format(n=len(values), m=len(header)))
+            return
+        except csv.Error:
+            yield last + 1, None
+            return
+        start, last = last + 1, line_num()
+        if any(v.strip() for v in values):
+            yield start, values
+
+
+def _check_row(project: Project, cells: dict[str, str], default_template: str | None) -> list[str]:
+    """Return the problems of one row (already located by the caller)."""
+    problems: list[str] = []
+    if _key(cells.get("first", "")) in COLUMNS["first"] and _key(cells.get("last", "")) in COLUMNS["last"]:
+        return [_("this line repeats the header (two exports pasted together?): it is not a person")]
+    ref = cells.get("template") or default_template or ""
+    tmpl: AccountTemplate | None
+    try:
+        _entity, _role, tmpl = template(project, ref)
+    except ItrefError as exc:
+        problems.append(exc.message)
+        tmpl = None
+    extra = {ad_attribute(role[5:]): v for role, v in cells.items() if role.startswith("attr:") and v}
+    if cells.get("employee_id"):
+        extra["employeeID"] = cells["employee_id"]
+    problems += person_problems(tmpl, cells.get("first", ""), cells.get("last", ""), cells.get("login") or None,
+                                extra)
+    return problems
+
+
+def _parse(layout: tuple[dict[int, str], int], reader: Iterator[list[str]], line_num: Callable[[], int],
+           project: Project, default_template: str | None, *, check_duplicates: bool,
+           ) -> Iterator[tuple[int, Row | list[str]]]:
+    """Yield (line, Row) for each good row and (line, problems) for each bad one, in file order."""
+    roles, width = layout
+    seen: dict[tuple[str, ...], int] = {}
+    logins: dict[str, int] = {}
+    for line, values in _records(reader, line_num):
+        if values is None:
+            yield line, [_("broken CSV quoting (a quote is not closed, or a field is too long)")]
+            return
+        if len(values) != width:
+            yield line, [_("{n} fields where the header has {m}").format(n=len(values), m=width)]
             continue
         cells = {role: values[i].strip() for i, role in roles.items()}
+        problems = _check_row(project, cells, default_template)
         ref = cells.get("template") or default_template or ""
-        problems = []
-        if not cells.get("first"):
-            problems.append(_("the first name is empty"))
-        if not cells.get("last"):
-            problems.append(_("the last name is empty"))
-        try:
-            _entity, _role, tmpl = template(project, ref)
-        except ItrefError as exc:
-            problems.append(exc.message)
-            tmpl = None
-        if tmpl is not None and cells.get("first") and cells.get("last") and not cells.get("login"):
-            try:
-                render_login(tmpl.username, cells["first"], cells["last"])
-            except ValueError as exc:
-                problems.append(str(exc))
-        key = (("id", cells["employee_id"]) if cells.get("employee_id")
-               else ("name", cells.get("first", "").lower(), cells.get("last", "").lower(), ref))
-        if key in seen:
-            problems.append(_("same person as line {line}").format(line=seen[key]))
-        seen.setdefault(key, line)
+        login = cells.get("login") or None
+        if check_duplicates and not problems:
+            key = (("id", cells["employee_id"].lower()) if cells.get("employee_id")
+                   else ("name", cells["first"].lower(), cells["last"].lower(), ref))
+            if key in seen:
+                problems.append(_("same person as line {line}").format(line=seen[key]))
+            seen.setdefault(key, line)
+            if login is not None:
+                if login.lower() in logins:
+                    problems.append(_("the login '{login}' is also on line {line}").format(
+                        login=login, line=logins[login.lower()]))
+                logins.setdefault(login.lower(), line)
         if problems:
-            bad(line, "; ".join(problems))
+            yield line, problems
             continue
         attrs = {role[5:]: v for role, v in cells.items() if role.startswith("attr:") and v}
-        rows.append(Row(line, cells["first"], cells["last"], ref, cells.get("login") or None,
-                        cells.get("employee_id") or None, attrs))
-    if issues:
-        raise ConfigError(issues)
-    return rows
+        yield line, Row(line, cells["first"], cells["last"], ref, login, cells.get("employee_id") or None, attrs)
+
+
+def check_file(path: Path, project: Project, default_template: str | None, display: str | None = None) -> Export:
+    """Read and check the whole CSV ``path`` as a stream; return it as an :class:`Export` whose rows are all good.
+
+    Raises ConfigError listing the bad rows as ``FILE:LINE:1: ...`` (the first :data:`MAX_LISTED`, the others
+    counted), or one sentence for a file beyond :data:`MAX_BYTES` or :data:`MAX_ROWS`; nothing is kept then.
+    """
+    name = display or str(path)
+    copy = tempfile.TemporaryFile(prefix="itref-import-")  # noqa: SIM115 (handed over in the Export, closed by it)
+    try:
+        encoding = _copy(path, name, copy)
+        with _text(copy, encoding) as text:
+            first_line = text.readline()
+            delimiter = max((";", ",", "\t"), key=first_line.count)
+        with _text(copy, encoding) as text:
+            reader = csv.reader(text, delimiter=delimiter)
+            try:
+                header = next(reader)
+            except (StopIteration, csv.Error):
+                raise ConfigError([ConfigIssue(name, 1, 1, "", _("the file is empty or has no header line"))]) from None
+            roles, issues = _header(header, name, default_template)
+            if issues:
+                raise ConfigError(issues)
+            count, bad, more = 0, 0, None
+            for line, found in _parse((roles, len(header)), reader, lambda: reader.line_num, project,
+                                      default_template, check_duplicates=True):
+                count += 1
+                if count > MAX_ROWS:
+                    raise ConfigError([ConfigIssue(name, line, 1, "", _(
+                        "more than {rows} rows: an import takes at most {rows}; split the file").format(
+                        rows=format_number(MAX_ROWS, grouping=True)))])
+                if isinstance(found, Row):
+                    continue
+                bad += 1
+                if bad <= MAX_LISTED:
+                    issues.append(ConfigIssue(name, line, 1, "", printable("; ".join(found))))
+                elif more is None:
+                    more = line
+        if more is not None:
+            issues.append(ConfigIssue(name, more, 1, "", _(
+                "{n} more bad rows from this line on (only the first {listed} are listed)").format(
+                n=bad - MAX_LISTED, listed=MAX_LISTED)))
+        if issues:
+            raise ConfigError(issues)
+    except BaseException:
+        copy.close()
+        raise
+    return Export(name, encoding, delimiter, len(header), roles, default_template, count, copy)
+
+
+def checked_rows(export: Export, project: Project) -> Iterator[Row]:
+    """Yield the rows of a checked export one by one, in file order, from its private copy."""
+    with _text(export.copy, export.encoding) as text:
+        reader = csv.reader(text, delimiter=export.delimiter)
+        next(reader)
+        for _line, found in _parse((export.roles, export.width), reader, lambda: reader.line_num, project,
+                                   export.default_template, check_duplicates=False):
+            if not isinstance(found, Row):  # the copy is private: it is the file that was checked
+                raise AssertionError(f"row {_line} of a checked export is bad: {found}")
+            yield found
+
+
+def read_rows(path: Path, project: Project, default_template: str | None, display: str | None = None) -> list[Row]:
+    """Return every row of the CSV as a :class:`Row` (:func:`check_file`, then :func:`checked_rows`, in a list).
+
+    Raises ConfigError listing every bad row as ``FILE:LINE:1: ...`` (nothing is returned then).
+    """
+    with check_file(path, project, default_template, display) as export:
+        return list(checked_rows(export, project))
 
 
 def existing(client: DirectoryClient, project: Project, row: Row) -> Entry | None:
@@ -192,9 +371,14 @@ def existing(client: DirectoryClient, project: Project, row: Row) -> Entry | Non
     return found[0] if found else None
 
 
-def load_index(client: DirectoryClient, project: Project, rows: list[Row]) -> DirectoryIndex:
-    """Return what importing ``rows`` needs to know about the directory, read with one paged search."""
-    return DirectoryIndex.load(client, [template(project, r.template)[2].ou for r in rows])
+def load_index(client: DirectoryClient, project: Project, rows: Iterable[Row] | None = None) -> DirectoryIndex:
+    """Return what importing ``rows`` (by default: any row of any template) needs to know about the directory,
+    read with one paged search."""
+    if rows is None:
+        ous = [t.ou for book in project.playbooks.values() for t in book.accounts.templates.values()]
+    else:
+        ous = [template(project, r.template)[2].ou for r in rows]
+    return DirectoryIndex.load(client, ous)
 
 
 def find(index: DirectoryIndex, project: Project, row: Row) -> Entry | None:
@@ -292,7 +476,7 @@ class _Pending:
                 self.created[position] = member
 
 
-def _flush(client: DirectoryClient, pending: _Pending, results: list[RowResult],
+def _flush(client: DirectoryClient, pending: _Pending, results: dict[int, RowResult],
            on_change: Callable[[Change, str], None] | None) -> None:
     """Add the pending members, many per modify; an account a group refuses fails its row (and is deleted
     again when this run created it, as a failed create leaves nothing behind)."""
@@ -349,15 +533,17 @@ class RowPreview:
     error: str = ""
 
 
-def preview_rows(client: DirectoryClient, project: Project, rows: list[Row]) -> list[RowPreview]:
-    """Return what importing ``rows`` would do, row by row, reading the directory once and writing nothing.
+def preview_rows(client: DirectoryClient, project: Project, rows: Iterable[Row],
+                 index: DirectoryIndex | None = None) -> Iterator[RowPreview]:
+    """Yield what importing ``rows`` would do, row by row as each is planned, reading the directory once (unless
+    ``index`` is given) and writing nothing.
 
     Two rows of the file never get the same login (each planned account is remembered, as a real run does).
-    A row a real run would fail (a group or OU missing) is a ``fails`` preview. Raises ConnectionFailed when
-    the DC cannot be read.
+    A row a real run would fail (a group or OU missing, a login taken) is a ``fails`` preview. Raises
+    ConnectionFailed when the DC cannot be read.
     """
-    index = load_index(client, project, rows)
-    previews: list[RowPreview] = []
+    if index is None:
+        index = load_index(client, project)
     for row in rows:
         user = find(index, project, row)
         login = (user.text("sAMAccountName") or "") if user is not None else ""
@@ -375,19 +561,19 @@ def preview_rows(client: DirectoryClient, project: Project, rows: list[Row]) -> 
         except ConnectionFailed:
             raise
         except ItrefError as exc:
-            previews.append(RowPreview(row, "fails", login, error=exc.message))
+            yield RowPreview(row, "fails", login, error=exc.message)
             continue
-        previews.append(RowPreview(row, action, login, missing, plan))
-    return previews
+        yield RowPreview(row, action, login, missing, plan)
 
 
 def _created_entry(plan: Plan, dn: str, groups: list[str]) -> Entry:
     """Return the index entry of the account ``plan`` has just created at ``dn``, as it will be once enabled
-    and in its ``groups``."""
+    and in its ``groups`` (only what the index reads of an account: thousands of rows may be remembered)."""
+    wanted = {a.lower() for a in INDEX_ATTRIBUTES}
     raw: dict[str, list[bytes]] = {}
     for change in plan.changes:
         if change.kind in ("create", "password", "modify"):
-            raw.update({k: [str(v).encode()] for k, v in change.attributes.items()})
+            raw.update({k: [str(v).encode()] for k, v in change.attributes.items() if k.lower() in wanted})
         if change.kind == "create":
             raw["objectClass"] = [c.encode() for c in change.object_class]
     raw["memberOf"] = [g.encode() for g in groups]
@@ -423,12 +609,46 @@ def _settle(client: DirectoryClient, project: Project, row: Row, user: Entry | N
     return RowResult(row, status, plan.login), applied[0].dn, groups, plan  # type: ignore[arg-type]
 
 
-def import_rows(client: DirectoryClient, project: Project, rows: list[Row], *,
-                on_password: Callable[[str, Secret], None],
-                on_change: Callable[[Change, str], None] | None = None,
-                on_row: Callable[[RowResult], None] | None = None,
-                index: DirectoryIndex | None = None, chunk: int = CHUNK) -> list[RowResult]:
-    """Create each row's account unless it exists; return one result per row.
+class ImportStopped(ItrefError):
+    """An import stopped halfway: the DC was lost (status UNREACHABLE) or Ctrl-C was pressed (INTERRUPTED).
+
+    ``results`` are the rows done or half-done that were not yielded yet (``partial``: an account made but not
+    yet in its groups, or made but not given its password), ``line`` where it stopped; a rerun of the same
+    file finishes the job.
+    """
+
+    def __init__(self, cause: BaseException, results: list[RowResult], line: int) -> None:
+        super().__init__(cause.message if isinstance(cause, ItrefError) else _("interrupted (Ctrl-C)"))
+        self.status = cause.status if isinstance(cause, ItrefError) else ExitStatus.INTERRUPTED
+        self.results = results
+        self.line = line
+
+
+def _stopped(waiting: dict[int, RowResult], pending: _Pending, current: Row | None,
+             made: dict[str, str]) -> list[RowResult]:
+    """Return what the rows of an interrupted chunk reached: done, or ``partial`` (and why)."""
+    out = []
+    for pos in sorted(waiting):
+        result = waiting[pos]
+        if pos in pending.rows and result.status in ("created", "completed"):
+            why = (_("created, not yet in its groups: a rerun adds it to them") if result.status == "created"
+                   else _("finished, not yet in all its groups: a rerun adds it to them"))
+            result = RowResult(result.row, "partial", result.login, why)
+        out.append(result)
+    if current is not None and "create" in made:
+        out.append(RowResult(current, "partial", made["create"], _(
+            "created, no password yet (still disabled; the password written for it was not set): a rerun finishes "
+            "it")))
+    return out
+
+
+def import_stream(client: DirectoryClient, project: Project, rows: Iterable[Row], *,
+                  on_password: Callable[[str, Secret], None],
+                  on_change: Callable[[Change, str], None] | None = None,
+                  on_row: Callable[[RowResult], None] | None = None,
+                  index: DirectoryIndex | None = None, chunk: int = CHUNK) -> Iterator[RowResult]:
+    """Create each row's account unless it exists; yield one final result per row, in file order, as soon as
+    its chunk's group additions are sent.
 
     The directory is read once (:func:`load_index`), then each new account costs two writes: its creation
     (disabled) and one modify setting its password and enabling it. Group additions are sent every
@@ -436,36 +656,71 @@ def import_rows(client: DirectoryClient, project: Project, rows: list[Row], *,
     is called just before an account gets its password (the caller writes it to the passwords file, so an
     interruption cannot lose it), ``on_row`` once a row's account is made (its groups may follow with its
     chunk). A row refused by the directory is recorded as failed and the next rows go on; a lost connection
-    stops the import (ConnectionFailed), and running it again finishes the job: accounts never given their
-    password are finished, accounts not yet in their groups are added to them.
+    or Ctrl-C stops the import with :class:`ImportStopped` saying what the rows not yielded yet reached, and
+    running it again finishes the job: accounts never given their password are finished, accounts not yet in
+    their groups are added to them.
     """
     if index is None:
-        index = load_index(client, project, rows)
-    results: list[RowResult] = []
+        index = load_index(client, project)
     pending = _Pending()
-    for position, row in enumerate(rows):
-        user = find(index, project, row)
-        try:
+    waiting: dict[int, RowResult] = {}
+    current: Row | None = None
+    last_line = 0
+    made: dict[str, str] = {}
+
+    def note(change: Change, dn: str) -> None:  # what the row in progress has written
+        if change.kind == "create":
+            made["create"] = str(change.attributes.get("sAMAccountName", ""))
+        if on_change is not None:
+            on_change(change, dn)
+
+    try:
+        for position, row in enumerate(rows):
+            current, last_line = row, row.line
+            made.clear()
+            user = find(index, project, row)
             try:
-                result, dn, groups, plan = _settle(client, project, row, user, index, on_password, on_change)
-            except DirectoryError as exc:
-                if user is not None or not exc.already_used:
-                    raise
-                # created by someone else since the index was read (or an object it does not list): ask the DC
-                user = existing(client, project, row)
-                result, dn, groups, plan = _settle(client, project, row, user, LiveView(client), on_password,
-                                                   on_change)
-            if plan is not None and result.status == "created":
-                index.add(_created_entry(plan, dn, groups))
-        except ConnectionFailed:
-            raise  # the DC is gone: stop here; a rerun finishes the job
-        except ItrefError as exc:
-            result, dn, groups = RowResult(row, "failed", "", exc.message), "", []
-        results.append(result)
-        pending.add(position, dn, groups, created=result.status == "created")
-        if on_row is not None:
-            on_row(result)
-        if len(pending.rows) >= chunk:
-            _flush(client, pending, results, on_change)
-    _flush(client, pending, results, on_change)
-    return results
+                try:
+                    result, dn, groups, plan = _settle(client, project, row, user, index, on_password, note)
+                except DirectoryError as exc:
+                    if user is not None or not exc.already_used:
+                        raise
+                    # created by someone else since the index was read (or an object it does not list): ask the DC
+                    user = existing(client, project, row)
+                    result, dn, groups, plan = _settle(client, project, row, user, LiveView(client), on_password,
+                                                       note)
+                if plan is not None and result.status == "created":
+                    index.add(_created_entry(plan, dn, groups))
+            except ConnectionFailed:
+                raise  # the DC is gone: stop here; a rerun finishes the job
+            except ItrefError as exc:
+                result, dn, groups = RowResult(row, "failed", "", exc.message), "", []
+            current = None
+            waiting[position] = result
+            pending.add(position, dn, groups, created=result.status == "created")
+            if on_row is not None:
+                on_row(result)
+            if len(waiting) >= chunk:
+                _flush(client, pending, waiting, on_change)
+                yield from _drain(waiting)
+        _flush(client, pending, waiting, on_change)
+        yield from _drain(waiting)
+    except (ConnectionFailed, KeyboardInterrupt) as exc:
+        raise ImportStopped(exc, _stopped(waiting, pending, current, made), last_line) from None
+
+
+def _drain(waiting: dict[int, RowResult]) -> Iterator[RowResult]:
+    """Yield the results of ``waiting`` in file order, each forgotten as it is handed out (an interruption
+    while the caller shows one leaves the others in ``waiting``, to be reported)."""
+    while waiting:
+        yield waiting.pop(min(waiting))
+
+
+def import_rows(client: DirectoryClient, project: Project, rows: Iterable[Row], *,
+                on_password: Callable[[str, Secret], None],
+                on_change: Callable[[Change, str], None] | None = None,
+                on_row: Callable[[RowResult], None] | None = None,
+                index: DirectoryIndex | None = None, chunk: int = CHUNK) -> list[RowResult]:
+    """Return the results of :func:`import_stream` as one list (raises :class:`ImportStopped` the same way)."""
+    return list(import_stream(client, project, rows, on_password=on_password, on_change=on_change, on_row=on_row,
+                              index=index, chunk=chunk))

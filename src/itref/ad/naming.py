@@ -5,6 +5,10 @@ Transliteration drops accents and apostrophes, keeps hyphens and dots, removes s
 ``Émilie Lefèvre-D'Hondt`` with ``{first_initial}{last}`` gives ``elefevre-dhondt``.
 Collision rule: when the login is taken, append 2, then 3, and so on (``elefevre-dhondt2``),
 shortening the name so the whole stays within AD's 20-character sAMAccountName limit.
+
+A login given as it is (an import's ``login`` column, ``--login``) is checked against what Windows refuses in a
+sAMAccountName (:func:`login_problems`), and the user principal name it gives against the UPN syntax
+(:func:`upn_problems`), before anything is written.
 """
 
 from __future__ import annotations
@@ -13,12 +17,16 @@ import re
 import unicodedata
 from collections.abc import Callable
 
+from itref.core.text import first_control, printable
 from itref.i18n import _
 
 MAX_LOGIN = 20
 _SPECIAL = {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i"}
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 ALLOWED = ("first", "last", "first_initial", "last_initial")
+FORBIDDEN_IN_LOGIN = '"/\\[]:;|=,+*?<>@'
+"""Characters Windows refuses in a sAMAccountName, and ``@``, which would break the UPN ``login@suffix``."""
+_DNS_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
 def ascii_name(text: str) -> str:
@@ -50,10 +58,52 @@ def render_login(rule: str, first: str, last: str) -> str:
     parts["first_initial"] = parts["first"][:1]
     parts["last_initial"] = parts["last"][:1]
     login = ascii_name(_PLACEHOLDER.sub(lambda m: parts[m.group(1)], rule))
+    login = login[:MAX_LOGIN].rstrip("-.")  # cut at 20 characters, never ending with a dot (Windows refuses it)
     if not login:
         raise ValueError(_("the login rule '{rule}' gives an empty name for '{first} {last}'").format(
-            rule=rule, first=first, last=last))
-    return login[:MAX_LOGIN]
+            rule=rule, first=printable(first), last=printable(last)))
+    return login
+
+
+def login_problems(login: str) -> list[str]:
+    """Return why ``login`` cannot be the sAMAccountName of an account (empty when it can): empty, longer than
+    20 characters, holding a space, a control character or one of ``" / \\ [ ] : ; | = , + * ? < > @``, or
+    ending with a dot."""
+    shown = printable(login)
+    if not login:
+        return [_("the login is empty")]
+    problems = []
+    if len(login) > MAX_LOGIN:
+        problems.append(_("the login '{login}' is {n} characters long; a Windows login has at most {max} "
+                          "characters").format(
+            login=shown, n=len(login), max=MAX_LOGIN))
+    control = first_control(login)
+    if control is not None:
+        problems.append(_("the login '{login}' holds a control character ({char})").format(
+            login=shown, char=control[1]))
+    elif any(ch.isspace() for ch in login):
+        problems.append(_("the login '{login}' holds a space").format(login=shown))
+    bad = sorted({ch for ch in login if ch in FORBIDDEN_IN_LOGIN}, key=FORBIDDEN_IN_LOGIN.index)
+    if bad:
+        problems.append(_("the login '{login}' holds {chars}, which a Windows login cannot hold").format(
+            login=shown, chars=" ".join(f"'{ch}'" for ch in bad)))
+    if login.endswith("."):
+        problems.append(_("the login '{login}' ends with a dot, which Windows refuses").format(login=shown))
+    return problems
+
+
+def upn_problems(upn: str) -> list[str]:
+    """Return why ``upn`` is not a valid user principal name ``NAME@DNS.SUFFIX`` (empty when it is): one ``@``,
+    a name without spaces, control characters, leading, trailing or doubled dots, and a DNS suffix."""
+    name, sep, suffix = upn.rpartition("@")
+    labels = suffix.split(".")
+    wrong = (not sep or not name or "@" in name or first_control(upn) is not None
+             or any(ch.isspace() for ch in upn) or name.startswith(".") or name.endswith(".") or ".." in name
+             or len(upn) > 1024 or len(suffix) > 253 or not all(_DNS_LABEL.match(label) for label in labels))
+    if not wrong:
+        return []
+    return [_("'{upn}' is not a valid user principal name (NAME@DNS.SUFFIX: no space, no control character, "
+              "no dot at either end of the name nor two in a row)").format(upn=printable(upn))]
 
 
 def unique_login(base: str, taken: Callable[[str], bool]) -> str:

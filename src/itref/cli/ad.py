@@ -16,6 +16,7 @@ from itref.i18n import _, ngettext
 
 if TYPE_CHECKING:
     from itref.ad.client import DirectoryClient
+    from itref.ad.importer import Export
     from itref.ad.plan import Plan
     from itref.context import RunContext
     from itref.secrets import Secret
@@ -45,11 +46,18 @@ def _check_password_destination(path: Path | None) -> None:
     if path is None and not sys.stdout.isatty():
         raise UsageError(_("the new password can only be shown on a terminal; give --password-file PATH "
                            "to write it to a private file instead"))
+    if path is not None and not path.parent.is_dir():
+        raise UsageError(_("--password-file {path}: the folder {folder} does not exist; create it first or choose "
+                           "a path in an existing folder").format(path=path, folder=path.parent))
+    if path is not None and path.is_symlink():
+        raise UsageError(_("--password-file {path}: it is a symbolic link; give the path of a plain file").format(
+            path=path))
 
 
 def write_password_file(path: Path, content: str) -> None:
-    """Write ``content`` into ``path`` with mode 0600 (created or truncated), nothing else."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    """Write ``content`` into ``path`` with mode 0600 (created or truncated, never through a symlink), nothing
+    else."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     try:
         os.fchmod(fd, 0o600)
         os.write(fd, content.encode("utf-8"))
@@ -167,80 +175,176 @@ def user_import(
     """Create the accounts of a CSV file; every row is checked first, and a rerun creates nothing twice."""
     st = state(ctx)
     fmt = st.require_format("table", "json")
-    from itref.ad.importer import import_rows, preview_rows, read_rows
-    from itref.ad.record import change_recorder
+    from itref.ad.importer import check_file
     from itref.core.errors import UsageError
-    from itref.report.inventory import to_json
 
     project = st.project()
-    rows = read_rows(csv_file, project, template)
-    if not dry_run and passwords_file is None:
-        raise UsageError(_("give --passwords-file PATH: new passwords are written there, never shown or journaled"))
-    rctx, client = _client(st, read_only=dry_run)
-    try:
-        if dry_run:
-            from itref.report.ad import plan_dict, plan_text
+    with check_file(csv_file, project, template) as export:  # every row checked, nothing asked of the DC yet
+        if not dry_run:
+            if passwords_file is None:
+                raise UsageError(_("give --passwords-file PATH: new passwords are written there, never shown or "
+                                   "journaled"))
+            from itref.ad.passfile import check_destination
 
-            previews = preview_rows(client, project, rows)
-            todo = [{"line": p.row.line, "name": f"{p.row.first} {p.row.last}", "template": p.row.template,
-                     "action": p.action, "groups": [dn.split(",", 1)[0].removeprefix("CN=") for dn in p.missing],
-                     "login": p.login or None, "error": p.error or None,
-                     "plan": plan_dict(p.plan) if p.plan is not None else None} for p in previews]
-            if fmt == "json":
-                st.out.print(to_json({"dry_run": True, "rows": todo}), markup=False, soft_wrap=True)
-            else:
-                for t, p in zip(todo, previews, strict=True):
-                    what = (_("add to the groups {groups}").format(groups=", ".join(t["groups"]))
-                            if t["action"] == "groups" else t["action"])
-                    st.out.print(f"{csv_file}:{t['line']}: {what} {t['name']} ({t['template']})"
-                                 + (f" → {t['login']}" if t["login"] else "")
-                                 + (f": {t['error']}" if t["error"] else ""), markup=False)
-                    if p.plan is not None:  # the account as it would be made: OU, attributes, groups
-                        st.out.print(plan_text(p.plan, passwords_file or "--passwords-file"))
-            creates = sum(t["action"] in ("create", "finish", "groups") for t in todo)
-            fails = sum(t["action"] == "fails" for t in todo)
-            st.err.print(_("Dry run: {n} account(s) would be created or finished, {m} already exist.").format(
-                n=creates, m=len(todo) - creates - fails), markup=False)
-            if fails:
-                st.err.print(ngettext("{n} row would fail (see above).", "{n} rows would fail (see above).",
-                                      fails).format(n=fails), markup=False)
-            return ExitStatus.FAILURE if fails else ExitStatus.SUCCESS
-        if not _confirm(st, yes):
-            return ExitStatus.FAILURE
-        assert passwords_file is not None
-        fd = os.open(passwords_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)
+            check_destination(passwords_file)
+        rctx, client = _client(st, read_only=dry_run)
+        try:
+            if dry_run:
+                return _import_preview(st, fmt, client, export, csv_file, passwords_file)
+            assert passwords_file is not None
+            return _import_apply(st, fmt, rctx, client, export, csv_file, passwords_file, yes)
+        finally:
+            client.close()
 
-        def keep(login: str, secret: Secret) -> None:
-            os.write(fd, f"{login};{secret.reveal()}\n".encode())
-            os.fsync(fd)
 
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+class _Rows:
+    """Import rows printed as they come: ``FILE:LINE: what NAME ...`` lines, or one JSON array written element
+    by element (each element once the next one is known, so the array is closed properly). Off a terminal the
+    lines are written as they are, as Rich would write them there (no colour, no folding) but thousands of times
+    faster; on a terminal Rich shows the plans in colour."""
 
-        progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                            TimeRemainingColumn(), console=st.err, transient=True, disable=not st.err.is_terminal)
-        with progress:
-            task = progress.add_task(_("Importing"), total=len(rows))
+    password_to: str | Path | None = None
+    """Where the new accounts' passwords go, said in each plan (see report.ad.plan_text)."""
+
+    def __init__(self, st: CliState, fmt: str, opening: str, closing: str) -> None:
+        self.st, self.fmt, self.closing = st, fmt, closing
+        self.held: str | None = None
+        self.direct = st.plain() is not None
+        if fmt == "json":
+            st.write(opening)
+
+    def json(self, item: dict[str, object]) -> None:
+        import json
+
+        from itref.core.text import json_safe
+
+        text = json_safe(json.dumps(item, ensure_ascii=False, indent=2, default=str))
+        if self.held is not None:
+            self.st.write(self.held + ",")
+        self.held = "\n".join("    " + line for line in text.splitlines())
+
+    def line(self, text: str) -> None:
+        from itref.core.text import printable
+
+        if self.direct:
+            self.st.write(printable(text))
+        else:  # one line per row, never folded, and ":100:" stays a line number (Rich would make it an emoji)
+            self.st.out.print(printable(text), markup=False, emoji=False, soft_wrap=True)
+
+    def plan(self, plan: Plan) -> None:
+        from itref.report.ad import plan_text
+
+        text = plan_text(plan, self.password_to)  # values already escaped
+        if self.direct:
+            self.st.write(text.plain)
+        else:
+            self.st.out.print(text)
+
+    def close(self) -> None:
+        if self.fmt == "json":
+            if self.held is not None:
+                self.st.write(self.held)
+            self.st.write(self.closing)
+
+
+def _import_preview(st: CliState, fmt: str, client: DirectoryClient, export: Export, csv_file: Path,
+                    passwords_file: Path | None) -> ExitStatus:
+    """Show what the import would do, row by row as each is planned; return FAILURE when a row would fail."""
+    from itref.ad.importer import checked_rows, preview_rows
+    from itref.report.ad import plan_dict
+
+    project = st.project()
+    out = _Rows(st, fmt, '{\n  "dry_run": true,\n  "rows": [', "  ]\n}")
+    out.password_to = passwords_file or "--passwords-file"  # where the passwords of the rows' accounts would go
+    creates = exists = fails = 0
+    for p in preview_rows(client, project, checked_rows(export, project)):
+        groups = [dn.split(",", 1)[0].removeprefix("CN=") for dn in p.missing]
+        creates += p.action in ("create", "finish", "groups")
+        exists += p.action == "exists"
+        fails += p.action == "fails"
+        if fmt == "json":
+            out.json({"line": p.row.line, "name": f"{p.row.first} {p.row.last}", "template": p.row.template,
+                      "action": p.action, "groups": groups, "login": p.login or None, "error": p.error or None,
+                      "plan": plan_dict(p.plan) if p.plan is not None else None})
+            continue
+        what = _("add to the groups {groups}").format(groups=", ".join(groups)) if p.action == "groups" else p.action
+        out.line(f"{csv_file}:{p.row.line}: {what} {p.row.first} {p.row.last} ({p.row.template})"
+                 + (f" → {p.login}" if p.login else "") + (f": {p.error}" if p.error else ""))
+        if p.plan is not None:  # the account as it would be made: OU, attributes, groups
+            out.plan(p.plan)
+    out.close()
+    st.err.print(_("Dry run: {n} account(s) would be created or finished, {m} already exist.").format(
+        n=creates, m=exists), markup=False)
+    if fails:
+        st.err.print(ngettext("{n} row would fail (see above).", "{n} rows would fail (see above).",
+                              fails).format(n=fails), markup=False)
+    return ExitStatus.FAILURE if fails else ExitStatus.SUCCESS
+
+
+def _import_apply(st: CliState, fmt: str, rctx: RunContext, client: DirectoryClient, export: Export,
+                  csv_file: Path, passwords_file: Path, yes: bool) -> ExitStatus:
+    """Plan every row first (a row that would fail stops everything before the first write), confirm, then
+    import, printing each row once done; an interruption says what each unfinished row reached."""
+    from itref.ad.importer import ImportStopped, RowResult, checked_rows, import_stream, preview_rows
+    from itref.ad.passfile import PasswordsFile
+    from itref.ad.record import change_recorder
+    from itref.core.text import printable
+
+    project = st.project()
+    failing = 0
+    for p in preview_rows(client, project, checked_rows(export, project)):
+        if p.action == "fails":
+            failing += 1
+            if failing <= 100:
+                st.err.print(printable(f"{csv_file}:{p.row.line}: {p.row.first} {p.row.last}: {p.error}"),
+                             markup=False, emoji=False)
+    if failing:
+        st.err.print(ngettext("Nothing was written: {n} row would fail. Correct it (or take it out of the file) and "
+                              "run again.", "Nothing was written: {n} rows would fail. Correct them (or take them "
+                              "out of the file) and run again.", failing).format(n=failing), markup=False)
+        return ExitStatus.FAILURE
+    if not _confirm(st, yes):
+        return ExitStatus.FAILURE
+    out = _Rows(st, fmt, "[", "]")
+    counts = dict.fromkeys(("created", "completed", "exists", "failed", "partial"), 0)
+
+    def show(r: RowResult) -> None:
+        name = f"{r.row.first} {r.row.last}"
+        if fmt == "json":
+            out.json({"line": r.row.line, "name": name, "status": r.status, "login": r.login, "message": r.message})
+        else:
+            out.line(f"{csv_file}:{r.row.line}: {r.status} {name}" + (f" → {r.login}" if r.login else "")
+                     + (f" ({r.message})" if r.message else ""))
+        counts[r.status] += 1
+
+    with PasswordsFile(passwords_file) as kept:
+        stream = import_stream(client, project, checked_rows(export, project),
+                               on_password=lambda login, secret: kept.add(login, secret.reveal()),
+                               on_change=change_recorder(rctx, None, client.host))
+        shown: RowResult | None = None
+        try:
             try:
-                results = import_rows(client, project, rows, on_password=keep,
-                                      on_change=change_recorder(rctx, None, client.host),
-                                      on_row=lambda r: progress.advance(task))  # reads the directory now
-            finally:
-                os.close(fd)
-    finally:
-        client.close()
-    data = [{"line": r.row.line, "name": f"{r.row.first} {r.row.last}", "status": r.status, "login": r.login,
-             "message": r.message} for r in results]
-    if fmt == "json":
-        st.out.print(to_json(data), markup=False, soft_wrap=True)
-    else:
-        for d in data:
-            st.out.print(f"{csv_file}:{d['line']}: {d['status']} {d['name']}"
-                         + (f" → {d['login']}" if d["login"] else "") + (f" ({d['message']})" if d["message"] else ""),
-                         markup=False)
-    counts = {s: sum(d["status"] == s for d in data) for s in ("created", "completed", "exists", "failed")}
-    st.err.print(_("{created} created, {completed} finished, {exists} already there, {failed} failed; "
-                   "passwords in {path}").format(**counts, path=passwords_file), markup=False)
+                for shown in stream:
+                    show(shown)
+                    shown = None
+            except KeyboardInterrupt:  # Ctrl-C while a row was shown: the import says where it stopped all the same
+                stream.throw(KeyboardInterrupt())
+        except ImportStopped as stop:
+            for result in [shown, *stop.results] if shown is not None else stop.results:
+                show(result)
+            out.close()
+            left = export.count - sum(counts.values())
+            st.err.print(printable(_(
+                "Stopped at line {line}: {reason}. Done: {created} created, {completed} finished, {exists} already "
+                "there, {failed} failed; {partial} partly done (listed above), {left} not started. Passwords are in "
+                "{path}. To finish, run the same command again: it creates nothing twice and finishes the partly "
+                "done rows.").format(line=stop.line, reason=stop.message, left=left, path=passwords_file, **counts)),
+                markup=False, emoji=False, soft_wrap=True)
+            return stop.status
+    out.close()
+    st.err.print(printable(_("{created} created, {completed} finished, {exists} already there, {failed} failed; "
+                             "passwords in {path}").format(path=passwords_file, **{
+                                 k: v for k, v in counts.items() if k != "partial"})), markup=False, emoji=False)
     return ExitStatus.FAILURE if counts["failed"] else ExitStatus.SUCCESS
 
 

@@ -24,14 +24,18 @@ def exit_status_for(exc: BaseException) -> ExitStatus:
 
 
 def report(exc: BaseException, *, verbose: int = 0) -> ExitStatus:
-    """Print ``exc`` for a person on stderr (masked, no traceback unless -vv) and return its exit status."""
+    """Print ``exc`` for a person on stderr (masked, control characters escaped, no traceback unless -vv) and
+    return its exit status."""
     import sys
 
     status = exit_status_for(exc)
     err = sys.stderr
     if isinstance(exc, ItrefError):
-        for line in exc.lines():
-            print(mask(line), file=err)
+        from itref.core.text import printable
+
+        for line in exc.lines():  # a message may quote a file or the directory: never a raw control sequence
+            for part in line.split("\n"):
+                print(mask(printable(part)), file=err)
     elif status is ExitStatus.USAGE and hasattr(exc, "show"):
         exc.show(file=err)
     elif status is ExitStatus.INTERRUPTED:

@@ -25,7 +25,14 @@ def trust(
 ) -> ExitStatus:
     """Show an SSH host's key fingerprint and record it in known_hosts once you confirm."""
     st = state(ctx)
-    from itref.connectors.hostkeys import describe, fetch_host_key, key_line, record_host_key, recorded_keys
+    from itref.connectors.hostkeys import (
+        check_known_hosts,
+        describe,
+        fetch_host_key,
+        key_line,
+        record_host_key,
+        recorded_keys,
+    )
     from itref.connectors.ssh import known_hosts_path
     from itref.core.errors import HostKeyRejected, UsageError
     from itref.journal import JournalRecord
@@ -37,6 +44,7 @@ def trust(
     if spec.connection != "ssh":
         raise UsageError(_("'{host}' is reached by {kind}, not ssh: it has no SSH host key").format(
             host=host, kind=spec.connection))
+    check_known_hosts(spec)  # a line itref cannot read is named first: recording beside it would not help
     key = fetch_host_key(spec, rctx.secrets)
     path = known_hosts_path(spec)
     line = key_line(spec, key)

@@ -78,6 +78,8 @@ def load_project(inventory_path: Path, playbooks_dir: Path | None = None, *, pla
         hosts = _host_specs(inventory)
     books: dict[str, Playbook] = {}
     files: dict[str, Path] = {}
+    docs: dict[str, Document] = {}
+    refused: set[str] = set()  # entities whose playbook the schema refused: their routines are not known
     if playbooks and pdir.is_dir():
         for path in sorted([*pdir.glob("*.yaml"), *pdir.glob("*.yml")]):
             pdoc, found = yamlfile.load(path, display_path(path))
@@ -90,6 +92,7 @@ def load_project(inventory_path: Path, playbooks_dir: Path | None = None, *, pla
             book, found = validate(Playbook, pdoc)
             issues += found
             if book is None:
+                refused.add(str(pdoc.data.get("entity")))
                 continue
             assert isinstance(book, Playbook)
             if inventory is not None:
@@ -100,6 +103,11 @@ def load_project(inventory_path: Path, playbooks_dir: Path | None = None, *, pla
                 continue
             books[book.entity] = book
             files[book.entity] = path
+            docs[book.entity] = pdoc
+    if inventory is not None:
+        from itref.config.routines import check_routines
+
+        issues += check_routines(books, docs, inventory, refused)
     if issues or inventory is None:
         raise ConfigError(issues)
     return Project(inventory, inventory_path, pdir, books, files, hosts)
@@ -193,15 +201,9 @@ def _check_playbook(book: Playbook, doc: Document, inv: Inventory, hosts: list[H
             issues.append(doc.issue(("backups", i, "name"), _("two backups are called '{name}'").format(
                 name=backup.name)))
         seen_backups.add(backup.name)
-    for rname, routine in book.routines.items():
+    for rname, routine in book.routines.items():  # includes, conditions, parameters: config/routines.py
         for i, step in enumerate(routine.steps):
             here = ("routines", rname, "steps", i)
-            if step.include is not None:
-                target = step.include.split("/", 1)[-1]
-                if "/" not in step.include and target not in book.routines:
-                    issues.append(doc.issue((*here, "include"), _unknown(_("routine"), target, book.routines)))
-                if target == rname and "/" not in step.include:
-                    issues.append(doc.issue((*here, "include"), _("a routine cannot include itself")))
             limit = (step.run.limit if step.run else step.audit.limit if step.audit else
                      step.copy_.limit if step.copy_ else None)
             if limit:

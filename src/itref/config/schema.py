@@ -59,18 +59,15 @@ def _size(value: Any) -> Any:
     return str(value)
 
 
-_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z]+$")
-
-
 def _schedule(value: Any) -> Any:
     if value is None:
         return value
+    from itref.schedule import cron_problem
+
     text = str(value).strip()
-    if text in {"@hourly", "@daily", "@weekly", "@monthly", "@yearly", "@annually", "@reboot"}:
-        return text
-    parts = text.split()
-    if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
-        raise _fail("schedule", text=text)
+    problem = cron_problem(text)  # every field within its range, names, steps: what cron itself would run
+    if problem is not None:
+        raise PydanticCustomError("cron", problem)
     return text
 
 
@@ -397,13 +394,15 @@ class Step(Strict):
     on_failure: Literal["stop", "continue", "ask"] = Field("stop", description="When this step fails: stop the "
                                                            "routine, continue with the next step, or ask the "
                                                            "person.", examples=["continue"])
-    id: Name | None = Field(None, description="Name used by later `when` conditions.", examples=["disk-audit"])
+    id: Name | None = Field(None, description="Name used by later `when` conditions; unique in its routine.",
+                            examples=["disk-audit"])
     run: RunStep | None = Field(None, description="Action: run a command on hosts.")
     manual: ManualStep | Text | None = Field(None, description="Action: something a person does and confirms (the "
                                              "instruction as text, or {instruction: ...}).",
                                              examples=["Hand over the badge and the office keys"])
-    include: Text | None = Field(None, description="Action: run another routine here, NAME (this playbook) or "
-                                 "ENTITY/NAME.", examples=["weekly-check"])
+    include: Text | None = Field(None, description="Action: run another routine here, which must exist: NAME (this "
+                                 "playbook) or ENTITY/NAME, never round in a circle; it runs with this routine's "
+                                 "parameters.", examples=["weekly-check"])
     ad: AdStep | None = Field(None, description="Action: an `itref ad` change.")
     backup: BackupStep | None = Field(None, description="Action: check, verify or drill backups.")
     audit: AuditStep | None = Field(None, description="Action: run audit checks.")
@@ -440,7 +439,7 @@ class Ask(Strict):
                                        examples=[["Service social", "Accueil", "Comptabilité"]])
     default: Any = Field(None, description="The answer when the person just presses Enter, and in unattended "
                          "runs; an answer is required when left out.", examples=["Service social"])
-    pattern: Text | None = Field(None, description="Regular expression the answer must match.",
+    pattern: Text | None = Field(None, description="Regular expression (a valid one) the answer must match.",
                                  examples=["^[A-Za-zÀ-ÿ' -]+$"])
     secret: bool = Field(False, description="The answer is a secret (a password): typed without echo, masked "
                          "in every output, never saved with the routine's progress (asked again on resume).",
@@ -448,14 +447,20 @@ class Ask(Strict):
 
 
 class Routine(Strict):
-    """A named list of steps, e.g. onboard-employee."""
+    """A named list of steps, e.g. onboard-employee. Before anything runs, the files are checked for what would make
+    it fail halfway: each `include` exists and none goes round in a circle, step ids are unique, each `when`
+    reads and asks about an earlier step, each `{name}` in a command, an instruction or `ad` parameters is declared
+    under `ask:` or `vars:`, each `pattern` is a regular expression, `ad` actions and their parameters, `backup`
+    names, `audit` checks, and the schedule (every field within its range)."""
 
     description: Text = Field(description="What the routine achieves.",
                               examples=["Create the account and the folders of a new colleague"])
     why: Text | None = Field(None, description="Why the routine exists, for whoever runs it.",
                              examples=["A new colleague must be able to work on the first morning."])
-    schedule: str | None = Field(None, description="Cron schedule for unattended runs (`itref schedule install`); "
-                                 "run by hand only when left out.", examples=["0 7 * * 1"])
+    schedule: str | None = Field(None, description="Cron schedule for unattended runs (`itref schedule install`): "
+                                 "minute 0-59, hour 0-23, day 1-31, month 1-12 or jan-dec, weekday 0-7 or sun-sat; "
+                                 "lists, ranges and steps (*/15), or @daily...; run by hand only when left out.",
+                                 examples=["0 7 * * 1"])
     vars: dict[str, Any] = Field(default_factory=dict, description="Fixed values the steps use as {name}.",
                                  examples=[{"share": "/srv/partages/cpas"}])
     ask: dict[Name, Ask] = Field(default_factory=dict, description="Values asked for when the routine starts, by "
@@ -468,7 +473,7 @@ class Routine(Strict):
 class AccountTemplate(Strict):
     """How accounts of one role are made (OU, groups, naming, attributes)."""
 
-    ou: Text = Field(description="OU the account is created in (distinguished name).",
+    ou: Text = Field(description="OU the account is created in (distinguished name, inside the directory's base_dn).",
                      examples=["OU=Social,OU=CPAS,DC=exemple,DC=example"])
     groups: list[Text] = Field(default_factory=list, description="Groups the account is added to (none when left "
                                "out).", examples=[["GG-CPAS-Social", "GG-Tous"]])

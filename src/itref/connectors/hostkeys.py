@@ -6,14 +6,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from itref.connectors.ssh import (
+    KnownHostsLineError,
     SSHConnector,
     fingerprint,
+    host_keys,
     import_paramiko,
     known_hosts_name,
     known_hosts_path,
+    known_hosts_problem,
     settings_of,
 )
-from itref.core.errors import ConnectionFailed
+from itref.core.errors import ConnectionFailed, HostKeyRejected
 from itref.i18n import _
 
 if TYPE_CHECKING:
@@ -40,6 +43,21 @@ def fetch_host_key(host: HostSpec, secrets: SecretResolver) -> Any:
     finally:
         transport.close()
         conn.close()
+
+
+def check_known_hosts(host: HostSpec) -> None:
+    """Raise HostKeyRejected naming the file and the line when the host's known_hosts file holds a line that
+    cannot be read (nothing is recorded in a file itref cannot read back), or when it cannot be read at all."""
+    path = known_hosts_path(host)
+    if not path.exists():
+        return
+    try:
+        host_keys(path)
+    except KnownHostsLineError as exc:
+        raise known_hosts_problem(host.name, exc) from None
+    except OSError as exc:
+        raise HostKeyRejected(_("{host}: cannot read {path}: {reason}").format(
+            host=host.name, path=path, reason=exc.strerror or exc)) from None
 
 
 def _entry_names(line: str) -> list[str]:

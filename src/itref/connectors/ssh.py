@@ -15,6 +15,7 @@ and process (see :func:`host_keys`), not once per host.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import select
 import socket
@@ -132,6 +133,83 @@ def import_paramiko() -> ModuleType:
 
 _KNOWN_HOSTS: dict[str, tuple[bytes, Any]] = {}
 _KNOWN_HOSTS_LOCK = threading.Lock()
+_MARKERS = ("@cert-authority", "@revoked")
+"""OpenSSH line markers: certificate authorities and revoked keys, which paramiko cannot use (such lines are
+left alone, as paramiko's own reader would, had it not failed on them)."""
+
+_PLAIN_KEYS = ("ssh-ed25519", "ssh-rsa", "ssh-dss", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521")
+"""Key types whose known_hosts blob is exactly what paramiko writes back for the key it read."""
+
+
+class KnownHostsLineError(ValueError):
+    """A line of a known_hosts file that cannot be read (``path``, ``line`` and ``reason`` in plain words)."""
+
+    def __init__(self, path: Path, line: int, reason: str) -> None:
+        super().__init__(f"{path}:{line}: {reason}")
+        self.path, self.line, self.reason = path, line, reason
+
+
+def _hashed_name_ok(name: str) -> bool:
+    """Return True when a hashed host name is ``|1|SALT|HASH``, both base64 of 20 bytes (HMAC-SHA1)."""
+    parts = name.split("|")
+    if len(parts) != 4 or parts[:2] != ["", "1"]:
+        return False
+    try:
+        return all(len(base64.b64decode(part, validate=True)) == 20 for part in parts[2:])
+    except (binascii.Error, ValueError):
+        return False
+
+
+def parse_known_hosts(path: Path, data: bytes) -> paramiko.HostKeys:
+    """Return the host keys of the known_hosts file ``path`` holding ``data``.
+
+    Comments, blank lines, marker lines (``@cert-authority``, ``@revoked``) and keys of a type paramiko does not
+    know are skipped, as OpenSSH's own reader skips what it cannot use; any other line must be ``NAMES KEYTYPE
+    BASE64-KEY`` with a key paramiko can read and well-formed hashed names. Raises KnownHostsLineError naming the
+    first line that is not (paramiko alone would raise InvalidHostKey, without the line, or skip it silently).
+    """
+    paramiko = import_paramiko()
+    from paramiko.hostkeys import HostKeyEntry
+
+    keys = paramiko.HostKeys()
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        stripped = raw.strip()
+        if not stripped or stripped.startswith(b"#"):
+            continue
+        try:
+            line = stripped.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KnownHostsLineError(path, number, _("this line is not UTF-8 text")) from None
+        fields = line.split()
+        if fields[0].startswith("@"):
+            if fields[0] in _MARKERS:
+                continue
+            raise KnownHostsLineError(path, number, _("unknown marker {marker} (OpenSSH knows @cert-authority and "
+                                                       "@revoked)").format(marker=fields[0]))
+        if len(fields) < 3:
+            raise KnownHostsLineError(path, number, _(
+                "a line needs host names, a key type and a key, separated by spaces"))
+        bad_names = [n for n in fields[0].split(",") if n.startswith("|") and not _hashed_name_ok(n)]
+        if bad_names:
+            raise KnownHostsLineError(path, number, _(
+                "the hashed host name {name} is not |1|SALT|HASH in base64").format(name=bad_names[0]))
+        try:
+            blob = base64.b64decode(fields[2], validate=True)
+        except (binascii.Error, ValueError):
+            raise KnownHostsLineError(path, number, _("the key is not base64 text")) from None
+        try:
+            entry = HostKeyEntry.from_line(" ".join(fields[:3]), number)
+        except Exception as exc:  # paramiko raises SSHException, ValueError, struct errors... for a corrupt key
+            raise KnownHostsLineError(path, number, _("the {kind} key cannot be read ({reason})").format(
+                kind=fields[1], reason=str(exc) or type(exc).__name__)) from None
+        if entry is None or entry.key is None:  # a key type paramiko does not know: OpenSSH may, leave it
+            continue
+        if fields[1] in _PLAIN_KEYS and entry.key.asbytes() != blob:  # paramiko pads a cut key with zeros
+            raise KnownHostsLineError(path, number, _("the {kind} key is damaged (cut short, or with bytes "
+                                                       "added)").format(kind=fields[1]))
+        for name in entry.hostnames:
+            keys.add(name, entry.key.get_name(), entry.key)
+    return keys
 
 
 def host_keys(path: Path) -> paramiko.HostKeys:
@@ -140,19 +218,26 @@ def host_keys(path: Path) -> paramiko.HostKeys:
     paramiko parses a whole known_hosts file for each client (every key decoded, every line compared
     with the lines before it); with 50 hosts that is 50 parses of the same file. Here the file is read
     each time but parsed only when its content differs from the last parse. Callers must only read
-    the result. Raises OSError or paramiko.SSHException when the file cannot be read.
+    the result. Raises OSError when the file cannot be read, KnownHostsLineError for a line that cannot be
+    read (see :func:`parse_known_hosts`).
     """
-    paramiko = import_paramiko()
     key = str(path)
     data = path.read_bytes()
     with _KNOWN_HOSTS_LOCK:
         cached = _KNOWN_HOSTS.get(key)
         if cached is not None and cached[0] == data:
             return cached[1]
-        keys = paramiko.HostKeys(key)
-        if path.read_bytes() == data:  # unchanged while paramiko read it: the parse is of ``data``
-            _KNOWN_HOSTS[key] = (data, keys)
+        keys = parse_known_hosts(path, data)
+        _KNOWN_HOSTS[key] = (data, keys)
         return keys
+
+
+def known_hosts_problem(host_name: str, error: KnownHostsLineError) -> HostKeyRejected:
+    """Return the refusal of ``host_name`` for a known_hosts line that cannot be read, naming the file and line."""
+    return HostKeyRejected(_("{host}: {path}:{line}: this known_hosts line cannot be read: {reason}. Correct or "
+                             "delete it (ssh-keygen -R NAME -f {path} removes a host's lines), then check the "
+                             "host's key with: itref hosts trust {host}").format(
+        host=host_name, path=error.path, line=error.line, reason=error.reason))
 
 
 def open_socket(address: str, port: int, timeout: float, name: str) -> socket.socket:
@@ -325,7 +410,8 @@ class SSHConnector(Connector):
     def _client_with_host_keys(self) -> paramiko.SSHClient:
         """Return a paramiko client that knows this host's known_hosts entries and refuses any other key.
 
-        Raises HostKeyRejected when known_hosts cannot be read.
+        Raises HostKeyRejected when known_hosts cannot be read, or holds a line that cannot be read (named by file
+        and line).
         """
         paramiko = import_paramiko()
         client = paramiko.SSHClient()
@@ -333,6 +419,8 @@ class SSHConnector(Connector):
         if kh.is_file():
             try:
                 known = host_keys(kh)
+            except KnownHostsLineError as exc:
+                raise known_hosts_problem(self.host.name, exc) from None
             except (OSError, paramiko.SSHException) as exc:
                 raise HostKeyRejected(_("{host}: cannot read {path}: {reason}").format(
                     host=self.host.name, path=kh, reason=exc)) from None

@@ -10,6 +10,7 @@ from rich.text import Text
 
 from itref.ad.client import Entry
 from itref.ad.plan import Change, Plan
+from itref.core.text import printable
 from itref.i18n import _
 
 
@@ -17,35 +18,38 @@ def plan_text(plan: Plan, password_to: str | Path | None = None) -> Text:
     """Return the plan as diff lines: + create/add, - remove, ~ change, → move, ✗ delete, * password.
 
     ``password_to``: the file a new password will be written to (then it is not shown), None when it is shown once
-    on the terminal."""
-    out = Text(plan.title + "\n", style="bold")
+    on the terminal. Names and values come from files and from the directory: control characters in them are
+    shown escaped (:func:`~itref.core.text.printable`), never sent to the terminal.
+    """
+    out = Text(printable(plan.title) + "\n", style="bold")
     for note in plan.notes:
-        out.append(f"  ({note})\n", style="dim")
+        out.append(f"  ({printable(note)})\n", style="dim")
     if plan.empty:
         out.append("  " + _("nothing to change: the directory is already as asked") + "\n", style="green")
     for c in plan.changes:
+        dn, target = printable(c.dn), printable(c.target)
         if c.kind == "create":
-            out.append(f"+ {_('create')} {c.dn}\n", style="green")
+            out.append(f"+ {_('create')} {dn}\n", style="green")
             for key, value in c.attributes.items():
-                out.append(f"    + {key}: {value}\n", style="green")
+                out.append(f"    + {printable(str(key))}: {printable(str(value))}\n", style="green")
         elif c.kind == "password":
             where = (_("password of {dn}: generated to meet the domain policy, written to {path} (readable only by "
-                       "you), not shown").format(dn=c.dn, path=password_to) if password_to is not None else
-                     _("password of {dn}: generated to meet the domain policy, shown once").format(dn=c.dn))
+                       "you), not shown").format(dn=dn, path=password_to) if password_to is not None else
+                     _("password of {dn}: generated to meet the domain policy, shown once").format(dn=dn))
             out.append("* " + where + "\n", style="yellow")
             _changed_values(out, c)  # set in the same operation, right after the password
         elif c.kind == "modify":
-            out.append(f"~ {c.dn}\n", style="yellow")
+            out.append(f"~ {dn}\n", style="yellow")
             _changed_values(out, c)
         elif c.kind == "add-member":
-            out.append("+ " + _("{dn} joins {group}").format(dn=c.dn, group=c.target) + "\n", style="green")
+            out.append("+ " + _("{dn} joins {group}").format(dn=dn, group=target) + "\n", style="green")
         elif c.kind == "remove-member":
-            out.append("- " + _("{dn} leaves {group}").format(dn=c.dn, group=c.target) + "\n", style="red")
+            out.append("- " + _("{dn} leaves {group}").format(dn=dn, group=target) + "\n", style="red")
         elif c.kind == "move":
-            out.append("→ " + _("move {dn} to {ou}").format(dn=c.dn, ou=c.target) + "\n", style="cyan")
+            out.append("→ " + _("move {dn} to {ou}").format(dn=dn, ou=target) + "\n", style="cyan")
         elif c.kind == "delete":
             extra = ", ".join(f"{k} {v}" for k, v in c.before.items())
-            out.append("✗ " + _("delete {dn}").format(dn=c.dn) + (f" ({extra})" if extra else "") + "\n",
+            out.append("✗ " + _("delete {dn}").format(dn=dn) + (f" ({printable(extra)})" if extra else "") + "\n",
                        style="bold red")
     return out
 
@@ -53,8 +57,8 @@ def plan_text(plan: Plan, password_to: str | Path | None = None) -> Text:
 def _changed_values(out: Text, change: Change) -> None:
     for key, value in change.attributes.items():
         old = change.before.get(key)
-        out.append(f"    ~ {key}: {old if old not in (None, '') else '∅'} → "
-                   f"{value if value not in (None, '') else '∅'}\n", style="yellow")
+        out.append(printable(f"    ~ {key}: {old if old not in (None, '') else '∅'} → "
+                             f"{value if value not in (None, '') else '∅'}") + "\n", style="yellow")
 
 
 def plan_dict(plan: Plan) -> dict[str, Any]:

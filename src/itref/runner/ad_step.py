@@ -17,6 +17,11 @@ if TYPE_CHECKING:
 
 ACTIONS = ("user create", "user offboard", "user disable", "user enable", "user unlock", "user reset-password",
            "user set", "user move", "group add", "group remove")
+NEEDS = {"user create": ("template", "first", "last"), "user offboard": ("login", "reason"),
+         "user disable": ("login",), "user enable": ("login",), "user unlock": ("login",),
+         "user reset-password": ("login",), "user set": ("login", "values"), "user move": ("login", "ou"),
+         "group add": ("group", "logins"), "group remove": ("group", "logins")}
+"""The parameters each action needs (``playbook validate`` checks them before any routine runs)."""
 
 
 def _need(params: dict[str, Any], *names: str) -> list[Any]:
@@ -31,12 +36,12 @@ def build_plan(client: DirectoryClient, ctx: RunContext, entity: str, action: st
     from itref.ad import accounts, offboard
 
     if action == "user create":
-        template, first, last = _need(params, "template", "first", "last")
+        template, first, last = _need(params, *NEEDS[action])
         ref = template if "/" in str(template) else f"{entity}/{template}"
         extra = {k: str(v) for k, v in (params.get("attributes") or {}).items()}
         return accounts.plan_create(client, ctx.project, ref, str(first), str(last), extra, login=params.get("login"))
     if action == "user offboard":
-        login, reason = _need(params, "login", "reason")
+        login, reason = _need(params, *NEEDS[action])
         return offboard.plan_offboard(client, ctx.project, str(login), str(reason))[0]
     if action in ("user disable", "user enable"):
         return accounts.plan_enable(client, str(_need(params, "login")[0]), enable=action == "user enable")
@@ -45,13 +50,13 @@ def build_plan(client: DirectoryClient, ctx: RunContext, entity: str, action: st
     if action == "user reset-password":
         return accounts.plan_reset_password(client, str(_need(params, "login")[0]))
     if action == "user set":
-        login, values = _need(params, "login", "values")
+        login, values = _need(params, *NEEDS[action])
         return accounts.plan_set(client, str(login), {k: str(v) for k, v in dict(values).items()})
     if action == "user move":
-        login, ou = _need(params, "login", "ou")
+        login, ou = _need(params, *NEEDS[action])
         return accounts.plan_move(client, str(login), str(ou))
     if action in ("group add", "group remove"):
-        group, logins = _need(params, "group", "logins")
+        group, logins = _need(params, *NEEDS[action])
         names = [logins] if isinstance(logins, str) else [str(x) for x in logins]
         return accounts.plan_membership(client, str(group), names, add=action == "group add")
     raise UsageError(_("unknown ad action '{action}' (known: {known})").format(action=action, known=", ".join(ACTIONS)))
