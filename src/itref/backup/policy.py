@@ -15,8 +15,8 @@ from itref.config.units import parse_duration
 
 if TYPE_CHECKING:
     from itref.config.project import Project
-    from itref.connectors.base import HostSpec
     from itref.config.schema import Backup
+    from itref.connectors.base import HostSpec
 
 DEFAULT_DRILL_EVERY = "92d"
 """How often a backup must be restore-tested when its playbook says nothing (``drill.every``): one quarter."""
