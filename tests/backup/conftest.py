@@ -25,8 +25,12 @@ def tool_env(lab, monkeypatch, tmp_path) -> None:
 def restore_tested(entity: str, *names: str) -> None:
     """Record a successful restore drill of these backups now, in the test's state folder: the tests of something
     else than the drill policy (ages, sizes, the fingerprint cache) then see backups within it."""
-    from itref.backup.history import History
+    import os
+    from pathlib import Path
 
-    history = History()
+    from itref.backup.history import History
+    from itref.state.folder import StateFolder
+
+    history = History(StateFolder(Path(os.environ["ITREF_STATE_DIR"])))
     for name in names:
         history.record_drill(entity, name, True, ["/srv/data/sample.txt"], "restored and identical (test)")
