@@ -139,8 +139,7 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
            password_file: Path | None, saved: RunState | None) -> ExitStatus:
     """Run or resume ``target`` with a terminal interaction; return SUCCESS when every step succeeded."""
     from itref.cli.guided import TerminalUI
-    from itref.core.errors import UsageError
-    from itref.runner.routine import RunState, resolve, run_routine
+    from itref.runner.routine import RunState, given_values, resolve, run_routine
 
     st = state(ctx)
     rctx = st.context(dry_run=dry_run)
@@ -148,12 +147,7 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
     book = rctx.project.playbooks[entity]
     contacts = [*rctx.project.inventory.entities[entity].contacts, *book.contacts]
     ui = TerminalUI(st.err, guided=guided, contacts=contacts, yes=yes, password_file=password_file)
-    given = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(_("'{item}' is not NAME=VALUE").format(item=item))
-        given[key.strip()] = value
+    given = given_values(routine, values)
     if saved is not None:
         current = saved
         rctx.run_id = current.run_id

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from itref.config.project import HostSpec, Project
 from itref.config.schema import Ask, Routine, Step
@@ -23,6 +23,9 @@ from itref.core.context import RunContext
 from itref.core.errors import ItrefError, UsageError
 from itref.i18n import _
 from itref.journal import JournalRecord, state_dir
+
+if TYPE_CHECKING:
+    from itref.core.results import RunReport
 
 Status = Literal["ok", "failed", "skipped", "stopped"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -153,15 +156,20 @@ def substitute(value: Any, params: dict[str, Any], quote: Callable[[str], str] |
 
 
 def check_answer(name: str, spec: Ask, text: str) -> Any:
-    """Return the typed answer for ``ask`` parameter ``name``. Raises ValueError with the reason."""
+    """Return the typed answer for ``ask`` parameter ``name``: the one check for an answer typed at the prompt
+    and for a ``--set NAME=VALUE``. Raises ValueError with the reason, in one sentence."""
     text = text.strip()
     if not text and spec.default is not None:
         return spec.default
     if not text:
         raise ValueError(_("an answer is needed"))
+    if "\0" in text:
+        raise ValueError(_("a value cannot hold a NUL character"))
     if spec.pattern and not re.fullmatch(spec.pattern, text):
         raise ValueError(_("'{text}' does not have the expected form").format(text=text))
     if spec.type == "int":
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise ValueError(_("'{text}' is not a whole number").format(text=text))
         return int(text)
     if spec.type == "bool":
         if text.lower() in ("y", "yes", "o", "oui", "true", "1"):
@@ -176,8 +184,39 @@ def check_answer(name: str, spec: Ask, text: str) -> Any:
     if spec.type == "date":
         from datetime import date
 
-        date.fromisoformat(text)
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(_("'{text}' is not a date (write it as YYYY-MM-DD)").format(text=text)) from None
     return text
+
+
+def given_values(routine: Routine, items: list[str]) -> dict[str, Any]:
+    """Return the parameters given as ``NAME=VALUE`` items (``--set``), each ``ask:`` one checked by
+    :func:`check_answer` exactly as a typed answer is.
+
+    Raises UsageError (one sentence) for an item without ``=``, a name the routine neither asks for nor
+    declares in ``vars:``, or a value its ``ask:`` check refuses.
+    """
+    given: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise UsageError(_("'{item}' is not NAME=VALUE").format(item=item))
+        if key not in routine.ask and key not in routine.vars:
+            known = ", ".join([*routine.ask, *routine.vars]) or "-"
+            raise UsageError(_("--set {name}: the routine has no such parameter (parameters: {known})").format(
+                name=key, known=known))
+        spec = routine.ask.get(key)
+        if spec is None:
+            given[key] = value
+            continue
+        try:
+            given[key] = check_answer(key, spec, value)
+        except ValueError as exc:
+            raise UsageError(_("--set {name}: {reason}").format(name=key, reason=exc)) from None
+    return given
 
 
 class Interaction(Protocol):
@@ -295,10 +334,23 @@ def _run_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]
     cmd = Command.of(str(substitute(run.command, params, shlex.quote)) if shell else substitute(run.command, params),
                      timeout=run.timeout or ctx.project.inventory.defaults.timeout, sudo=run.sudo)
     report = run_command(ctx, hosts, cmd, forks=ctx.project.inventory.defaults.forks)
-    lines = [f"{r.host}: {r.outcome.value}" + (f" — {r.error}" if r.error else "")
-             + (f"\n{r.result.stdout.rstrip()}" if r.result and r.result.stdout.strip() else "")
-             for r in report.results]
-    return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", "\n".join(lines))
+    return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", _host_lines(report))
+
+
+STEP_OUTPUT_LINES = 20
+"""How many lines of a command's output a routine step shows per host (the last ones: where errors are)."""
+
+
+def _host_lines(report: RunReport) -> str:
+    """Return each host's outcome, error and the last lines of its output (standard error included)."""
+    from itref.report.run import output_lines
+
+    lines: list[str] = []
+    for r in report.results:
+        lines.append(f"{r.host}: {r.outcome.value}" + (f" — {r.error}" if r.error else ""))
+        if r.result is not None:
+            lines += output_lines(r.result, STEP_OUTPUT_LINES, last=True)
+    return "\n".join(lines)
 
 
 def _copy_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
