@@ -27,6 +27,12 @@ def validate(ctx: typer.Context) -> ExitStatus:
     from itref.report.inventory import to_json
 
     project = st.project()
+    from itref.core.errors import ConfigError
+    from itref.runner.routine import shell_step_issues
+
+    issues = shell_step_issues(project)  # a parameter where its value would be code: refused before any run
+    if issues:
+        raise ConfigError(issues)
     files = {e: str(p) for e, p in project.playbook_files.items()}
     if fmt == "json":
         st.out.print(to_json({"valid": True, "playbooks": files}), markup=False, soft_wrap=True)

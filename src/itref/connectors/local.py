@@ -36,6 +36,13 @@ class LocalConnector(Connector):
     def _argv(self, command: Command) -> tuple[list[str], bytes | None]:
         argv = ["/bin/sh", "-c", command.argv[0]] if command.shell else list(command.argv)
         stdin = command.stdin
+        if command.env:
+            from itref.connectors.quoting import posix_join
+            from itref.connectors.shellvars import posix_script
+
+            line, stdin = posix_script(command.argv[0] if command.shell else posix_join(command.argv),
+                                       dict(command.env), stdin)
+            argv = ["/bin/sh", "-c", line]
         if command.sudo and os.geteuid() != 0:
             from itref.connectors.sudo import sudo_argv
 

@@ -289,6 +289,10 @@ class SSHConnector(Connector):
     def _line(self, command: Command) -> tuple[str, bytes | None]:
         line = command.argv[0] if command.shell else posix_join(command.argv)
         stdin = command.stdin
+        if command.env:  # the values go on the input: a command line shows in the host's process list
+            from itref.connectors.shellvars import posix_script
+
+            line, stdin = posix_script(line, dict(command.env), stdin)
         if command.sudo:
             from itref.connectors.sudo import sudo_argv
 

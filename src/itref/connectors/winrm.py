@@ -31,8 +31,10 @@ How it works and why:
   ``Command.stdin`` is sent in full (then closed) before output is read, and piped into the program
   (``$input | & ...``, as lines of text); a ``shell=True`` line reads it as ``$input``. Without stdin the
   console stays attached, so a native program that waits for keyboard input is stopped by its timeout
-  (PowerShell's own prompts fail at once: ``-NonInteractive``). ``Command.sudo`` has no meaning here:
-  commands run as the connecting account.
+  (PowerShell's own prompts fail at once: ``-NonInteractive``). ``Command.env`` (a routine's parameters)
+  is sent as the standard input instead, one base64 line per value, and read into variables by the top of
+  the script (:func:`~itref.connectors.shellvars.powershell_script`), so no value is on the powershell.exe
+  command line. ``Command.sudo`` has no meaning here: commands run as the connecting account.
 * **Error streams.** PowerShell writes its errors to stderr as CLIXML (``#< CLIXML <Objs>...``);
   :func:`clixml_to_text` turns them back into the text a console would show.
 * **Timeouts.** ``connect_timeout`` bounds the TCP/TLS connection. Other WS-Management operations
@@ -710,8 +712,15 @@ class WinRMConnector(Connector):
         already lost), AuthenticationFailed/SecretError when opening the shell fails, and ItrefError
         when the script is too long for one command line.
         """
-        script = wrap_script(script_body(command))
-        stdin = None if command.stdin is None else _chunks([command.stdin], STDIN_CHUNK)
+        body, data = script_body(command), command.stdin
+        if command.env:  # the values go on the input: the script is on powershell.exe's command line
+            from itref.connectors.shellvars import powershell_script
+
+            if command.stdin is not None:
+                raise ValueError("a PowerShell command takes either variables or input of its own")
+            body, data = powershell_script(body, dict(command.env))
+        script = wrap_script(body)
+        stdin = None if data is None else _chunks([data], STDIN_CHUNK)
         outcome = self._execute(script, stdin, command.timeout)
         stderr = clixml_to_text(decode_output(outcome.stderr, self.codepage)).replace("\r\n", "\n")
         if outcome.fault:

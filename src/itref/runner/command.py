@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from itref.config.project import HostSpec
 from itref.connectors.base import Command, Connector
@@ -13,18 +13,22 @@ from itref.journal import JournalRecord
 from itref.runner.executor import ProgressCallback, execute
 
 
-def run_command(ctx: RunContext, hosts: Sequence[HostSpec], command: Command, *, forks: int,
-                on_progress: ProgressCallback | None = None) -> RunReport:
+def run_command(ctx: RunContext, hosts: Sequence[HostSpec], command: Command | Callable[[Connector], Command], *,
+                forks: int, on_progress: ProgressCallback | None = None) -> RunReport:
     """Run ``command`` on every host in parallel and journal each host's outcome.
 
-    Returns the report; a host whose command exits non-zero or times out is FAILED, a host that
-    cannot be reached is UNREACHABLE. Never raises for a single host's failure.
+    ``command`` may be a function of the host's connector (a routine's shell step differs for sh and
+    PowerShell). Returns the report; a host whose command exits non-zero or times out is FAILED, a host
+    that cannot be reached is UNREACHABLE. Never raises for a single host's failure.
     """
+    shown: dict[str, str] = {}
 
     def work(conn: Connector, host: HostSpec) -> HostResult:
-        res = conn.run(command)
+        this = command(conn) if callable(command) else command
+        shown[host.name] = this.display()
+        res = conn.run(this)
         if res.timed_out:
-            error = _("stopped after {seconds:g} s (timeout)").format(seconds=command.timeout)
+            error = _("stopped after {seconds:g} s (timeout)").format(seconds=this.timeout)
         elif res.rc != 0:
             error = _("exit code {rc}").format(rc=res.rc)
         else:
@@ -33,7 +37,8 @@ def run_command(ctx: RunContext, hosts: Sequence[HostSpec], command: Command, *,
 
     def record(result: HostResult) -> None:
         ctx.journal.append(JournalRecord(
-            action="run", target=command.display(), outcome=result.outcome.value, host=result.host,
+            action="run", target=shown.get(result.host) or (command.display() if not callable(command) else ""),
+            outcome=result.outcome.value, host=result.host,
             entity=result.entity, rc=result.result.rc if result.result else None,
             duration=round(result.duration, 3), detail=result.error, run_id=ctx.run_id))
 

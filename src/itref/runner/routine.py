@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from itref.config.project import HostSpec, Project
-from itref.config.schema import Ask, Routine, Step
+from itref.config.schema import Ask, Routine, RunStep, Step
 from itref.config.selection import select
 from itref.core.context import RunContext
-from itref.core.errors import ItrefError, UsageError
+from itref.core.errors import ConfigError, ConfigIssue, ItrefError, UsageError
 from itref.i18n import _
 from itref.journal import JournalRecord, state_dir
 
@@ -135,23 +135,23 @@ def flatten(project: Project, entity: str, name: str, _seen: tuple[str, ...] = (
     return [FlatStep(i, s.routine, s.step) for i, s in enumerate(out, 1)]
 
 
-def substitute(value: Any, params: dict[str, Any], quote: Callable[[str], str] | None = None) -> Any:
+def substitute(value: Any, params: dict[str, Any]) -> Any:
     """Return ``value`` with ``{name}`` replaced by parameters (strings, lists and dicts walked).
 
-    ``quote`` is applied to each substituted value (shell or PowerShell quoting for command lines).
+    For texts that are data (an argument of an argument list, an AD parameter, an instruction), never for
+    a text a shell reads: a shell step gets variables instead (:func:`shell_command_parts`).
     Raises UsageError for an unknown name.
     """
     if isinstance(value, str):
         def repl(m: re.Match[str]) -> str:
             if m.group(1) not in params:
                 raise UsageError(_("unknown parameter {{{name}}}").format(name=m.group(1)))
-            text = str(params[m.group(1)])
-            return quote(text) if quote else text
+            return str(params[m.group(1)])
         return PLACEHOLDER.sub(repl, value)
     if isinstance(value, list):
-        return [substitute(v, params, quote) for v in value]
+        return [substitute(v, params) for v in value]
     if isinstance(value, dict):
-        return {k: substitute(v, params, quote) for k, v in value.items()}
+        return {k: substitute(v, params) for k, v in value.items()}
     return value
 
 
@@ -262,12 +262,30 @@ def hosts_for(project: Project, entity: str, limit: str | None) -> list[HostSpec
 
 
 def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]) -> str:
-    """Return what the step would do, in words (commands, hosts, AD plan as a diff, files)."""
+    """Return what the step would do, in words (commands, hosts, AD plan as a diff, files).
+
+    A shell step shows, for each kind of shell among its hosts, the text as it will be sent and the
+    parameters as the shell will read them (sent on its standard input; secret values masked).
+    """
+    from itref.secrets import mask
+
     step = fs.step
     if step.run is not None:
         hosts = hosts_for(ctx.project, entity, step.run.limit)
-        command = _command_text(step, params)
-        return _("run `{cmd}` on {hosts}").format(cmd=command, hosts=", ".join(h.name for h in hosts))
+        if not _is_shell(step.run):
+            command = shlex.join(substitute(step.run.command, params))
+            return _("run `{cmd}` on {hosts}").format(cmd=command, hosts=", ".join(h.name for h in hosts))
+        parts = []
+        for family, members in _by_family(hosts).items():
+            text, env = shell_command_parts(step.run, params, family)
+            part = _("run `{cmd}` on {hosts}").format(cmd=text, hosts=", ".join(h.name for h in members))
+            if env:
+                from itref.connectors.shellvars import posix_display, powershell_display
+
+                shown = (posix_display if family == "posix" else powershell_display)("", env).rstrip("\n")
+                part += "\n" + _("with the parameters, sent on its standard input:") + "\n" + shown
+            parts.append(part)
+        return mask("\n".join(parts))
     if step.manual is not None:
         return _("a person does: {what}").format(what=substitute(_instruction(step), params))
     if step.copy_ is not None:
@@ -291,11 +309,85 @@ def _instruction(step: Step) -> str:
     return manual if isinstance(manual, str) else manual.instruction if manual is not None else ""
 
 
-def _command_text(step: Step, params: dict[str, Any]) -> str:
-    assert step.run is not None
-    if step.run.shell or isinstance(step.run.command, str):
-        return str(substitute(step.run.command, params, shlex.quote))
-    return shlex.join(substitute(step.run.command, params))
+def _is_shell(run: RunStep) -> bool:
+    return run.shell or isinstance(run.command, str)
+
+
+def _family(host: HostSpec) -> str:
+    """Return the shell family (posix, powershell) of ``host``'s connector (its class is imported)."""
+    from itref.connectors import connectors
+
+    return connectors.get(host.connection).shell_family
+
+
+def _by_family(hosts: list[HostSpec]) -> dict[str, list[HostSpec]]:
+    groups: dict[str, list[HostSpec]] = {}
+    for host in hosts:
+        groups.setdefault(_family(host), []).append(host)
+    return groups
+
+
+def shell_command_parts(run: RunStep, params: dict[str, Any], family: str) -> tuple[str, dict[str, str]]:
+    """Return a shell step's text for ``family`` (each ``{name}`` a reference to ``ITREF_P_name``) and the
+    variables it reads (name → value). No value is put in the text.
+
+    Raises UsageError for an unknown parameter, TemplateError for a placeholder where its value would be
+    code or would not arrive (see :mod:`itref.connectors.shellvars`).
+    """
+    from itref.connectors.shellvars import shell_template, variable
+
+    text = run.command if isinstance(run.command, str) else " ".join(run.command)
+    template = shell_template(text, params, "powershell" if family == "powershell" else "posix")
+    return template.text, {variable(n): _text(params[n]) for n in template.names}
+
+
+class _AnyName:
+    """Every parameter name counts as known (the validator looks at where placeholders are, not at names)."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def shell_step_issues(project: Project, routines: set[str] | None = None) -> list[ConfigIssue]:
+    """Return, located in the playbook files, every shell step that puts a ``{name}`` where its value would
+    be code or would not arrive, for the shells of the hosts the step runs on (``routines``: only these
+    ``ENTITY/NAME``).
+    """
+    from itref.config import yamlfile
+    from itref.config.project import display_path
+    from itref.connectors.shellvars import TemplateError, shell_template
+
+    issues: list[ConfigIssue] = []
+    for entity, book in project.playbooks.items():
+        doc = None
+        for rname, routine in book.routines.items():
+            if routines is not None and f"{entity}/{rname}" not in routines:
+                continue
+            for i, step in enumerate(routine.steps):
+                if step.run is None or not _is_shell(step.run):
+                    continue
+                try:
+                    families = _by_family(hosts_for(project, entity, step.run.limit))
+                except ItrefError:
+                    continue  # no host to run on: said elsewhere
+                text = step.run.command if isinstance(step.run.command, str) else " ".join(step.run.command)
+                for family in families:
+                    try:
+                        shell_template(text, _AnyName(), "powershell" if family == "powershell" else "posix")
+                    except TemplateError as exc:
+                        if doc is None:
+                            path = project.playbook_files[entity]
+                            doc, _found = yamlfile.load(path, display_path(path))
+                        loc = ("routines", rname, "steps", i, "run", "command")
+                        issues.append(doc.issue(loc, exc.message) if doc is not None else
+                                      ConfigIssue(str(project.playbook_files[entity]), 1, 1, "", exc.message))
+                        break
+    return issues
+
+
+def _text(value: Any) -> str:
+    """Return a parameter value as the text a command receives (yes/no answers as True/False)."""
+    return value if isinstance(value, str) else str(value)
 
 
 def perform(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], ui: Interaction) -> StepRecord:
@@ -324,15 +416,25 @@ def perform(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], 
 
 
 def _run_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]) -> StepRecord:
-    from itref.connectors.base import Command
+    from itref.connectors.base import Command, Connector
     from itref.runner.command import run_command
 
     run = fs.step.run
     assert run is not None
     hosts = hosts_for(ctx.project, entity, run.limit)
-    shell = run.shell or isinstance(run.command, str)
-    cmd = Command.of(str(substitute(run.command, params, shlex.quote)) if shell else substitute(run.command, params),
-                     timeout=run.timeout or ctx.project.inventory.defaults.timeout, sudo=run.sudo)
+    timeout = run.timeout or ctx.project.inventory.defaults.timeout
+    if not _is_shell(run):  # each item stays one argument, whatever the value holds
+        cmd: Command | Callable[[Connector], Command] = Command.of(
+            [_text(a) for a in substitute(run.command, params)], timeout=timeout, sudo=run.sudo)
+    else:
+        built: dict[str, Command] = {}
+        for family in _by_family(hosts):
+            text, env = shell_command_parts(run, params, family)
+            built[family] = Command((text,), timeout=timeout, shell=True, sudo=run.sudo, env=tuple(env.items()))
+
+        def cmd(conn: Connector) -> Command:
+            return built[conn.shell_family]
+
     report = run_command(ctx, hosts, cmd, forks=ctx.project.inventory.defaults.forks)
     return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", _host_lines(report))
 
@@ -431,6 +533,9 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
     """
     entity, name, routine = resolve(ctx.project, target)
     steps = flatten(ctx.project, entity, name)
+    issues = shell_step_issues(ctx.project, {fs.routine for fs in steps})
+    if issues:  # refused before the first step, as `playbook validate` does
+        raise ConfigError(issues)
     if state is None:
         params = dict(routine.vars)
         for pname, spec in routine.ask.items():
