@@ -10,18 +10,21 @@ from itref.core.context import RunContext
 from itref.core.results import HostResult, Outcome, RunReport
 from itref.i18n import _
 from itref.journal import JournalRecord
-from itref.runner.executor import ProgressCallback, execute
+from itref.runner.executor import ProgressCallback, execute, resolve_secrets
 
 
 def run_command(ctx: RunContext, hosts: Sequence[HostSpec], command: Command | Callable[[Connector], Command], *,
-                forks: int, on_progress: ProgressCallback | None = None) -> RunReport:
+                forks: int, on_progress: ProgressCallback | None = None, sudo: bool = False) -> RunReport:
     """Run ``command`` on every host in parallel and journal each host's outcome.
 
     ``command`` may be a function of the host's connector (a routine's shell step differs for sh and
-    PowerShell). Returns the report; a host whose command exits non-zero or times out is FAILED, a host
-    that cannot be reached is UNREACHABLE. Never raises for a single host's failure.
+    PowerShell; ``sudo`` then says whether it runs through sudo). The connection secrets of every host are
+    resolved first (:func:`~itref.runner.executor.resolve_secrets`). Returns the report; a host whose
+    command exits non-zero or times out is FAILED, a host that cannot be reached is UNREACHABLE. Never
+    raises for a single host's failure.
     """
     shown: dict[str, str] = {}
+    resolve_secrets(ctx, hosts, sudo=sudo if callable(command) else command.sudo)
 
     def work(conn: Connector, host: HostSpec) -> HostResult:
         this = command(conn) if callable(command) else command

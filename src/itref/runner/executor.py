@@ -82,7 +82,51 @@ def execute(ctx: RunContext, hosts: Sequence[HostSpec], work: Work, *, forks: in
                 conn.close()
         raise
     pool.shutdown(wait=True)
-    return RunReport([results[h.name] for h in hosts], warnings)
+    # Every host is done, so every secret this run resolved is known now: mask again what a host returned
+    # before another host's thread resolved a secret it printed.
+    return RunReport([_masked(results[h.name]) for h in hosts], [mask(w) for w in warnings])
+
+
+def resolve_secrets(ctx: RunContext, hosts: Sequence[HostSpec], *, sudo: bool = False) -> None:
+    """Resolve, before any host starts, the secrets the connections to ``hosts`` will use (passwords; sudo
+    passwords when ``sudo``), so that each is masked in every host's output from the start, whichever thread
+    would have resolved it first. A prompt is asked here, once, instead of from a worker thread.
+
+    A secret that cannot be resolved is left for its host to report; never raises.
+    """
+    from itref.core.errors import SecretError
+
+    seen: set[str] = set()
+    pending = list(hosts)
+    while pending:
+        host = pending.pop()
+        if host.name in seen:
+            continue
+        seen.add(host.name)
+        names = []
+        if host.connection != "local" and not (host.connection == "winrm" and host.option("transport") == "kerberos"):
+            names.append("password")
+        if sudo and host.connection != "winrm":
+            names.append("sudo_password")
+        for option in names:
+            ref = host.option(option)
+            if ref is None or not hasattr(ref, "model_dump_json"):
+                continue
+            try:
+                ctx.secrets.resolve(ref, _("{option} of {host}").format(option=option, host=host.name))
+            except SecretError:
+                continue
+        via = host.option("via")
+        if isinstance(via, HostSpec):
+            pending.append(via)
+
+
+def _masked(result: HostResult) -> HostResult:
+    """Return ``result`` with every known secret value masked in its output and error."""
+    command = result.result
+    if command is not None:  # a command that echoes a password must not show it
+        command = replace(command, stdout=mask(command.stdout), stderr=mask(command.stderr))
+    return replace(result, result=command, error=mask(result.error) if result.error else None)
 
 
 def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: dict[str, Connector],
@@ -101,11 +145,7 @@ def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: 
         conn.open()
         notify(Progress(host, "running", started))
         result = work(conn, host)
-        command = result.result
-        if command is not None:  # a command that echoes a password must not show it
-            command = replace(command, stdout=mask(command.stdout), stderr=mask(command.stderr))
-        return HostResult(result.host, result.entity, result.outcome, command,
-                          mask(result.error) if result.error else None, time.monotonic() - started)
+        return replace(_masked(result), duration=time.monotonic() - started)
     except ConnectionFailed as exc:
         return fail(Outcome.UNREACHABLE, exc.message)
     except ItrefError as exc:

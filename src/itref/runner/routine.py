@@ -435,7 +435,7 @@ def _run_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]
         def cmd(conn: Connector) -> Command:
             return built[conn.shell_family]
 
-    report = run_command(ctx, hosts, cmd, forks=ctx.project.inventory.defaults.forks)
+    report = run_command(ctx, hosts, cmd, forks=ctx.project.inventory.defaults.forks, sudo=run.sudo)
     return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", _host_lines(report))
 
 
@@ -511,6 +511,25 @@ def _audit_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
                       "\n".join(f"{f.host + ': ' if f.host else ''}{f.message}" for f in bad) or _("all checks OK"))
 
 
+def _resolve_step_secrets(ctx: RunContext, entity: str, steps: list[FlatStep]) -> None:
+    """Resolve the connection secrets of every host the routine's commands and copies will reach, before the
+    first step: a password a later step resolves is then masked in an earlier step's output too."""
+    from itref.runner.executor import resolve_secrets
+
+    hosts: dict[str, HostSpec] = {}
+    sudo = False
+    for fs in steps:
+        action = fs.step.run or fs.step.copy_
+        if action is None:
+            continue
+        sudo = sudo or bool(fs.step.run and fs.step.run.sudo)
+        try:
+            hosts.update((h.name, h) for h in hosts_for(ctx.project, entity, action.limit))
+        except ItrefError:
+            continue  # the step itself will say why it has no host
+    resolve_secrets(ctx, list(hosts.values()), sudo=sudo)
+
+
 def condition_holds(when: str | None, state: RunState, steps: list[FlatStep]) -> bool:
     """Return True when the step's ``when`` ("STEP_ID failed|ok|skipped", or "not ...") holds."""
     if not when:
@@ -546,6 +565,7 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
             ui.show_preview(fs, len(steps), preview(ctx, entity, fs, state.params))
         return state
     save(state)
+    _resolve_step_secrets(ctx, entity, steps[state.next_step - 1:])
     ctx.journal.append(JournalRecord(action="routine start" if state.next_step == 1 else "routine resume",
                                      target=target, outcome="ok", entity=entity, run_id=state.run_id,
                                      detail=_("at step {n}").format(n=state.next_step)))
