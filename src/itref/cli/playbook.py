@@ -166,7 +166,16 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
         current = RunState(rctx.run_id, target, params)
     if dry_run:
         st.err.print(_("Dry run of {target}: nothing is changed.").format(target=target), markup=False)
-    result = run_routine(rctx, target, ui, state=current, dry_run=dry_run)
+    from itref.core.errors import Interrupted
+
+    try:
+        result = run_routine(rctx, target, ui, state=current, dry_run=dry_run)
+    except Interrupted as exc:  # progress is saved at the step that was running: resume starts there again
+        from itref.cli.errors import interrupted
+
+        status = interrupted(exc)
+        st.err.print(_("Continue with: itref playbook resume {id}").format(id=current.run_id), markup=False)
+        return status
     if dry_run:
         return ExitStatus.SUCCESS
     if result.finished:

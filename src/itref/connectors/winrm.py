@@ -450,6 +450,8 @@ class _Outcome:
     duration: float
     timed_out: bool = False
     fault: str | None = None
+    interrupted: bool = False
+    stop_error: str | None = None
 
 
 # --------------------------------------------------------------------------- the connector
@@ -726,7 +728,8 @@ class WinRMConnector(Connector):
         if outcome.fault:
             stderr += ("\n" if stderr and not stderr.endswith("\n") else "") + outcome.fault + "\n"
         return CommandResult(outcome.rc, decode_output(outcome.stdout, self.codepage), stderr,
-                             outcome.duration, timed_out=outcome.timed_out)
+                             outcome.duration, timed_out=outcome.timed_out, interrupted=outcome.interrupted,
+                             stop_error=outcome.stop_error)
 
     def _execute(self, script: str, stdin: Iterable[bytes] | None, timeout: float, *,
                  on_stdout: Callable[[bytes], None] | None = None, idle: bool = False) -> _Outcome:
@@ -785,12 +788,15 @@ class WinRMConnector(Connector):
                             fault=_("WinRM refused to start the command: {fault}").format(fault=_fault_text(exc)))
         except Exception as exc:
             raise self._lost(exc) from None
-        finished = False
+        finished = terminated = False
         try:
             if stdin is not None:
                 self._send_stdin(command_id, stdin)
             outcome = self._collect(command_id, start, timeout, on_stdout, idle)
             finished = True
+            if outcome.timed_out or outcome.interrupted:  # stopped now, and said whether it worked
+                terminated = True
+                outcome.stop_error = self._terminate(command_id)
             return outcome
         except _LocalError as exc:
             raise ItrefError(exc.message) from None
@@ -805,7 +811,7 @@ class WinRMConnector(Connector):
         except Exception as exc:
             raise self._lost(exc) from None
         finally:
-            if finished or self._broken is None:
+            if not terminated and (finished or self._broken is None):
                 self._terminate(command_id)
 
     def _lost(self, exc: BaseException) -> ItrefError:
@@ -843,9 +849,9 @@ class WinRMConnector(Connector):
         stderr: list[bytes] = []
         deadline = start + timeout
         while True:
-            if self._stop.is_set():
-                raise ConnectionFailed(_("{host}: the connection was closed while a command was running").format(
-                    host=self.host.name))
+            if self._stop.is_set():  # close() from another thread (Ctrl-C): terminated by the caller
+                return _Outcome(b"".join(stdout), b"".join(stderr), None, time.monotonic() - start,
+                                interrupted=True)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _Outcome(b"".join(stdout), b"".join(stderr), None, time.monotonic() - start, timed_out=True)
@@ -908,14 +914,22 @@ class WinRMConnector(Connector):
                 rc = int(code.text) if code is not None and code.text else None
         return b"".join(out), b"".join(err), rc, done
 
-    def _terminate(self, command_id: str) -> None:
-        """Send the terminate signal (stops a command still running, frees a finished one); never raises."""
+    def _terminate(self, command_id: str) -> str | None:
+        """Send the terminate signal (stops a command still running, frees a finished one).
+
+        Returns None when the host accepted it, else why it could not be sent. Never raises.
+        """
         if self._protocol is None or self._shell_id is None:
-            return
+            return _("the connection to the host is gone")
         try:
             self._protocol.cleanup_command(self._shell_id, command_id)
+        except WSManFaultError as exc:
+            log.debug("%s: terminate signal failed: %r", self.host.name, exc)
+            return _("the host refused the terminate signal: {fault}").format(fault=_fault_text(exc))
         except Exception as exc:
             log.debug("%s: terminate signal failed: %r", self.host.name, exc)
+            return _("the terminate signal could not be sent ({reason})").format(reason=_network_reason(exc))
+        return None
 
     # -- files ---------------------------------------------------------------------------------------
 
@@ -1007,6 +1021,8 @@ class WinRMConnector(Connector):
 
     def _transfer_reason(self, outcome: _Outcome, answer: str) -> str:
         """Return why a transfer failed: timeout, the host's error text, or a checksum mismatch."""
+        if outcome.interrupted:
+            return _("stopped (Ctrl-C)")
         if outcome.timed_out:
             return _("no progress for {seconds:g} s").format(seconds=self._transfer_timeout())
         if outcome.fault:

@@ -30,8 +30,14 @@ def run_command(ctx: RunContext, hosts: Sequence[HostSpec], command: Command | C
         this = command(conn) if callable(command) else command
         shown[host.name] = this.display()
         res = conn.run(this)
-        if res.timed_out:
+        if res.timed_out and res.stop_error:
+            error = _("timed out after {seconds:g} s and could not be stopped: {reason}").format(
+                seconds=this.timeout, reason=res.stop_error)
+        elif res.timed_out:
             error = _("stopped after {seconds:g} s (timeout)").format(seconds=this.timeout)
+        elif res.interrupted:
+            error = (_("stopped (Ctrl-C)") if not res.stop_error else
+                     _("Ctrl-C: could not be stopped: {reason}").format(reason=res.stop_error))
         elif res.rc != 0:
             error = _("exit code {rc}").format(rc=res.rc)
         else:
