@@ -180,3 +180,21 @@ def test_ctrl_c_on_a_winrm_host_terminates_the_command_and_deletes_the_shell(tmp
     assert child.exitstatus == ExitStatus.INTERRUPTED
     assert "Stopped on: win." in child.before and "unreachable" not in child.before
     assert command.signals == [SIGNAL_TERMINATE] and shell.closed
+
+
+def test_ctrl_c_in_a_routine_stops_the_step_and_says_how_to_resume(tmp_path, state_dir) -> None:
+    t = token()
+    inv = write(tmp_path, {"here": {"connection": "local"}})
+    (tmp_path / "playbooks").mkdir()
+    (tmp_path / "playbooks" / "shared.yaml").write_text(json.dumps({"entity": "shared", "routines": {"r": {
+        "description": "d", "steps": [{"description": "wait", "run": {"command": tree(t)}}]}}}))
+    child = spawn(["-i", inv, "playbook", "run", "shared/r", "--yes"], state_dir)
+    wait_for(t, 2)
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == ExitStatus.INTERRUPTED
+    assert "Stopped on: here." in child.before and "Continue with: itref playbook resume" in child.before
+    assert processes_with(t) == []
+    saved = json.loads(next((state_dir / "routines").glob("*.json")).read_text())
+    assert saved["next_step"] == 1 and not saved["finished"]  # resume runs the step again

@@ -203,3 +203,40 @@ def test_validate_refuses_a_placeholder_where_its_value_would_be_code_or_would_n
     run = cli("-i", inv, "playbook", "run", "shared/r", "--yes", "--set", "name=x")
     assert run.rc == ExitStatus.INVALID_CONFIG and reason in run.err
     assert json.loads(cli("journal", "-f", "json").out) == []  # refused before the first step
+
+
+@pytest.fixture(scope="module")
+def sudo_host(ssh_keys, ssh_user) -> Iterator:
+    """An sshd host with its own sudoers: the test user may run anything as root, with its password."""
+    import shutil
+
+    from tests.peers.sshd import SSHDHost
+
+    if shutil.which("sudo") is None:
+        pytest.fail("sudo is missing: apt-get install sudo (scripts/test installs it)")
+    with shared_tmp("params-sudo") as root:
+        sudoers = root / "sudoers"
+        sudoers.write_text(f"Defaults !lecture\nroot ALL=(ALL:ALL) ALL\n{ssh_user.name} ALL=(ALL:ALL) ALL\n")
+        sudoers.chmod(0o440)
+        with SSHDHost(ssh_keys, ssh_user, address="127.0.0.36", setup=[f"mount --bind {sudoers} /etc/sudoers"]) as h:
+            yield h
+
+
+@pytest.mark.parametrize("kind", ["command-substitution", "single-quote", "newline"])
+def test_a_sudo_shell_step_receives_a_hostile_value_as_data_and_the_password_stays_out(
+        sudo_host, tmp_path, drop, cli, monkeypatch, kind) -> None:
+    pwned, out = drop / "PWNED", drop / "got"
+    value = payload(kind, pwned)
+    monkeypatch.setenv("ITREF_T_PARAMS_SUDO", sudo_host.password)
+    entry = ssh_host_entry(sudo_host, sudo_password={"env": "ITREF_T_PARAMS_SUDO"})
+    inv = project(tmp_path, entry, f"id -u; printf '%s' \"{{name}}\" > {out}")
+    book = tmp_path / "playbooks" / "shared.yaml"
+    data = json.loads(book.read_text())
+    data["routines"]["r"]["steps"][0]["run"]["sudo"] = True
+    book.write_text(json.dumps(data))
+    result = cli("-i", inv, "playbook", "run", "shared/r", "--yes", "--set", f"name={value}")
+    assert result.rc == 0, result.all
+    assert "srv: ok\n      0\n" in result.err  # it ran as root
+    assert not pwned.exists()
+    assert out.read_bytes() == value.encode()
+    assert sudo_host.password not in result.all
