@@ -73,7 +73,11 @@ class LocalConnector(Connector):
             return CommandResult(126, "", _("permission denied: {cmd}").format(cmd=argv[0]) + "\n",
                                  time.monotonic() - start)
         with self._lock:
-            self._running[proc] = None
+            late = self._closed  # close() (Ctrl-C) came while it was being started: stop it at once
+            if not late:
+                self._running[proc] = None
+        if late:
+            self._stop_errors[proc.pid] = stop_local_session(proc.pid)
         timed_out = False
         stop_error: str | None = None
         try:

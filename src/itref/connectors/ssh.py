@@ -46,6 +46,8 @@ DEFAULT_TIMEOUT = 10.0
 KEEPALIVE = 30
 READ_CHUNK = 1 << 16
 STOP_TIMEOUT = 15.0
+SESSION_WAIT = 3.0
+"""Seconds a stop waits for the session line of a command that has only just been started."""
 """Seconds the stop of a timed-out or interrupted command may take on the host (it needs about 4 at most)."""
 
 
@@ -205,6 +207,8 @@ class SSHConnector(Connector):
         Raises ConnectionFailed, HostKeyRejected, AuthenticationFailed or SecretError.
         """
         name = self.host.name
+        self._interrupting.clear()  # a closed connector may be opened again
+        self._stops_done.clear()
         password = self._secret("password", _("SSH password of {host}").format(host=name))
         identity = self.host.option("identity")
         key_file = str(Path(identity).expanduser()) if identity else None
@@ -327,7 +331,12 @@ class SSHConnector(Connector):
                 host=self.host.name, reason=exc)) from None
         running = _Running(command.sudo)
         with self._lock:
-            self._channels[chan] = running
+            late = self._interrupting.is_set()  # Ctrl-C came while this host was connecting: start nothing
+            if not late:
+                self._channels[chan] = running
+        if late:
+            chan.close()
+            return CommandResult(None, "", "", time.monotonic() - start, interrupted=True)
         try:
             chan.exec_command(line)
             if stdin:
@@ -366,7 +375,11 @@ class SSHConnector(Connector):
         """
         from itref.connectors.stopping import left_over, stop_argv
 
+        deadline = time.monotonic() + SESSION_WAIT
+        while running.session is None and time.monotonic() < deadline:  # a command that has only just started
+            time.sleep(0.02)
         if running.session is None:
+            running.gave_up.set()
             return _("its process on the host is not known (the host's shell did not say), so it may still run")
         try:
             argv = stop_argv(running.session)
@@ -414,7 +427,8 @@ class SSHConnector(Connector):
                 running.session, rest = parse_session(bytes(err))
                 if running.session is not None:
                     err = bytearray(rest)
-            if running is not None and self._interrupting.is_set():
+            if running is not None and self._interrupting.is_set() and (
+                    running.session is not None or running.gave_up.is_set() or chan.exit_status_ready()):
                 return self._interrupted(running, bytes(out), bytes(err), start)
             if chan.recv_ready():
                 out += chan.recv(READ_CHUNK)
@@ -475,10 +489,11 @@ class SSHConnector(Connector):
     def close(self) -> None:
         """Stop every command still running (all its processes on the host: Ctrl-C), then close every
         channel, SFTP, the connection and the jump host's; safe to call twice, and from another thread."""
-        with self._lock:
+        with self._lock:  # from now on nothing starts (run() checks under the same lock)
             channels = dict(self._channels)
-        if channels and not self._interrupting.is_set():
+            first = not self._interrupting.is_set()
             self._interrupting.set()
+        if first:
             for running in channels.values():
                 running.stop_error = self._stop_session(running)
             self._stops_done.set()
@@ -502,6 +517,8 @@ class _Running:
         self.sudo = sudo
         self.session: int | None = None
         self.stop_error: str | None = None
+        self.gave_up = threading.Event()
+        """Set when the session id did not come in time to stop the command."""
 
 
 def _decode(data: bytearray | bytes) -> str:
