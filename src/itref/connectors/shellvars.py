@@ -41,7 +41,7 @@ _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "mksh", "busybox
 _PREFIX_COMMANDS = frozenset({"sudo", "doas", "env", "exec", "command", "builtin", "nohup", "nice", "time"})
 _OPTIONS_WITH_VALUE = frozenset({"-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-n", "-f"})
 """Options of the prefix commands (sudo, env, nice, time) that take the next word as their value."""
-_RESERVED = frozenset({"!", "{", "(", "then", "do", "else", "elif", "if", "while", "until"})
+_RESERVED = frozenset({"!", "{", "(", "&", ".", "then", "do", "else", "elif", "if", "while", "until"})
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 
 
@@ -76,7 +76,7 @@ def shell_template(text: str, known: Collection[str], family: Family) -> Templat
     """
     used: list[str] = []
 
-    def ref(name: str, where: int) -> str:
+    def ref(name: str) -> str:
         if name not in known:
             raise UsageError(_("unknown parameter {{{name}}}").format(name=name))
         var = variable(name)
@@ -86,11 +86,6 @@ def shell_template(text: str, known: Collection[str], family: Family) -> Templat
 
     scanner = _Posix(text, ref) if family == "posix" else _PowerShell(text, ref)
     return Template(scanner.run(), tuple(used))
-
-
-def placeholders(text: str) -> list[str]:
-    """Return the parameter names written as ``{name}`` in ``text`` (not ``${name}``), in order."""
-    return [m.group(1) for m in PLACEHOLDER.finditer(text) if not text[: m.start()].endswith("$")]
 
 
 # --------------------------------------------------------------------------- delivering the values
@@ -166,7 +161,7 @@ def powershell_display(body: str, values: Mapping[str, str]) -> str:
 # --------------------------------------------------------------------------- scanners
 
 
-Ref = Callable[[str, int], str]
+Ref = Callable[[str], str]
 
 
 @dataclass
@@ -225,8 +220,8 @@ class _Scanner:
             frame.words, frame.word = [], ""
 
     def placeholder(self) -> re.Match[str] | None:
-        m = PLACEHOLDER.match(self.text, self.i)
-        return m
+        """Return the ``{name}`` that starts at the current position, if one does."""
+        return PLACEHOLDER.match(self.text, self.i)
 
     def emit(self, m: re.Match[str], replacement: str) -> None:
         self.out.append(replacement)
@@ -264,7 +259,7 @@ class _Posix(_Scanner):
             m = self.placeholder() if c == "{" else None
             if m is not None and frame.kind in ("top", "dq"):
                 self.check(m.group(1))
-                var = self.ref(m.group(1), self.i)
+                var = self.ref(m.group(1))
                 self.emit(m, f'"${{{var}}}"' if frame.kind == "top" else f"${{{var}}}")
                 continue
             if m is not None:
@@ -487,7 +482,7 @@ class _Posix(_Scanner):
                 return m.group(0)
             if quoted:
                 raise self.refuse(m.group(1), self.why("heredoc"))
-            return f"${{{self.ref(m.group(1), self.i)}}}"
+            return f"${{{self.ref(m.group(1))}}}"
 
         return PLACEHOLDER.sub(repl, line)
 
@@ -503,7 +498,7 @@ class _PowerShell(_Scanner):
             m = self.placeholder() if c == "{" else None
             if m is not None and frame.kind in ("top", "dq", "heredq"):
                 self.check(m, frame.kind)
-                var = self.ref(m.group(1), self.i)
+                var = self.ref(m.group(1))
                 self.emit(m, f"${{{var}}}")
                 continue
             if m is not None:
