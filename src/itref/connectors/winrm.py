@@ -42,7 +42,9 @@ How it works and why:
   timeout to exceed the operation timeout). Output is read by this module's own Receive loop, each
   Receive asking the host to wait at most :attr:`WinRMConnector.receive_wait` seconds (and never past
   the command's deadline), so a command that exceeds ``Command.timeout`` is sent the terminate
-  signal and returned as ``CommandResult(rc=None, timed_out=True)`` within about its timeout.
+  signal and returned as ``CommandResult(rc=None, timed_out=True)`` within about its timeout
+  (``stop_error`` says why, when the host refused or did not get the signal). ``close()`` from another
+  thread (Ctrl-C) does the same with ``interrupted=True``, then deletes the shell.
   (pywinrm's ``get_command_output`` retries forever.)
 * **Errors.** Refused, DNS, connect timeout, lost connection → ``ConnectionFailed`` ("HOST: cannot
   reach ADDRESS:PORT (reason)"); HTTP 401 (``InvalidCredentialsError``) or the access-denied fault →
