@@ -28,7 +28,7 @@ GOOD = {"login": "emilie", "count": "3", "mail": "e.l@exemple.example", "site": 
 REFUSED = [  # (parameter, value, what the one-line message says)
     ("login", "Bad!", "'Bad!' does not have the expected form"),
     ("login", "a; touch PWNED", "'a; touch PWNED' does not have the expected form"),
-    ("count", "abc", "'abc' is not a whole number"),
+    ("count", "douze", "'douze' is not a whole number"),
     ("count", "1e3", "'1e3' is not a whole number"),
     ("mail", "not-an-address", "'not-an-address' is not an e-mail address"),
     ("mail", "a@b", "'a@b' is not an e-mail address"),
