@@ -40,3 +40,12 @@ backup_kinds: LazyRegistry[BackupKind] = LazyRegistry(
     },
 )
 """Backup ``kind:`` → implementation."""
+
+
+def audit_check_ids() -> list[str]:
+    """Return the ids of every audit check (built-in and plugins), for the playbooks' cross-checks: the audit's
+    registry is imported now, as a registry's implementation is (the schema layer does not import the audit)."""
+    import importlib
+
+    registry = importlib.import_module("itref.audit.registry")
+    return [check.id for check in registry.all_checks()]

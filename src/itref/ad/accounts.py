@@ -12,9 +12,9 @@ from itref.ad.naming import login_problems, render_login, render_pattern, unique
 from itref.ad.passwords import generate
 from itref.ad.plan import Change, Plan
 from itref.ad.values import UAC_ACCOUNTDISABLE, UAC_NORMAL_ACCOUNT, to_filetime
-from itref.config.units import parse_duration
 from itref.core.errors import UsageError
 from itref.core.text import first_control, printable
+from itref.core.units import parse_duration
 from itref.i18n import _
 
 if TYPE_CHECKING:

@@ -19,7 +19,6 @@ from itref.backup.policy import drill_due
 from itref.config.project import Project
 from itref.config.schema import Backup
 from itref.config.selection import select
-from itref.config.units import parse_duration, parse_size
 from itref.connectors.base import Connector, HostSpec
 from itref.context import RunContext
 from itref.core.errors import UsageError
@@ -27,6 +26,7 @@ from itref.core.executor import execute
 from itref.core.findings import Finding, Severity
 from itref.core.humanize import ago, duration, size
 from itref.core.results import HostResult, Outcome
+from itref.core.units import parse_duration, parse_size
 from itref.i18n import _
 from itref.secrets import SecretResolver
 

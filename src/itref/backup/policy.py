@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from itref.config.units import parse_duration
+from itref.core.units import parse_duration
 
 if TYPE_CHECKING:
     from itref.config.project import Project

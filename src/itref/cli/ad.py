@@ -490,8 +490,8 @@ def purge(ctx: typer.Context,
           dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
     """Delete accounts parked in a departed OU for longer than the retention (plan shown first)."""
     from itref.ad.offboard import plan_purge
-    from itref.config.units import parse_duration
     from itref.core.errors import UsageError
+    from itref.core.units import parse_duration
 
     try:
         retention = parse_duration(older_than)

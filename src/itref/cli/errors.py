@@ -39,10 +39,25 @@ def report(exc: BaseException, *, verbose: int = 0) -> ExitStatus:
     elif status is ExitStatus.USAGE and hasattr(exc, "show"):
         exc.show(file=err)
     elif status is ExitStatus.INTERRUPTED:
-        print(_("Interrupted."), file=err)
+        from itref.core.errors import Interrupted
+
+        for line in exc.lines() if isinstance(exc, Interrupted) else [_("Interrupted.")]:
+            print(mask(line), file=err)
     else:
         print(mask(_("itref hit an internal error ({kind}: {detail}). This is a bug; run again with -vv to "
                      "see the details.").format(kind=type(exc).__name__, detail=exc)), file=err)
         if verbose >= 2:
             print(mask("".join(traceback.format_exception(exc))), file=err)
     return status
+
+
+def interrupted(exc: BaseException) -> ExitStatus:
+    """Print what a Ctrl-C stopped (an :class:`~itref.core.errors.Interrupted`'s lines, masked) and return
+    INTERRUPTED. Commands call it themselves: Typer turns a KeyboardInterrupt into a silent exit 130."""
+    import sys
+
+    from itref.core.errors import Interrupted
+
+    for line in exc.lines() if isinstance(exc, Interrupted) else [_("Interrupted.")]:
+        print(mask(line), file=sys.stderr)
+    return ExitStatus.INTERRUPTED

@@ -65,8 +65,8 @@ def journal(
 def _since(text: str) -> datetime:
     """Return the moment ``text`` designates (a duration back from now, or a date/time)."""
 
-    from itref.config.units import parse_duration
     from itref.core.errors import UsageError
+    from itref.core.units import parse_duration
 
     try:
         return datetime.now(UTC) - parse_duration(text)

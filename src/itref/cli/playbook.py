@@ -27,6 +27,12 @@ def validate(ctx: typer.Context) -> ExitStatus:
     from itref.report.inventory import to_json
 
     project = st.project()
+    from itref.core.errors import ConfigError
+    from itref.runner.routine import shell_step_issues
+
+    issues = shell_step_issues(project)  # a parameter where its value would be code: refused before any run
+    if issues:
+        raise ConfigError(issues)
     files = {e: str(p) for e, p in project.playbook_files.items()}
     if fmt == "json":
         st.out.print(to_json({"valid": True, "playbooks": files}), markup=False, soft_wrap=True)
@@ -148,8 +154,7 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
            password_file: Path | None, saved: RunState | None) -> ExitStatus:
     """Run or resume ``target`` with a terminal interaction; return SUCCESS when every step succeeded."""
     from itref.cli.guided import TerminalUI
-    from itref.core.errors import UsageError
-    from itref.runner.routine import RunState, resolve, run_routine
+    from itref.runner.routine import RunState, given_values, resolve, run_routine
 
     st = state(ctx)
     rctx = st.context()
@@ -157,12 +162,7 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
     book = rctx.project.playbooks[entity]
     contacts = [*rctx.project.inventory.entities[entity].contacts, *book.contacts]
     ui = TerminalUI(st.err, guided=guided, contacts=contacts, yes=yes, password_file=password_file)
-    given = {}
-    for item in values:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise UsageError(_("'{item}' is not NAME=VALUE").format(item=item))
-        given[key.strip()] = value
+    given = given_values(routine, values)
     if saved is not None:
         current = saved
         rctx.run_id = current.run_id
@@ -180,7 +180,16 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
         current = RunState(rctx.run_id, target, params, secret_params=secret_names(routine))
     if dry_run:
         st.err.print(_("Dry run of {target}: nothing is changed.").format(target=target), markup=False)
-    result = run_routine(rctx, target, ui, state=current, dry_run=dry_run)
+    from itref.core.errors import Interrupted
+
+    try:
+        result = run_routine(rctx, target, ui, state=current, dry_run=dry_run)
+    except Interrupted as exc:  # progress is saved at the step that was running: resume starts there again
+        from itref.cli.errors import interrupted
+
+        status = interrupted(exc)
+        st.err.print(_("Continue with: itref playbook resume {id}").format(id=current.run_id), markup=False)
+        return status
     if dry_run:
         return ExitStatus.SUCCESS
     from itref.cli.guided import step_outcome

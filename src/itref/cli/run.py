@@ -53,9 +53,16 @@ def run(
     from itref.cli.entry import end_startup
 
     end_startup()  # the inventory and its schema join the objects the collector no longer scans
-    with host_progress(err, len(hosts)) as progress:
-        report = run_command(rc_ctx, hosts, cmd, forks=forks or project.inventory.defaults.forks,
-                             on_progress=progress)
+    from itref.core.errors import Interrupted
+
+    try:
+        with host_progress(err, len(hosts)) as progress:
+            report = run_command(rc_ctx, hosts, cmd, forks=forks or project.inventory.defaults.forks,
+                                 on_progress=progress)
+    except Interrupted as exc:  # the live view is gone: say where the commands were stopped
+        from itref.cli.errors import interrupted
+
+        return interrupted(exc)
     from itref.report.run import run_json, run_table
 
     if fmt == "json":

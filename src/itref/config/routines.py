@@ -212,7 +212,7 @@ class _Checker:
 
     def actions(self, key: Key, steps: list[_Flat]) -> None:
         """Check the ``ad`` and ``backup`` steps of the routine ``key`` as it runs (with its entity)."""
-        from itref.runner.ad_step import NEEDS
+        from itref.ad.actions import NEEDS
 
         book = self.books[key[0]]
         backups = [b.name for b in book.backups]
@@ -251,9 +251,9 @@ class _Checker:
         """Check that each audit step pattern names at least one check (the registry is loaded only then)."""
         import fnmatch
 
-        from itref.audit.registry import all_checks
+        from itref.registries import audit_check_ids
 
-        ids = [c.id for c in all_checks()]
+        ids = audit_check_ids()
         for i, pattern in enumerate(patterns):
             if not any(fnmatch.fnmatchcase(c, pattern) for c in ids):
                 self.at(key, (*loc, i), _("no audit check matches '{pattern}'").format(pattern=pattern)

@@ -21,8 +21,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from itref.config.units import parse_duration, parse_size
 from itref.core.model import MESSAGES, NAME_PATTERN, Name, Strict, Text, fail
+from itref.core.units import parse_duration, parse_size
 from itref.i18n import N_
 from itref.secrets.refs import KeepassRef, SecretRef
 
@@ -312,10 +312,22 @@ Duration = Annotated[str, Field(description="e.g. 30m, 26h, 90d")]
 
 
 class RunStep(Strict):
-    """Run a command on hosts."""
+    """Run a command on hosts. A routine parameter reaches the command only as data. In an argument list, each
+    `{name}` is replaced inside its item, which stays one argument whatever the value holds (put `--` before
+    a value that could start with `-`). With `shell: true`, no value is ever written into the text: each
+    `{name}` becomes a reference to the variable `ITREF_P_name` (sh: `"${ITREF_P_name}"` outside quotes,
+    `${ITREF_P_name}` inside double quotes or a here-document, exported for the programs the step starts;
+    PowerShell: `${ITREF_P_name}`, also set as `$env:ITREF_P_name`), and the values travel on the command's
+    standard input, never on a command line (the process list of neither machine shows them). A `{name}`
+    where its value would not arrive (single quotes, a here-document with a quoted end word) or would be read
+    as code (the script of `sh -c` or `eval`, bash arithmetic `$((...))`, `((...))`, `[[...]]`, `let`,
+    `declare -i`; `Invoke-Expression`, `cmd /c`) is refused by `itref playbook validate` and before a run.
+    A program that reads its own arguments as code (awk or sed scripts, `perl -e`, `python -c`, `ssh`,
+    `su -c`) would get the value as code: hand it over as data instead (`sh -c '... "$1"' sh {name}`,
+    `awk -v v="{name}" ...`)."""
 
     command: list[str] | Text = Field(description="Argument list (preferred), or one shell line with shell: true; "
-                                      "{name} is replaced by the routine's value `name`.",
+                                      "{name} is a parameter (see the routine: it reaches the command only as data).",
                                       examples=[["df", "-h", "/srv"]])
     shell: bool = Field(False, description="Pass `command` to the host's shell as one line (pipes, globs).",
                         examples=[True])
@@ -427,7 +439,9 @@ class Step(Strict):
 
 
 class Ask(Strict):
-    """A value the routine asks for when it starts."""
+    """A value the routine asks for when it starts. An answer typed at the prompt and a `--set NAME=VALUE` go
+    through the same checks (pattern, type, choices); a `--set` they refuse stops the run before its first step
+    (exit 2)."""
 
     prompt: Text = Field(description="The question.", examples=["First name of the new colleague"])
     type: Literal["text", "int", "bool", "date", "email", "choice"] = Field("text", description="What the answer "

@@ -69,6 +69,11 @@ class Command:
     shell: bool = False
     sudo: bool = False
     stdin: bytes | None = None
+    env: tuple[tuple[str, str], ...] = ()
+    """Variables (name, value) the command reads, e.g. a routine's parameters as ``ITREF_P_name``: the connector
+    sends them on standard input, ahead of ``stdin``, and a reader at the top of the script defines them (exported
+    shell variables on sh; variables and environment variables in PowerShell). No value is ever on a command
+    line. See :mod:`itref.connectors.shellvars`."""
 
     @classmethod
     def of(cls, argv: Sequence[str] | str, **kwargs: object) -> Command:

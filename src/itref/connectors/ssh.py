@@ -22,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,8 @@ from pydantic import Field
 
 from itref.connectors.base import Command, Connector, ConnectorSettings, HostSpec
 from itref.connectors.quoting import posix_join
-from itref.core.errors import AuthenticationFailed, ConnectionFailed, HostKeyRejected
+from itref.connectors.stopping import SESSION_MARK
+from itref.core.errors import AuthenticationFailed, ConnectionFailed, HostKeyRejected, ItrefError
 from itref.core.model import Name, Text
 from itref.core.results import CommandResult
 from itref.i18n import _
@@ -65,6 +67,10 @@ class SSHSettings(ConnectorSettings):
                                    "for the server's banner and the login).", examples=[5])
 KEEPALIVE = 30
 READ_CHUNK = 1 << 16
+STOP_TIMEOUT = 15.0
+SESSION_WAIT = 3.0
+"""Seconds a stop waits for the session line of a command that has only just been started."""
+"""Seconds the stop of a timed-out or interrupted command may take on the host (it needs about 4 at most)."""
 
 
 def fingerprint(key: Any) -> str:
@@ -301,8 +307,10 @@ class SSHConnector(Connector):
         self._client: paramiko.SSHClient | None = None
         self._jump: SSHConnector | None = None
         self._sftp: paramiko.SFTPClient | None = None
-        self._channels: set[paramiko.Channel] = set()
+        self._channels: dict[paramiko.Channel, _Running] = {}
         self._lock = threading.Lock()
+        self._interrupting = threading.Event()
+        self._stops_done = threading.Event()
 
     @property
     def port(self) -> int:
@@ -345,6 +353,8 @@ class SSHConnector(Connector):
         Raises ConnectionFailed, HostKeyRejected, AuthenticationFailed or SecretError.
         """
         name = self.host.name
+        self._interrupting.clear()  # a closed connector may be opened again
+        self._stops_done.clear()
         password = self._secret(self.settings.password, _("SSH password of {host}").format(host=name))
         identity = self.settings.identity
         key_file = str(Path(identity).expanduser()) if identity else None
@@ -437,6 +447,10 @@ class SSHConnector(Connector):
     def _line(self, command: Command) -> tuple[str, bytes | None]:
         line = command.argv[0] if command.shell else posix_join(command.argv)
         stdin = command.stdin
+        if command.env:  # the values go on the input: a command line shows in the host's process list
+            from itref.connectors.shellvars import posix_script
+
+            line, stdin = posix_script(line, dict(command.env), stdin)
         if command.sudo:
             from itref.connectors.sudo import sudo_argv
 
@@ -444,12 +458,15 @@ class SSHConnector(Connector):
                                    _("sudo password of {host}").format(host=self.host.name))
             argv, stdin = sudo_argv(["sh", "-c", line], sudo_pw, stdin)
             line = posix_join(argv)
-        return line, stdin
+        # The login shell leads the command's session: its id lets a timeout or Ctrl-C stop every process of it.
+        return f"echo {SESSION_MARK.decode()}$$ >&2; {line}", stdin
 
     def run(self, command: Command) -> CommandResult:
         """Run ``command`` in a new channel of the host's connection and return its result.
 
-        A command still running at its timeout is closed and reported with ``timed_out=True``.
+        A command still running at its timeout, or when :meth:`close` is called meanwhile (Ctrl-C), is
+        stopped, every process of it (:mod:`itref.connectors.stopping`), and reported with
+        ``timed_out=True`` / ``interrupted=True`` (``stop_error`` says why some could not be stopped).
         Raises ConnectionFailed when the connection dies before the command finishes.
         """
         line, stdin = self._line(command)
@@ -461,34 +478,107 @@ class SSHConnector(Connector):
         except Exception as exc:  # paramiko.SSHException / ChannelException
             raise ConnectionFailed(_("{host}: cannot open a session ({reason})").format(
                 host=self.host.name, reason=exc)) from None
+        running = _Running(command.sudo)
         with self._lock:
-            self._channels.add(chan)
+            late = self._interrupting.is_set()  # Ctrl-C came while this host was connecting: start nothing
+            if not late:
+                self._channels[chan] = running
+        if late:
+            chan.close()
+            return CommandResult(None, "", "", time.monotonic() - start, interrupted=True)
         try:
             chan.exec_command(line)
             if stdin:
                 chan.sendall(stdin)
             chan.shutdown_write()
-            return self._collect(chan, start, command.timeout)
+            result = self._collect(chan, start, command.timeout, running)
+            if result.timed_out:
+                result = replace(result, stop_error=self._stop_session(running))
+            return result
         except ConnectionFailed:
+            if self._interrupting.is_set():
+                return self._interrupted(running, b"", b"", start)
             raise
         except (OSError, EOFError) as exc:
+            if self._interrupting.is_set():
+                return self._interrupted(running, b"", b"", start)
             raise ConnectionFailed(_("{host}: connection lost during the command ({reason})").format(
                 host=self.host.name, reason=exc or type(exc).__name__)) from None
         finally:
             with self._lock:
-                self._channels.discard(chan)
+                self._channels.pop(chan, None)
             chan.close()
 
-    def _collect(self, chan: paramiko.Channel, start: float, timeout: float) -> CommandResult:
+    def _interrupted(self, running: _Running, out: bytes, err: bytes, start: float) -> CommandResult:
+        """Return the result of a command stopped by :meth:`close`, once close() has stopped its processes."""
+        self._stops_done.wait(STOP_TIMEOUT + 10)
+        return CommandResult(None, _decode(out), _decode(err), time.monotonic() - start, interrupted=True,
+                             stop_error=running.stop_error if self._stops_done.is_set() else
+                             _("stopping it took too long"))
+
+    def _stop_session(self, running: _Running) -> str | None:
+        """Stop every process of the command's session on the host; return None, or why it could not be done.
+
+        Runs :data:`~itref.connectors.stopping.STOP_SCRIPT` in a new channel (through sudo when the command
+        ran through sudo). Never raises.
+        """
+        from itref.connectors.stopping import left_over, stop_argv
+
+        deadline = time.monotonic() + SESSION_WAIT
+        while running.session is None and time.monotonic() < deadline:  # a command that has only just started
+            time.sleep(0.02)
+        if running.session is None:
+            running.gave_up.set()
+            return _("its process on the host is not known (the host's shell did not say), so it may still run")
+        try:
+            argv = stop_argv(running.session)
+            stdin = None
+            if running.sudo:
+                from itref.connectors.sudo import sudo_argv
+
+                password = self._secret("sudo_password", _("sudo password of {host}").format(host=self.host.name))
+                argv, stdin = sudo_argv(argv, password, None)
+            chan = self.transport.open_session(timeout=self.timeout)
+            try:
+                chan.exec_command(posix_join(argv))
+                if stdin:
+                    chan.sendall(stdin)
+                chan.shutdown_write()
+                result = self._collect(chan, time.monotonic(), STOP_TIMEOUT, None)
+            finally:
+                chan.close()
+        except ItrefError as exc:
+            return exc.message
+        except Exception as exc:  # paramiko or socket errors: the connection is gone
+            return _("the connection to the host was lost ({reason})").format(reason=exc or type(exc).__name__)
+        if result.rc == 0:
+            return None
+        if result.rc == 3:
+            return left_over(result.stdout)
+        return _("the stop command ended with {rc}: {error}").format(
+            rc="?" if result.rc is None else result.rc, error=(result.stderr.strip().splitlines() or ["-"])[-1])
+
+    def _collect(self, chan: paramiko.Channel, start: float, timeout: float,
+                 running: _Running | None) -> CommandResult:
         """Read stdout and stderr until the channel's end of file AND its exit status have both arrived.
 
         OpenSSH may send the exit status before the last output (the command ended, its pipes are still
-        being forwarded), so stopping at the exit status would lose output.
+        being forwarded), so stopping at the exit status would lose output. For a command (``running``), the
+        session line is taken out of stderr, and :meth:`close` from another thread ends the wait.
         """
+        from itref.connectors.stopping import parse_session
+
         out, err = bytearray(), bytearray()
         deadline = start + timeout
         fd = chan.fileno()
         while True:
+            if running is not None and running.session is None and err:
+                running.session, rest = parse_session(bytes(err))
+                if running.session is not None:
+                    err = bytearray(rest)
+            if running is not None and self._interrupting.is_set() and (
+                    running.session is not None or running.gave_up.is_set() or chan.exit_status_ready()):
+                return self._interrupted(running, bytes(out), bytes(err), start)
             if chan.recv_ready():
                 out += chan.recv(READ_CHUNK)
                 continue
@@ -513,6 +603,9 @@ class SSHConnector(Connector):
             out += chan.recv(READ_CHUNK)
         while chan.recv_stderr_ready():
             err += chan.recv_stderr(READ_CHUNK)
+        if running is not None and running.session is None:
+            running.session, rest = parse_session(bytes(err))
+            err = bytearray(rest)
         status = chan.recv_exit_status()
         if status == -1 and not chan.get_transport().is_active():  # closed by a dying connection, no real status
             raise ConnectionFailed(_("{host}: the connection closed before the command finished").format(
@@ -543,9 +636,16 @@ class SSHConnector(Connector):
         self._sftp_client().get(remote, str(local))
 
     def close(self) -> None:
-        """Close every channel, SFTP, the connection and the jump host's; safe to call twice."""
-        with self._lock:
-            channels = list(self._channels)
+        """Stop every command still running (all its processes on the host: Ctrl-C), then close every
+        channel, SFTP, the connection and the jump host's; safe to call twice, and from another thread."""
+        with self._lock:  # from now on nothing starts (run() checks under the same lock)
+            channels = dict(self._channels)
+            first = not self._interrupting.is_set()
+            self._interrupting.set()
+        if first:
+            for running in channels.values():
+                running.stop_error = self._stop_session(running)
+            self._stops_done.set()
         for chan in channels:
             chan.close()
         if self._sftp is not None:
@@ -559,7 +659,18 @@ class SSHConnector(Connector):
             self._jump = None
 
 
-def _decode(data: bytearray) -> str:
+class _Running:
+    """A command under way: whether it runs through sudo, its session on the host, how stopping it went."""
+
+    def __init__(self, sudo: bool) -> None:
+        self.sudo = sudo
+        self.session: int | None = None
+        self.stop_error: str | None = None
+        self.gave_up = threading.Event()
+        """Set when the session id did not come in time to stop the command."""
+
+
+def _decode(data: bytearray | bytes) -> str:
     return bytes(data).decode("utf-8", errors="replace")
 
 

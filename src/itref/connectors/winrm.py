@@ -31,8 +31,10 @@ How it works and why:
   ``Command.stdin`` is sent in full (then closed) before output is read, and piped into the program
   (``$input | & ...``, as lines of text); a ``shell=True`` line reads it as ``$input``. Without stdin the
   console stays attached, so a native program that waits for keyboard input is stopped by its timeout
-  (PowerShell's own prompts fail at once: ``-NonInteractive``). ``Command.sudo`` has no meaning here:
-  commands run as the connecting account.
+  (PowerShell's own prompts fail at once: ``-NonInteractive``). ``Command.env`` (a routine's parameters)
+  is sent as the standard input instead, one base64 line per value, and read into variables by the top of
+  the script (:func:`~itref.connectors.shellvars.powershell_script`), so no value is on the powershell.exe
+  command line. ``Command.sudo`` has no meaning here: commands run as the connecting account.
 * **Error streams.** PowerShell writes its errors to stderr as CLIXML (``#< CLIXML <Objs>...``);
   :func:`clixml_to_text` turns them back into the text a console would show.
 * **Timeouts.** ``connect_timeout`` bounds the TCP/TLS connection. Other WS-Management operations
@@ -40,7 +42,9 @@ How it works and why:
   timeout to exceed the operation timeout). Output is read by this module's own Receive loop, each
   Receive asking the host to wait at most :attr:`WinRMConnector.receive_wait` seconds (and never past
   the command's deadline), so a command that exceeds ``Command.timeout`` is sent the terminate
-  signal and returned as ``CommandResult(rc=None, timed_out=True)`` within about its timeout.
+  signal and returned as ``CommandResult(rc=None, timed_out=True)`` within about its timeout
+  (``stop_error`` says why, when the host refused or did not get the signal). ``close()`` from another
+  thread (Ctrl-C) does the same with ``interrupted=True``, then deletes the shell.
   (pywinrm's ``get_command_output`` retries forever.)
 * **Errors.** Refused, DNS, connect timeout, lost connection → ``ConnectionFailed`` ("HOST: cannot
   reach ADDRESS:PORT (reason)"); HTTP 401 (``InvalidCredentialsError``) or the access-denied fault →
@@ -503,6 +507,8 @@ class _Outcome:
     duration: float
     timed_out: bool = False
     fault: str | None = None
+    interrupted: bool = False
+    stop_error: str | None = None
 
 
 # --------------------------------------------------------------------------- the connector
@@ -781,14 +787,22 @@ class WinRMConnector(Connector):
         already lost), AuthenticationFailed/SecretError when opening the shell fails, and ItrefError
         when the script is too long for one command line.
         """
-        script = wrap_script(script_body(command))
-        stdin = None if command.stdin is None else _chunks([command.stdin], STDIN_CHUNK)
+        body, data = script_body(command), command.stdin
+        if command.env:  # the values go on the input: the script is on powershell.exe's command line
+            from itref.connectors.shellvars import powershell_script
+
+            if command.stdin is not None:
+                raise ValueError("a PowerShell command takes either variables or input of its own")
+            body, data = powershell_script(body, dict(command.env))
+        script = wrap_script(body)
+        stdin = None if data is None else _chunks([data], STDIN_CHUNK)
         outcome = self._execute(script, stdin, command.timeout)
         stderr = clixml_to_text(decode_output(outcome.stderr, self.codepage)).replace("\r\n", "\n")
         if outcome.fault:
             stderr += ("\n" if stderr and not stderr.endswith("\n") else "") + outcome.fault + "\n"
         return CommandResult(outcome.rc, decode_output(outcome.stdout, self.codepage), stderr,
-                             outcome.duration, timed_out=outcome.timed_out)
+                             outcome.duration, timed_out=outcome.timed_out, interrupted=outcome.interrupted,
+                             stop_error=outcome.stop_error)
 
     def _execute(self, script: str, stdin: Iterable[bytes] | None, timeout: float, *,
                  on_stdout: Callable[[bytes], None] | None = None, idle: bool = False) -> _Outcome:
@@ -847,12 +861,15 @@ class WinRMConnector(Connector):
                             fault=_("WinRM refused to start the command: {fault}").format(fault=_fault_text(exc)))
         except Exception as exc:
             raise self._lost(exc) from None
-        finished = False
+        finished = terminated = False
         try:
             if stdin is not None:
                 self._send_stdin(command_id, stdin)
             outcome = self._collect(command_id, start, timeout, on_stdout, idle)
             finished = True
+            if outcome.timed_out or outcome.interrupted:  # stopped now, and said whether it worked
+                terminated = True
+                outcome.stop_error = self._terminate(command_id)
             return outcome
         except _LocalError as exc:
             raise ItrefError(exc.message) from None
@@ -867,7 +884,7 @@ class WinRMConnector(Connector):
         except Exception as exc:
             raise self._lost(exc) from None
         finally:
-            if finished or self._broken is None:
+            if not terminated and (finished or self._broken is None):
                 self._terminate(command_id)
 
     def _lost(self, exc: BaseException) -> ItrefError:
@@ -905,9 +922,9 @@ class WinRMConnector(Connector):
         stderr: list[bytes] = []
         deadline = start + timeout
         while True:
-            if self._stop.is_set():
-                raise ConnectionFailed(_("{host}: the connection was closed while a command was running").format(
-                    host=self.host.name))
+            if self._stop.is_set():  # close() from another thread (Ctrl-C): terminated by the caller
+                return _Outcome(b"".join(stdout), b"".join(stderr), None, time.monotonic() - start,
+                                interrupted=True)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return _Outcome(b"".join(stdout), b"".join(stderr), None, time.monotonic() - start, timed_out=True)
@@ -970,14 +987,22 @@ class WinRMConnector(Connector):
                 rc = int(code.text) if code is not None and code.text else None
         return b"".join(out), b"".join(err), rc, done
 
-    def _terminate(self, command_id: str) -> None:
-        """Send the terminate signal (stops a command still running, frees a finished one); never raises."""
+    def _terminate(self, command_id: str) -> str | None:
+        """Send the terminate signal (stops a command still running, frees a finished one).
+
+        Returns None when the host accepted it, else why it could not be sent. Never raises.
+        """
         if self._protocol is None or self._shell_id is None:
-            return
+            return _("the connection to the host is gone")
         try:
             self._protocol.cleanup_command(self._shell_id, command_id)
+        except WSManFaultError as exc:
+            log.debug("%s: terminate signal failed: %r", self.host.name, exc)
+            return _("the host refused the terminate signal: {fault}").format(fault=_fault_text(exc))
         except Exception as exc:
             log.debug("%s: terminate signal failed: %r", self.host.name, exc)
+            return _("the terminate signal could not be sent ({reason})").format(reason=_network_reason(exc))
+        return None
 
     # -- files ---------------------------------------------------------------------------------------
 
@@ -1069,6 +1094,8 @@ class WinRMConnector(Connector):
 
     def _transfer_reason(self, outcome: _Outcome, answer: str) -> str:
         """Return why a transfer failed: timeout, the host's error text, or a checksum mismatch."""
+        if outcome.interrupted:
+            return _("stopped (Ctrl-C)")
         if outcome.timed_out:
             return _("no progress for {seconds:g} s").format(seconds=self._transfer_timeout())
         if outcome.fault:

@@ -77,6 +77,21 @@ class HostKeyRejected(ConnectionFailed):
     """The host's SSH key is unknown or changed; we refuse to talk to it."""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped a run on hosts; ``lines`` say where the commands were stopped and where they could not be.
+
+    A KeyboardInterrupt, so that nothing catching ItrefError (a routine step) mistakes it for a failure.
+    """
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.summary = lines
+
+    def lines(self) -> list[str]:
+        """Return the lines to print on stderr."""
+        return self.summary
+
+
 class CommandTimeout(ItrefError):
     """A command did not finish within its timeout and was stopped."""
 

@@ -81,17 +81,101 @@ def execute(ctx: RunContext, hosts: Sequence[HostSpec], work: Work, *, forks: in
             for fut in done:
                 results[futures[fut].name] = fut.result()
     except KeyboardInterrupt:
-        pool.shutdown(wait=False, cancel_futures=True)
-        with lock:
-            for conn in list(live.values()):
-                conn.close()
-        raise
+        _interrupt(pool, futures, results, live, lock)
     pool.shutdown(wait=True)
-    report = RunReport([results[h.name] for h in hosts], warnings)
+    # Every host is done, so every secret this run resolved is known now: mask again what a host returned
+    # before another host's thread resolved a secret it printed.
+    report = RunReport([_masked(results[h.name]) for h in hosts], [mask(w) for w in warnings])
     if unrecorded:
         report.warnings.append(unrecorded[0])
         report.unrecorded = True
     return report
+
+
+STOP_WAIT = 60.0
+"""Longest Ctrl-C waits for the hosts' commands to be stopped before it says which could not be."""
+
+
+def _interrupt(pool: ThreadPoolExecutor, futures: dict[Future[HostResult], HostSpec],
+               results: dict[str, HostResult], live: dict[str, Connector], lock: threading.Lock) -> None:
+    """Ctrl-C: stop every running command (each connector stops all its processes on its host), wait for the
+    hosts to report, and raise :class:`~itref.core.errors.Interrupted` saying where commands were stopped and
+    where they could not be. A second Ctrl-C gives up waiting."""
+    from itref.core.errors import Interrupted
+
+    pool.shutdown(wait=False, cancel_futures=True)
+    with lock:
+        conns = list(live.values())
+    for conn in conns:
+        conn.close()
+    running = {f: h for f, h in futures.items() if h.name not in results and not f.cancelled()}
+    done, late = wait(running, timeout=STOP_WAIT)
+    stopped, failed, finished = [], [], []
+    for fut in done:
+        host, result = running[fut], fut.result()
+        command = result.result
+        if command is not None and (command.interrupted or command.timed_out):
+            if command.stop_error:
+                failed.append(_("could not be stopped on {host}: {reason}").format(
+                    host=host.name, reason=mask(command.stop_error)))
+            else:
+                stopped.append(host.name)
+        else:
+            finished.append(host.name)
+    failed += [_("could not be stopped on {host}: it did not answer in time").format(host=running[f].name)
+               for f in late]
+    not_started = [h.name for f, h in futures.items() if f.cancelled()]
+    lines = [_("Interrupted (Ctrl-C).")]
+    if stopped:
+        lines.append(_("Stopped on: {hosts}.").format(hosts=", ".join(stopped)))
+    lines += failed
+    if finished:
+        lines.append(_("Already ended on: {hosts}.").format(hosts=", ".join(finished)))
+    if not_started:
+        lines.append(_("Not started on: {hosts}.").format(hosts=", ".join(not_started)))
+    raise Interrupted(lines)
+
+
+def resolve_secrets(ctx: RunContext, hosts: Sequence[HostSpec], *, sudo: bool = False) -> None:
+    """Resolve, before any host starts, the secrets the connections to ``hosts`` will use (passwords; sudo
+    passwords when ``sudo``), so that each is masked in every host's output from the start, whichever thread
+    would have resolved it first. A prompt is asked here, once, instead of from a worker thread.
+
+    A secret that cannot be resolved is left for its host to report; never raises.
+    """
+    from itref.core.errors import SecretError
+
+    seen: set[str] = set()
+    pending = list(hosts)
+    while pending:
+        host = pending.pop()
+        if host.name in seen:
+            continue
+        seen.add(host.name)
+        settings = host.settings
+        names = []
+        if getattr(settings, "transport", None) != "kerberos":  # a Kerberos login uses the ticket, not a password
+            names.append("password")
+        if sudo:
+            names.append("sudo_password")
+        for option in names:
+            ref = getattr(settings, option, None)
+            if ref is None or not hasattr(ref, "model_dump_json"):
+                continue
+            try:
+                ctx.secrets.resolve(ref, _("{option} of {host}").format(option=option, host=host.name))
+            except SecretError:
+                continue
+        if host.jump is not None:
+            pending.append(host.jump)
+
+
+def _masked(result: HostResult) -> HostResult:
+    """Return ``result`` with every known secret value masked in its output and error."""
+    command = result.result
+    if command is not None:  # a command that echoes a password must not show it
+        command = replace(command, stdout=mask(command.stdout), stderr=mask(command.stderr))
+    return replace(result, result=command, error=mask(result.error) if result.error else None)
 
 
 def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: dict[str, Connector],
@@ -110,11 +194,7 @@ def _guarded(ctx: RunContext, host: HostSpec, work: Work, started: float, live: 
         conn.open()
         notify(Progress(host, "running", started))
         result = work(conn, host)
-        command = result.result
-        if command is not None:  # a command that echoes a password must not show it
-            command = replace(command, stdout=mask(command.stdout), stderr=mask(command.stderr))
-        return HostResult(result.host, result.entity, result.outcome, command,
-                          mask(result.error) if result.error else None, time.monotonic() - started)
+        return replace(_masked(result), duration=time.monotonic() - started)
     except ConnectionFailed as exc:
         return fail(Outcome.UNREACHABLE, exc.message)
     except ItrefError as exc:

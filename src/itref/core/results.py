@@ -24,6 +24,8 @@ class CommandResult:
     """The outcome of one command on one host.
 
     ``rc`` is the exit code (``None`` when the command never completed, e.g. on a timeout).
+    A command stopped by itref (``timed_out``, or ``interrupted`` by Ctrl-C) has had every process it started
+    on the host stopped, unless ``stop_error`` says why that could not be done.
     """
 
     rc: int | None
@@ -31,11 +33,13 @@ class CommandResult:
     stderr: str
     duration: float
     timed_out: bool = False
+    interrupted: bool = False
+    stop_error: str | None = None
 
     @property
     def ok(self) -> bool:
         """Return True when the command completed with exit code 0."""
-        return self.rc == 0 and not self.timed_out
+        return self.rc == 0 and not self.timed_out and not self.interrupted
 
 
 @dataclass(frozen=True)

@@ -436,8 +436,8 @@ def backup_subsection(number: str, b: BackupInfo, now: datetime) -> Subsection:
                                                                    else _("never")),)
     rows.append((_("Last restore drill"), drill))
     if b.drill_every:
-        from itref.config.units import parse_duration
         from itref.core.humanize import duration
+        from itref.core.units import parse_duration
 
         plan = _("a restore drill every {every}").format(every=duration(parse_duration(b.drill_every)))
         if b.drill_files:

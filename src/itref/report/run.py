@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from itref.core.results import HostResult, Outcome, RunReport
+from itref.core.results import CommandResult, HostResult, Outcome, RunReport
 from itref.i18n import _
 
 if TYPE_CHECKING:  # Rich is imported by the table renderers only: JSON and plain progress lines do without it
@@ -23,16 +23,24 @@ def outcome_label(outcome: Outcome) -> str:
             Outcome.FAILED: _("failed"), Outcome.UNREACHABLE: _("unreachable")}[outcome]
 
 
+def output_lines(result: CommandResult, limit: int = MAX_LINES, *, last: bool = False) -> list[str]:
+    """Return the lines of a command's output (standard output, then standard error) as ``itref run`` shows
+    them: at most ``limit``, the first ones (``last``: the last ones), with a line saying how many are left out."""
+    lines = (result.stdout + result.stderr).rstrip("\n").splitlines()
+    if len(lines) <= limit:
+        return lines
+    hidden = len(lines) - limit
+    if last:
+        return [_("… {n} earlier lines").format(n=hidden), *lines[-limit:]]
+    return [*lines[:limit], _("… {n} more lines (use --format json for everything)").format(n=hidden)]
+
+
 def _output(result: HostResult) -> Text:
     from rich.text import Text
 
     text = Text()
     if result.result is not None:
-        lines = (result.result.stdout + result.result.stderr).rstrip("\n").splitlines()
-        if len(lines) > MAX_LINES:
-            hidden = len(lines) - MAX_LINES
-            lines = [*lines[:MAX_LINES], _("… {n} more lines (use --format json for everything)").format(n=hidden)]
-        text.append("\n".join(lines))
+        text.append("\n".join(output_lines(result.result)))
     if result.error:
         if text:
             text.append("\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from itref.ad.actions import ACTIONS, NEEDS
 from itref.core.errors import UsageError
 from itref.i18n import _
 
@@ -15,13 +16,6 @@ if TYPE_CHECKING:
     from itref.context import RunContext
     from itref.runner.routine import FlatStep, Interaction, StepRecord
 
-ACTIONS = ("user create", "user offboard", "user disable", "user enable", "user unlock", "user reset-password",
-           "user set", "user move", "group add", "group remove")
-NEEDS = {"user create": ("template", "first", "last"), "user offboard": ("login", "reason"),
-         "user disable": ("login",), "user enable": ("login",), "user unlock": ("login",),
-         "user reset-password": ("login",), "user set": ("login", "values"), "user move": ("login", "ou"),
-         "group add": ("group", "logins"), "group remove": ("group", "logins")}
-"""The parameters each action needs (``playbook validate`` checks them before any routine runs)."""
 
 
 def _need(params: dict[str, Any], *names: str) -> list[Any]:

@@ -17,16 +17,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from itref.config.project import Project
-from itref.config.schema import Ask, Routine, Step
+from itref.config.schema import Ask, Routine, RunStep, Step
 from itref.config.selection import select
 from itref.connectors.base import HostSpec
 from itref.context import RunContext
-from itref.core.errors import ItrefError, UsageError
+from itref.core.errors import ConfigError, ConfigIssue, ItrefError, UsageError
 from itref.i18n import _, ngettext
 from itref.journal import JournalRecord
 
 if TYPE_CHECKING:
     from itref.state.folder import StateFolder
+
+if TYPE_CHECKING:
+    from itref.core.results import RunReport
 
 Status = Literal["ok", "failed", "skipped", "stopped"]
 PLACEHOLDER = re.compile(r"\{(\w+)\}")
@@ -177,23 +180,23 @@ def flatten(project: Project, entity: str, name: str, _seen: tuple[str, ...] = (
     return [FlatStep(i, s.routine, s.step) for i, s in enumerate(out, 1)]
 
 
-def substitute(value: Any, params: dict[str, Any], quote: Callable[[str], str] | None = None) -> Any:
+def substitute(value: Any, params: dict[str, Any]) -> Any:
     """Return ``value`` with ``{name}`` replaced by parameters (strings, lists and dicts walked).
 
-    ``quote`` is applied to each substituted value (shell or PowerShell quoting for command lines).
+    For texts that are data (an argument of an argument list, an AD parameter, an instruction), never for
+    a text a shell reads: a shell step gets variables instead (:func:`shell_command_parts`).
     Raises UsageError for an unknown name.
     """
     if isinstance(value, str):
         def repl(m: re.Match[str]) -> str:
             if m.group(1) not in params:
                 raise UsageError(_("unknown parameter {{{name}}}").format(name=m.group(1)))
-            text = str(params[m.group(1)])
-            return quote(text) if quote else text
+            return str(params[m.group(1)])
         return PLACEHOLDER.sub(repl, value)
     if isinstance(value, list):
-        return [substitute(v, params, quote) for v in value]
+        return [substitute(v, params) for v in value]
     if isinstance(value, dict):
-        return {k: substitute(v, params, quote) for k, v in value.items()}
+        return {k: substitute(v, params) for k, v in value.items()}
     return value
 
 
@@ -212,15 +215,20 @@ def hide_secret_answers(routine: Routine, params: dict[str, Any]) -> None:
 
 
 def check_answer(name: str, spec: Ask, text: str) -> Any:
-    """Return the typed answer for ``ask`` parameter ``name``. Raises ValueError with the reason."""
+    """Return the typed answer for ``ask`` parameter ``name``: the one check for an answer typed at the prompt
+    and for a ``--set NAME=VALUE``. Raises ValueError with the reason, in one sentence."""
     text = text.strip()
     if not text and spec.default is not None:
         return spec.default
     if not text:
         raise ValueError(_("an answer is needed"))
+    if "\0" in text:
+        raise ValueError(_("a value cannot hold a NUL character"))
     if spec.pattern and not re.fullmatch(spec.pattern, text):
         raise ValueError(_("'{text}' does not have the expected form").format(text=text))
     if spec.type == "int":
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise ValueError(_("'{text}' is not a whole number").format(text=text))
         return int(text)
     if spec.type == "bool":
         if text.lower() in ("y", "yes", "o", "oui", "true", "1"):
@@ -235,8 +243,39 @@ def check_answer(name: str, spec: Ask, text: str) -> Any:
     if spec.type == "date":
         from datetime import date
 
-        date.fromisoformat(text)
+        try:
+            date.fromisoformat(text)
+        except ValueError:
+            raise ValueError(_("'{text}' is not a date (write it as YYYY-MM-DD)").format(text=text)) from None
     return text
+
+
+def given_values(routine: Routine, items: list[str]) -> dict[str, Any]:
+    """Return the parameters given as ``NAME=VALUE`` items (``--set``), each ``ask:`` one checked by
+    :func:`check_answer` exactly as a typed answer is.
+
+    Raises UsageError (one sentence) for an item without ``=``, a name the routine neither asks for nor
+    declares in ``vars:``, or a value its ``ask:`` check refuses.
+    """
+    given: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep:
+            raise UsageError(_("'{item}' is not NAME=VALUE").format(item=item))
+        if key not in routine.ask and key not in routine.vars:
+            known = ", ".join([*routine.ask, *routine.vars]) or "-"
+            raise UsageError(_("--set {name}: the routine has no such parameter (parameters: {known})").format(
+                name=key, known=known))
+        spec = routine.ask.get(key)
+        if spec is None:
+            given[key] = value
+            continue
+        try:
+            given[key] = check_answer(key, spec, value)
+        except ValueError as exc:
+            raise UsageError(_("--set {name}: {reason}").format(name=key, reason=exc)) from None
+    return given
 
 
 class Interaction(Protocol):
@@ -284,12 +323,30 @@ def hosts_for(project: Project, entity: str, limit: str | None) -> list[HostSpec
 def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any],
             password_to: str | Path | None = None) -> str:
     """Return what the step would do, in words (commands, hosts, AD plan as a diff, files); ``password_to``: the
-    file a new account's password goes to (None: it is shown once)."""
+    file a new account's password goes to (None: it is shown once).
+
+    A shell step shows, for each kind of shell among its hosts, the text as it will be sent and the
+    parameters as the shell will read them (sent on its standard input; secret values masked).
+    """
+    from itref.secrets import mask
+
     step = fs.step
     if step.run is not None:
         hosts = hosts_for(ctx.project, entity, step.run.limit)
-        command = _command_text(step, params)
-        return _("run `{cmd}` on {hosts}").format(cmd=command, hosts=", ".join(h.name for h in hosts))
+        if not _is_shell(step.run):
+            command = shlex.join(substitute(step.run.command, params))
+            return _("run `{cmd}` on {hosts}").format(cmd=command, hosts=", ".join(h.name for h in hosts))
+        parts = []
+        for family, members in _by_family(hosts).items():
+            text, env = shell_command_parts(step.run, params, family)
+            part = _("run `{cmd}` on {hosts}").format(cmd=text, hosts=", ".join(h.name for h in members))
+            if env:
+                from itref.connectors.shellvars import posix_display, powershell_display
+
+                shown = (posix_display if family == "posix" else powershell_display)("", env).rstrip("\n")
+                part += "\n" + _("with the parameters, sent on its standard input:") + "\n" + shown
+            parts.append(part)
+        return mask("\n".join(parts))
     if step.manual is not None:
         return _("a person does: {what}").format(what=instruction_text(step, params))
     if step.copy_ is not None:
@@ -323,11 +380,85 @@ def _instruction(step: Step) -> str:
     return manual if isinstance(manual, str) else manual.instruction if manual is not None else ""
 
 
-def _command_text(step: Step, params: dict[str, Any]) -> str:
-    assert step.run is not None
-    if step.run.shell or isinstance(step.run.command, str):
-        return str(substitute(step.run.command, params, shlex.quote))
-    return shlex.join(substitute(step.run.command, params))
+def _is_shell(run: RunStep) -> bool:
+    return run.shell or isinstance(run.command, str)
+
+
+def _family(host: HostSpec) -> str:
+    """Return the shell family (posix, powershell) of ``host``'s connector (its class is imported)."""
+    from itref.connectors import connectors
+
+    return connectors.get(host.connection).shell_family
+
+
+def _by_family(hosts: list[HostSpec]) -> dict[str, list[HostSpec]]:
+    groups: dict[str, list[HostSpec]] = {}
+    for host in hosts:
+        groups.setdefault(_family(host), []).append(host)
+    return groups
+
+
+def shell_command_parts(run: RunStep, params: dict[str, Any], family: str) -> tuple[str, dict[str, str]]:
+    """Return a shell step's text for ``family`` (each ``{name}`` a reference to ``ITREF_P_name``) and the
+    variables it reads (name → value). No value is put in the text.
+
+    Raises UsageError for an unknown parameter, TemplateError for a placeholder where its value would be
+    code or would not arrive (see :mod:`itref.connectors.shellvars`).
+    """
+    from itref.connectors.shellvars import shell_template, variable
+
+    text = run.command if isinstance(run.command, str) else " ".join(run.command)
+    template = shell_template(text, params, "powershell" if family == "powershell" else "posix")
+    return template.text, {variable(n): _text(params[n]) for n in template.names}
+
+
+class _AnyName:
+    """Every parameter name counts as known (the validator looks at where placeholders are, not at names)."""
+
+    def __contains__(self, name: object) -> bool:
+        return True
+
+
+def shell_step_issues(project: Project, routines: set[str] | None = None) -> list[ConfigIssue]:
+    """Return, located in the playbook files, every shell step that puts a ``{name}`` where its value would
+    be code or would not arrive, for the shells of the hosts the step runs on (``routines``: only these
+    ``ENTITY/NAME``).
+    """
+    from itref.config import yamlfile
+    from itref.config.project import display_path
+    from itref.connectors.shellvars import TemplateError, shell_template
+
+    issues: list[ConfigIssue] = []
+    for entity, book in project.playbooks.items():
+        doc = None
+        for rname, routine in book.routines.items():
+            if routines is not None and f"{entity}/{rname}" not in routines:
+                continue
+            for i, step in enumerate(routine.steps):
+                if step.run is None or not _is_shell(step.run):
+                    continue
+                try:
+                    families = _by_family(hosts_for(project, entity, step.run.limit))
+                except ItrefError:
+                    continue  # no host to run on: said elsewhere
+                text = step.run.command if isinstance(step.run.command, str) else " ".join(step.run.command)
+                for family in families:
+                    try:
+                        shell_template(text, _AnyName(), "powershell" if family == "powershell" else "posix")
+                    except TemplateError as exc:
+                        if doc is None:
+                            path = project.playbook_files[entity]
+                            doc, _found = yamlfile.load(path, display_path(path))
+                        loc = ("routines", rname, "steps", i, "run", "command")
+                        issues.append(doc.issue(loc, exc.message) if doc is not None else
+                                      ConfigIssue(str(project.playbook_files[entity]), 1, 1, "", exc.message))
+                        break
+    return issues
+
+
+def _text(value: Any) -> str:
+    """Return a parameter value as the text a command receives (yes/no answers as True/False)."""
+    return value if isinstance(value, str) else str(value)
 
 
 def perform(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], ui: Interaction) -> StepRecord:
@@ -356,23 +487,46 @@ def perform(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], 
 
 
 def _run_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any]) -> StepRecord:
-    from itref.connectors.base import Command
+    from itref.connectors.base import Command, Connector
     from itref.runner.command import run_command
 
     run = fs.step.run
     assert run is not None
     hosts = hosts_for(ctx.project, entity, run.limit)
-    shell = run.shell or isinstance(run.command, str)
-    cmd = Command.of(str(substitute(run.command, params, shlex.quote)) if shell else substitute(run.command, params),
-                     timeout=run.timeout or ctx.project.inventory.defaults.timeout, sudo=run.sudo)
-    report = run_command(ctx, hosts, cmd, forks=ctx.project.inventory.defaults.forks)
-    lines = [f"{r.host}: {r.outcome.value}" + (f" — {r.error}" if r.error else "")
-             + (f"\n{r.result.stdout.rstrip()}" if r.result and r.result.stdout.strip() else "")
-             for r in report.results]
+    timeout = run.timeout or ctx.project.inventory.defaults.timeout
+    if not _is_shell(run):  # each item stays one argument, whatever the value holds
+        cmd: Command | Callable[[Connector], Command] = Command.of(
+            [_text(a) for a in substitute(run.command, params)], timeout=timeout, sudo=run.sudo)
+    else:
+        built: dict[str, Command] = {}
+        for family in _by_family(hosts):
+            text, env = shell_command_parts(run, params, family)
+            built[family] = Command((text,), timeout=timeout, shell=True, sudo=run.sudo, env=tuple(env.items()))
+
+        def cmd(conn: Connector) -> Command:
+            return built[conn.shell_family]
+
+    report = run_command(ctx, hosts, cmd, forks=ctx.project.inventory.defaults.forks, sudo=run.sudo)
     failed = [r.host for r in report.results if r.failed]
     summary = (_("failed on {hosts}").format(hosts=", ".join(failed)) if failed else
                ngettext("done on {n} host", "done on {n} hosts", len(report.results)).format(n=len(report.results)))
-    return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", "\n".join(lines), summary=summary)
+    return StepRecord(fs.number, "failed" if report.failed_hosts else "ok", _host_lines(report), summary=summary)
+
+
+STEP_OUTPUT_LINES = 20
+"""How many lines of a command's output a routine step shows per host (the last ones: where errors are)."""
+
+
+def _host_lines(report: RunReport) -> str:
+    """Return each host's outcome, error and the last lines of its output (standard error included)."""
+    from itref.report.run import output_lines
+
+    lines: list[str] = []
+    for r in report.results:
+        lines.append(f"{r.host}: {r.outcome.value}" + (f" — {r.error}" if r.error else ""))
+        if r.result is not None:
+            lines += output_lines(r.result, STEP_OUTPUT_LINES, last=True)
+    return "\n".join(lines)
 
 
 def _copy_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
@@ -459,6 +613,25 @@ def _audit_step(ctx: RunContext, entity: str, fs: FlatStep) -> StepRecord:
     return _checked(fs, mine, ngettext("{n} finding", "{n} findings", len(mine)).format(n=len(mine)))
 
 
+def _resolve_step_secrets(ctx: RunContext, entity: str, steps: list[FlatStep]) -> None:
+    """Resolve the connection secrets of every host the routine's commands and copies will reach, before the
+    first step: a password a later step resolves is then masked in an earlier step's output too."""
+    from itref.core.executor import resolve_secrets
+
+    hosts: dict[str, HostSpec] = {}
+    sudo = False
+    for fs in steps:
+        action = fs.step.run or fs.step.copy_
+        if action is None:
+            continue
+        sudo = sudo or bool(fs.step.run and fs.step.run.sudo)
+        try:
+            hosts.update((h.name, h) for h in hosts_for(ctx.project, entity, action.limit))
+        except ItrefError:
+            continue  # the step itself will say why it has no host
+    resolve_secrets(ctx, list(hosts.values()), sudo=sudo)
+
+
 def condition_holds(when: str | None, state: RunState, steps: list[FlatStep]) -> bool:
     """Return True when the step's ``when`` ("STEP_ID failed|ok|skipped", or "not ...") holds."""
     if not when:
@@ -481,6 +654,9 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
     """
     entity, name, routine = resolve(ctx.project, target)
     steps = flatten(ctx.project, entity, name)
+    issues = shell_step_issues(ctx.project, {fs.routine for fs in steps})
+    if issues:  # refused before the first step, as `playbook validate` does
+        raise ConfigError(issues)
     if state is None:
         params = dict(routine.vars)
         for pname, spec in routine.ask.items():
@@ -493,6 +669,7 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
                 ctx, entity, fs, state.params, getattr(ui, "password_file", None)))
         return state
     save(ctx.state, state)
+    _resolve_step_secrets(ctx, entity, steps[state.next_step - 1:])
     ctx.journal.append(JournalRecord(action="routine start" if state.next_step == 1 else "routine resume",
                                      target=target, outcome="ok", entity=entity, run_id=state.run_id,
                                      detail=_("at step {n}").format(n=state.next_step)))

@@ -13,10 +13,10 @@ from typing import Any
 
 from itref.audit.base import Check, Facts, level
 from itref.audit.registry import register
-from itref.config.units import parse_duration
 from itref.core.findings import Finding, Severity
 from itref.core.humanize import ago
 from itref.core.humanize import size as human_size
+from itref.core.units import parse_duration
 from itref.i18n import _, format_number
 
 EXCLUDED_FS = "-x tmpfs -x devtmpfs -x squashfs -x overlay -x efivarfs"

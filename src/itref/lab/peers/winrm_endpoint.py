@@ -16,7 +16,9 @@ What it implements:
   ``InvalidCredentialsError``.
 * WinRS actions: Create (shell; ``WINRS_CODEPAGE`` is honoured), Command, Send (stdin), Receive (base64
   ``rsp:Stream`` chunks sized to the client's ``MaxEnvelopeSize``, then ``CommandState/Done`` with
-  ``rsp:ExitCode``), Signal and Delete, plus WS-Management Identify.  Every reply carries ``a:RelatesTo``.
+  ``rsp:ExitCode``), Signal (recorded in ``CommandInfo.signals``; terminate and ctrl_c end the command;
+  ``refuse_signals`` makes the endpoint refuse them) and Delete, plus WS-Management Identify.  Every reply carries
+  ``a:RelatesTo``.
 * SOAP faults with a ``WSManFault`` code, sent with HTTP 500 like Windows does (pywinrm raises
   ``WSManFaultError``; the Receive time-out fault becomes ``WinRMOperationTimeoutError`` and is retried).
 
@@ -95,6 +97,7 @@ FAULT_ACTION_NOT_SUPPORTED = 2150858771  # ERROR_WSMAN_ACTION_NOT_SUPPORTED
 FAULT_INVALID_PARAMETER = 87  # ERROR_INVALID_PARAMETER (approximation for bad CommandId, codepage, resource)
 FAULT_OPERATION_ABORTED = 995  # ERROR_OPERATION_ABORTED (pending Receive of a terminated command)
 FAULT_INTERNAL_ERROR = 1359  # ERROR_INTERNAL_ERROR (the test handler raised)
+FAULT_SIGNAL_REFUSED = 1359  # what the endpoint answers a Signal with when ``refuse_signals`` is set
 
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
 ENCRYPTED_CONTENT_TYPE = f'multipart/encrypted;protocol="{ENCRYPTED_PROTOCOL}";boundary="Encrypted Boundary"'
@@ -757,6 +760,9 @@ class WinRMEndpoint:
         self.errors: list[str] = []
         self.auth_failures: list[str] = []
         self.connections_accepted = 0
+        self.refuse_signals = False
+        """When True, every Signal (terminate, ctrl_c) gets a fault and stops nothing (a host that will not stop
+        a command); the command's ``signals`` then stays empty."""
         self._requested_port = port
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -844,6 +850,7 @@ class WinRMEndpoint:
             self.requests.clear()
             self.errors.clear()
             self.auth_failures.clear()
+        self.refuse_signals = False
         self.canned = dict(self._initial_canned)
         self.handler = self._initial_handler or self.default_handler
 
@@ -1148,6 +1155,9 @@ class WinRMEndpoint:
         cmd = self._command_for(shell, signal_el.get("CommandId"))
         code_el = signal_el.find(_q(NS_SHELL, "Code"))
         code = (code_el.text or "").strip() if code_el is not None else ""
+        if self.refuse_signals:
+            raise _Fault("w:InternalError", "The request to stop the command was refused. ", FAULT_SIGNAL_REFUSED,
+                         "The request to stop the command was refused. ", value="s:Receiver")
         cmd.signals.append(code)
         if code in (SIGNAL_TERMINATE, SIGNAL_CTRL_C, SIGNAL_CTRL_BREAK) and not cmd.done:
             cmd.aborted.set()
