@@ -196,5 +196,7 @@ def test_ctrl_c_in_a_routine_stops_the_step_and_says_how_to_resume(tmp_path, sta
     assert child.exitstatus == ExitStatus.INTERRUPTED
     assert "Stopped on: here." in child.before and "Continue with: itref playbook resume" in child.before
     assert processes_with(t) == []
-    saved = json.loads(next((state_dir / "routines").glob("*.json")).read_text())
+    import yaml
+
+    saved = yaml.safe_load(next((state_dir / "routines").glob("*.yaml")).read_text())
     assert saved["next_step"] == 1 and not saved["finished"]  # resume runs the step again

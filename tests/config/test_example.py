@@ -88,12 +88,13 @@ def examples(cli, tmp_path: Path) -> tuple[Path, str, str]:
     return tmp_path / "inventory.yaml", inventory.out, playbook.out
 
 
-def test_the_printed_examples_validate_together_with_the_real_loader(cli, examples) -> None:
+def test_the_printed_examples_validate_together_with_the_real_loader(cli, examples, monkeypatch) -> None:
+    monkeypatch.setenv("ITREF_LANG", "en")  # the example inventory says language: fr
     path, _inventory, _playbook = examples
-    checked = cli("-i", str(path), "inventory", "validate")
+    checked = cli("--lang", "en", "-i", str(path), "inventory", "validate")
     assert checked.rc == ExitStatus.SUCCESS, checked.err
     assert "2 entities, 4 hosts, 1 playbook" in checked.out
-    books = cli("-i", str(path), "playbook", "validate")
+    books = cli("--lang", "en", "-i", str(path), "playbook", "validate")
     assert books.rc == ExitStatus.SUCCESS, books.err
     assert "(entity cpas)" in books.out
     routines = cli("-i", str(path), "--format", "json", "playbook", "list")
@@ -200,7 +201,7 @@ def test_every_text_of_the_example_emptied_is_refused_at_its_line(root: type[Bas
 
 def test_an_empty_required_text_does_not_say_to_leave_the_key_out(make_inventory, cli) -> None:
     path = make_inventory("version: 1\norganisation: ''\nentities:\n  shared: {title: Shared}\n")
-    result = cli("-i", str(path), "inventory", "validate")
+    result = cli("--lang", "en", "-i", str(path), "inventory", "validate")
     assert result.rc == ExitStatus.INVALID_CONFIG
     assert result.err.strip().endswith("inventory.yaml:2:15: organisation: must not be empty")
 
@@ -213,7 +214,7 @@ def test_an_empty_text_where_a_list_is_also_allowed_says_it_is_empty(tmp_path: P
         "entity: shared\nroutines:\n  weekly:\n    description: Weekly\n    steps:\n"
         "      - {description: Disks, run: {command: ''}}\n      - {description: Badge, manual: ''}\n",
         encoding="utf-8")
-    result = cli("-i", str(tmp_path / "inventory.yaml"), "inventory", "validate")
+    result = cli("--lang", "en", "-i", str(tmp_path / "inventory.yaml"), "inventory", "validate")
     assert result.rc == ExitStatus.INVALID_CONFIG
     lines = result.err.strip().splitlines()
     assert any(x.endswith("steps[0].run.command: must not be empty") for x in lines), lines

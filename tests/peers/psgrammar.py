@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-from .winrm_endpoint import CommandReply, ShellInfo
-from .winrm_fixtures import FakeWindows
+from itref.lab.peers.winrm_endpoint import CommandReply, ShellInfo
+from itref.lab.peers.winrm_fixtures import FakeWindows
 
 _ASCII = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
                         "\u201c": '"', "\u201d": '"', "\u201e": '"',

@@ -109,7 +109,7 @@ def test_a_hostile_answer_typed_in_guided_mode_is_data(sshd, tmp_path, drop, sta
     child.expect("What it will do: run `printf '%s' \"Hello \\$\\{ITREF_P_name\\}\"")
     child.expect(r"\[Enter\] do it")
     child.sendline("")
-    child.expect("finished")
+    child.expect("1 done")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0, child.before

@@ -536,7 +536,8 @@ class SSHConnector(Connector):
             if running.sudo:
                 from itref.connectors.sudo import sudo_argv
 
-                password = self._secret("sudo_password", _("sudo password of {host}").format(host=self.host.name))
+                password = self._secret(self.settings.sudo_password,
+                                        _("sudo password of {host}").format(host=self.host.name))
                 argv, stdin = sudo_argv(argv, password, None)
             chan = self.transport.open_session(timeout=self.timeout)
             try:
