@@ -66,25 +66,21 @@ class CliResult:
 
 
 @pytest.fixture(autouse=True)
-def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own itref state folder (journal, histories) and cache folder, never the user's."""
+def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every test gets its own itref state folder (journal, histories) and cache folder, never the user's; and a
+    language an inventory chose in-process (``language: fr``) does not outlive its test."""
+    from itref import i18n
+
     path = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("ITREF_STATE_DIR", str(path))
     monkeypatch.setenv("ITREF_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))  # this machine's caches, per test
     monkeypatch.delenv("ITREF_INVENTORY", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
-    return path
-
-
-@pytest.fixture(autouse=True)
-def language_kept():
-    """An in-process command that loads an inventory with ``language:`` switches the process's language (the rule:
-    --lang, ITREF_LANG, the inventory, the locale): each test starts in the language the previous one started in."""
-    from itref import i18n
-
-    saved = i18n._translation
-    yield
-    i18n._translation = saved
+    before = i18n.language()
+    yield path
+    monkeypatch.undo()
+    if i18n.language() != before:
+        i18n.set_language(None)
 
 
 @pytest.fixture

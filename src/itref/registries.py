@@ -9,7 +9,7 @@ kind one module of :mod:`itref.backup` registered in :data:`backup_kinds` (audit
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from itref.core.registry import LazyRegistry
 
@@ -49,3 +49,19 @@ def audit_check_ids() -> list[str]:
 
     registry = importlib.import_module("itref.audit.registry")
     return [check.id for check in registry.all_checks()]
+
+
+TOPIC_SOURCES = ("itref.hostcheck.topics:topics",)
+"""Modules outside the audit whose findings carry ids of their own, and the function explaining them."""
+
+
+def extra_topics() -> list[Any]:
+    """Return the explanations (``core.findings.Topic``) of the finding ids other capabilities give (itref hosts
+    check), for ``itref audit explain``; their modules are imported now."""
+    import importlib
+
+    out: list[Any] = []
+    for target in TOPIC_SOURCES:
+        module, _sep, attr = target.partition(":")
+        out += list(getattr(importlib.import_module(module), attr)())
+    return out

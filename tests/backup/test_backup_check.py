@@ -204,7 +204,7 @@ def test_verify_catches_a_corrupted_repository(lab, tmp_path, cli) -> None:
     assert outcome["sound"]["ok"] is True
     assert outcome["broken"]["ok"] is False and outcome["borg-broken"]["ok"] is False
     assert result.rc == ExitStatus.CHECK_CRITICAL
-    journal = json.loads(cli("journal", "-f", "json").out)
+    journal = json.loads(cli("-i", str(inv), "journal", "-f", "json").out)
     assert sorted(r["outcome"] for r in journal if r["action"] == "backup verify") == ["failed", "failed", "ok"]
     # The failed verify stays visible in every later check, until a verify passes.
     restore_tested("cpas", "sound", "broken", "borg-broken")
