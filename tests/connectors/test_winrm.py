@@ -505,19 +505,11 @@ def test_fault_during_a_command_is_a_failed_result(ep: WinRMEndpoint, windows: F
 
 
 def test_command_refused_by_winrm_is_a_failed_result(ep: WinRMEndpoint, windows: FakeWindows,
-                                                     conn: WinRMConnector, monkeypatch: pytest.MonkeyPatch) -> None:
-    from winrm.exceptions import WSManFaultError
-
-    def refuse(*args: object, **kwargs: object) -> str:
-        raise WSManFaultError(500, "Bad HTTP response returned from server. Code 500", "",
-                              "The WS-Management service cannot process the request. The maximum number of "
-                              "concurrent operations for this user has been exceeded.", wsman_fault_code=2150859174)
-
-    assert conn._protocol is not None
-    monkeypatch.setattr(conn._protocol, "run_command", refuse)
+                                                     conn: WinRMConnector) -> None:
+    ep.refuse_commands = 1  # the host answers the Command with its too-many-operations fault, once
     res = conn.run(Command.of(["hostname"]))
     assert res.rc is None and "WinRM refused to start the command" in res.stderr and "maximum number" in res.stderr
-    monkeypatch.undo()
+    ep.errors.clear()  # the endpoint records the fault it sent
     assert conn.run(Command.of(["hostname"])).rc == 0
 
 

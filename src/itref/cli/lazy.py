@@ -45,7 +45,7 @@ def load(name: str) -> Any:
 
     if isinstance(obj, typer.Typer):
         if i18n.language() != "en":
-            from itref.cli.entry import localize_command_help
+            from itref.cli.translate import localize_command_help
 
             localize_command_help(obj)
         command = typer.main.get_group(obj)  # a group even with one command (itref hosts trust)

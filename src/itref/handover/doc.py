@@ -108,7 +108,7 @@ class Section:
 
 
 @dataclass
-class Document:
+class Page:
     """One page of the pack (an entity, or the index)."""
 
     title: str

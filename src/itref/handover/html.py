@@ -1,4 +1,4 @@
-"""Format a handover :class:`~itref.handover.doc.Document` as one standalone HTML page.
+"""Format a handover :class:`~itref.handover.doc.Page` as one standalone HTML page.
 
 No external resource (styles inline, no script, no font, no image), every text through
 ``html.escape``, and a print style for A4 paper that reads in black and white: each main
@@ -12,10 +12,10 @@ from html import escape
 from itref.handover.doc import (
     Bullets,
     Code,
-    Document,
     Fields,
     Line,
     Link,
+    Page,
     Para,
     Section,
     Steps,
@@ -116,7 +116,7 @@ def _subsection(sub: Subsection) -> str:
     return f'<section id="{escape(sub.anchor)}"><h3>{escape(sub.number)} {escape(sub.title)}</h3>\n{blocks}</section>'
 
 
-def _section(doc: Document, s: Section, first: bool) -> str:
+def _section(doc: Page, s: Section, first: bool) -> str:
     cls = "main break" if doc.page_breaks and not first else "main"
     running = f'<p class="running">{escape(doc.running)}</p>' if doc.page_breaks else ""
     parts = [f'<section class="{cls}" id="{escape(s.anchor)}">{running}<h2>{s.number}. {escape(s.title)}</h2>']
@@ -126,7 +126,7 @@ def _section(doc: Document, s: Section, first: bool) -> str:
     return "\n".join(parts)
 
 
-def render(doc: Document) -> str:
+def render(doc: Page) -> str:
     """Return the whole document as a standalone HTML page."""
     contents = "".join(f'<li><a href="#{escape(s.anchor)}">{s.number}. {escape(s.title)}</a></li>'
                        for s in doc.sections)

@@ -9,11 +9,11 @@ from itref.handover.doc import (
     Block,
     Bullets,
     Code,
-    Document,
     Fields,
     Inline,
     Line,
     Link,
+    Page,
     Para,
     Section,
     Step,
@@ -534,7 +534,7 @@ def finding_bullets(findings: list[FindingInfo]) -> Bullets:
 # --------------------------------------------------------------------------- an entity's page
 
 
-def entity_document(pack: Pack, e: EntityPack, ext: str = "html") -> Document:
+def entity_document(pack: Pack, e: EntityPack, ext: str = "html") -> Page:
     """Return the page of entity ``e`` (``ext``: the extension of the pages it refers to)."""
     titles = section_titles()
     sections = {key: Section(section_number(key), titles[key], key) for key in SECTIONS}
@@ -681,7 +681,7 @@ def entity_document(pack: Pack, e: EntityPack, ext: str = "html") -> Document:
     if e.notes:
         intro.append(Para((Strong(_("Read the handover notes first (section {n}).").format(
             n=section_number("notes"))),), "note"))
-    return Document(title=_("{title} — IT handover").format(title=e.title), lang=pack.language,
+    return Page(title=_("{title} — IT handover").format(title=e.title), lang=pack.language,
                     running=f"{org} — {e.title} — {day(pack.generated)}", intro=intro,
                     contents_title=_("Contents"), sections=[sections[k] for k in SECTIONS])
 
@@ -739,7 +739,7 @@ def _people_section(pack: Pack, number: int) -> Section:
 
 
 
-def index_document(pack: Pack, ext: str) -> Document:
+def index_document(pack: Pack, ext: str) -> Page:
     """Return the index page: one line per entity, where things are, the secrets, the directory."""
     entities = Section(1, _("Entities"), "entities")
     items = []
@@ -805,7 +805,7 @@ def index_document(pack: Pack, ext: str) -> Document:
                 "kept (never the passwords), its routines step by step, its backups, its open problems and what "
                 "was done recently."),)),
     ]
-    return Document(title=_("{org} — IT handover pack").format(org=pack.organisation), lang=pack.language,
+    return Page(title=_("{org} — IT handover pack").format(org=pack.organisation), lang=pack.language,
                     running=f"{pack.organisation} — {day(pack.generated)}", intro=intro,
                     contents_title=_("Contents"), sections=sections, page_breaks=False)
 

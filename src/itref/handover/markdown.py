@@ -1,4 +1,4 @@
-"""Format a handover :class:`~itref.handover.doc.Document` as Markdown (CommonMark, readable as plain text)."""
+"""Format a handover :class:`~itref.handover.doc.Page` as Markdown (CommonMark, readable as plain text)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import re
 from itref.handover.doc import (
     Bullets,
     Code,
-    Document,
     Fields,
     Line,
     Link,
+    Page,
     Para,
     Steps,
     Strong,
@@ -84,7 +84,7 @@ def block(b: object) -> str:
     raise TypeError(f"unknown block {b!r}")
 
 
-def render(doc: Document) -> str:
+def render(doc: Page) -> str:
     """Return the whole document as Markdown."""
     parts = [f"# {text(doc.title)}", *[block(b) for b in doc.intro]]
     parts.append(f"**{text(doc.contents_title)}**")

@@ -17,7 +17,8 @@ What it implements:
 * WinRS actions: Create (shell; ``WINRS_CODEPAGE`` is honoured), Command, Send (stdin), Receive (base64
   ``rsp:Stream`` chunks sized to the client's ``MaxEnvelopeSize``, then ``CommandState/Done`` with
   ``rsp:ExitCode``), Signal (recorded in ``CommandInfo.signals``; terminate and ctrl_c end the command;
-  ``refuse_signals`` makes the endpoint refuse them) and Delete, plus WS-Management Identify.  Every reply carries
+  ``refuse_signals`` makes the endpoint refuse them; ``refuse_commands`` refuses the next Commands with the
+  too-many-operations fault) and Delete, plus WS-Management Identify.  Every reply carries
   ``a:RelatesTo``.
 * SOAP faults with a ``WSManFault`` code, sent with HTTP 500 like Windows does (pywinrm raises
   ``WSManFaultError``; the Receive time-out fault becomes ``WinRMOperationTimeoutError`` and is retried).
@@ -97,6 +98,7 @@ FAULT_ACTION_NOT_SUPPORTED = 2150858771  # ERROR_WSMAN_ACTION_NOT_SUPPORTED
 FAULT_INVALID_PARAMETER = 87  # ERROR_INVALID_PARAMETER (approximation for bad CommandId, codepage, resource)
 FAULT_OPERATION_ABORTED = 995  # ERROR_OPERATION_ABORTED (pending Receive of a terminated command)
 FAULT_INTERNAL_ERROR = 1359  # ERROR_INTERNAL_ERROR (the test handler raised)
+FAULT_QUOTA_LIMIT = 2150859174  # 0x803381A6 ERROR_WSMAN_QUOTA_MAX_OPERATIONS (too many operations at once)
 FAULT_SIGNAL_REFUSED = 1359  # what the endpoint answers a Signal with when ``refuse_signals`` is set
 
 ENCRYPTED_PROTOCOL = "application/HTTP-SPNEGO-session-encrypted"
@@ -763,6 +765,9 @@ class WinRMEndpoint:
         self.refuse_signals = False
         """When True, every Signal (terminate, ctrl_c) gets a fault and stops nothing (a host that will not stop
         a command); the command's ``signals`` then stays empty."""
+        self.refuse_commands = 0
+        """How many of the next Commands get the fault Windows answers when the user has too many operations
+        running at once (each refused one decrements it)."""
         self._requested_port = port
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -851,6 +856,7 @@ class WinRMEndpoint:
             self.errors.clear()
             self.auth_failures.clear()
         self.refuse_signals = False
+        self.refuse_commands = 0
         self.canned = dict(self._initial_canned)
         self.handler = self._initial_handler or self.default_handler
 
@@ -1029,6 +1035,11 @@ class WinRMEndpoint:
     def _command(self, request: _Request, auth: str, user: str) -> tuple[str, str]:
         """Start a command in the shell; return the CommandResponse action and body (``rsp:CommandId``)."""
         shell = self._shell_for(request)
+        if self.refuse_commands > 0:
+            self.refuse_commands -= 1
+            message = ("The WS-Management service cannot process the request. The maximum number of concurrent "
+                       "operations for this user has been exceeded. ")
+            raise _Fault("w:QuotaLimit", message, FAULT_QUOTA_LIMIT, message, value="s:Receiver")
         line_el = request.body.find(_q(NS_SHELL, "CommandLine"))
         if line_el is None:
             raise _invalid_parameter("Command without rsp:CommandLine body")
