@@ -1,5 +1,5 @@
 """A routine parameter sent to a WinRM host is data for PowerShell: the in-suite WS-Management endpoint reads
-every script it receives with a real PowerShell grammar (tests/peers/psgrammar.py, quote characters as
+every script it receives with a real PowerShell grammar (tests/powershell/evaluate.py, quote characters as
 PowerShell reads them) and evaluates it far enough to list each command it would call, with its arguments."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 from itref.core.status import ExitStatus
 from itref.lab.peers.winrm_endpoint import WinRMEndpoint
-from tests.peers.psgrammar import GrammarWindows, run
+from tests.powershell.evaluate import GrammarWindows, run
 from tests.runner.test_routine_parameters import PAYLOADS
 
 pytestmark = pytest.mark.peer

@@ -1,5 +1,5 @@
 """What a PowerShell script received by the in-suite WinRM endpoint would do, read with a real PowerShell grammar
-(tree-sitter-powershell), so a test can prove that no value given to itref became a command.
+(:mod:`tests.powershell.grammar`), so a test can prove that no value given to itref became a command.
 
 The grammar knows only the ASCII quotes; PowerShell's tokenizer treats ‘ ’ ‚ ‛ exactly as ' and “ ” „ exactly
 as " (and – — ― as -), in strings, around them and when doubled. So the script is read with those characters
@@ -16,14 +16,13 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import tree_sitter_powershell
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
 
 from itref.lab.peers.winrm_endpoint import CommandReply, ShellInfo
 from itref.lab.peers.winrm_fixtures import FakeWindows
+from tests.powershell import grammar
 
 _ASCII = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'",
                         "\u201c": '"', "\u201d": '"', "\u201e": '"',
@@ -31,7 +30,6 @@ _ASCII = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "
 _SINGLE = "'\u2018\u2019\u201a\u201b"
 _DOUBLE = '"\u201c\u201d\u201e'
 _ESCAPES = {"0": "\0", "a": "\a", "b": "\b", "e": "\x1b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v"}
-_PARSER = Parser(Language(tree_sitter_powershell.language()))
 
 
 @dataclass
@@ -68,10 +66,10 @@ def parse(script: str) -> tuple[Node, bytes, list[int]]:
     for index, ch in enumerate(ascii_text):
         char_at += [index] * len(ch.encode("utf-8"))
     char_at.append(len(ascii_text))
-    root = _PARSER.parse(data).root_node
-    bad = [n for n in _walk(root) if n.type == "ERROR" or n.is_missing]
-    assert not bad, f"PowerShell cannot parse this script: {[data[n.start_byte:n.end_byte] for n in bad]!r}"
-    return root, data, char_at
+    tree = grammar.parse(ascii_text)
+    bad = grammar.problems(tree)
+    assert not bad, "PowerShell cannot parse this script:\n" + "\n".join(str(b) for b in bad)
+    return tree.root_node, data, char_at
 
 
 class _Source:
@@ -96,7 +94,7 @@ def run(script: str, stdin: bytes = b"") -> Reading:
     src = _Source(script, char_at)
     lines = [x for x in stdin.decode("utf-8").split("\r\n") if x]
     variables: dict[str, str] = {}
-    for node in _walk(root):
+    for node in grammar.walk(root):
         if node.type != "assignment_expression":
             continue
         target = _name(src.text(node.children[0]))
@@ -108,15 +106,9 @@ def run(script: str, stdin: bytes = b"") -> Reading:
             assert line.startswith("v")
             variables[target] = base64.b64decode(line[1:]).decode("utf-8")
     calls = [Call(_command_name(n, src, variables), [_value(a, src, variables) for a in _arguments(n)], n)
-             for n in _walk(root) if n.type == "command"]
-    references = [n for n in _walk(root) if n.type == "variable" and _name(src.text(n)).startswith("ITREF_P_")]
+             for n in grammar.walk(root) if n.type == "command"]
+    references = [n for n in grammar.walk(root) if n.type == "variable" and _name(src.text(n)).startswith("ITREF_P_")]
     return Reading(script, calls, variables, references)
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    yield node
-    for child in node.children:
-        yield from _walk(child)
 
 
 def _has_ancestor(node: Node, types: tuple[str, ...]) -> bool:
@@ -140,7 +132,7 @@ def _command_name(command: Node, src: _Source, variables: dict[str, str]) -> str
     name = command.child_by_field_name("command_name")
     if name is None:
         return ""
-    literal = next((n for n in _walk(name) if n.type == "string_literal"), None)
+    literal = next((n for n in grammar.walk(name) if n.type == "string_literal"), None)
     return _value(literal, src, variables) if literal is not None else src.text(name)
 
 
@@ -181,7 +173,7 @@ def _verbatim(body: str) -> str:
 def _expandable(node: Node, src: _Source, variables: dict[str, str]) -> str:
     """Return a double-quoted string with its variables replaced by their values and its escapes applied."""
     start, text = src.start(node), src.text(node)
-    holes = sorted((src.start(v) - start, src.end(v) - start) for v in _walk(node) if v.type == "variable")
+    holes = sorted((src.start(v) - start, src.end(v) - start) for v in grammar.walk(node) if v.type == "variable")
     out, i = [], 1
     for a, b in holes:
         out.append(_unescape(text[i:a]))
