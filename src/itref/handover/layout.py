@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from itref.backup.history import CheckRecord
 from itref.handover.doc import (
     Block,
     Bullets,
@@ -25,7 +26,6 @@ from itref.handover.doc import (
 from itref.handover.pack import (
     SECTIONS,
     BackupInfo,
-    CheckRecord,
     ContactInfo,
     EntityPack,
     FindingInfo,

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from itref.backup.history import CheckRecord  # the pack shows a backup's last check as the history records it
+
 if TYPE_CHECKING:
     from pathlib import Path
 
@@ -219,19 +221,6 @@ class TemplateInfo:
     home_directory: str | None
     home_drive: str | None
     description: str | None
-
-
-@dataclass(frozen=True)
-class CheckRecord:
-    """The last recorded `itref backup check` of a backup."""
-
-    time: datetime
-    status: str
-    snapshot_time: datetime | None
-    size: int | None
-    files: int | None
-    count: int | None
-    problem: str | None
 
 
 @dataclass(frozen=True)
@@ -771,10 +760,7 @@ class _Histories:
         self.roles = {o.name.casefold(): o.role for o in project.inventory.operators}
 
     def last_check(self, entity: str, backup: str) -> CheckRecord | None:
-        r = self.backups.last_check(entity, backup)
-        if r is None:
-            return None
-        return CheckRecord(r.time, r.status, r.snapshot_time, r.size, r.files, r.count, r.problem)
+        return self.backups.last_check(entity, backup)
 
     def last_run_of(self, kind: str, entity: str, backup: str) -> RunRecord | None:
         o = self.backups.last(kind, entity, backup)
