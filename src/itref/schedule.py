@@ -2,8 +2,9 @@
 
 ``audits.schedule`` of an entity becomes ``itref -i INVENTORY audit --quiet --limit entity:NAME``, a
 routine's ``schedule`` becomes ``itref -i INVENTORY playbook run ENTITY/ROUTINE --yes`` and a backup's
-``verify_schedule`` becomes ``itref -i INVENTORY backup verify --entity ENTITY NAME``. The lines of one
-inventory sit in one block::
+``verify_schedule`` becomes ``itref -i INVENTORY backup verify --entity ENTITY NAME``; while directory changes
+wait for their date (``itref ad user offboard --at``), ``itref -i INVENTORY schedule run`` runs every five
+minutes. The lines of one inventory sit in one block::
 
     # BEGIN itref 3f2a9c1b7e4d /srv/it/inventory.yaml (managed by itref schedule; ...)
     0 7 * * 1 PATH=... /opt/itref/bin/itref -i /srv/it/inventory.yaml audit ... # itref:3f2a9c1b7e4d:audit:commune
@@ -144,7 +145,21 @@ def planned_entries(project: Project, *, command: list[str] | None = None, env: 
             if backup.verify_schedule:
                 out.append(CronEntry(f"backup-verify:{entity}/{backup.name}", backup.verify_schedule,
                                      (*base, "backup", "verify", "--entity", entity, backup.name), variables, key))
+    if has_pending_changes(project):
+        out.append(CronEntry(PENDING_WHAT, PENDING_SCHEDULE, (*base, "schedule", "run"), variables, key))
     return out
+
+
+PENDING_WHAT = "pending-changes"
+PENDING_SCHEDULE = "*/5 * * * *"
+"""How often ``itref schedule run`` looks for due changes while some are pending (every five minutes)."""
+
+
+def has_pending_changes(project: Project) -> bool:
+    """Return True when the project's state holds a directory change waiting for its date."""
+    from itref.ad.scheduled import ScheduledChanges
+
+    return any(c.status == "pending" for c in ScheduledChanges(project.state).list())
 
 
 def _begin(key: str) -> str:

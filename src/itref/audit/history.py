@@ -36,6 +36,8 @@ class Past:
     subject: str | None
     message: str
     waived: bool
+    expires: str | None = None
+    """When what the finding is about expires (a certificate's notAfter, ISO 8601), when the check said."""
 
     @property
     def failing(self) -> bool:
@@ -139,7 +141,7 @@ class AuditHistory:
             check, entity, host, subject = ([*key.split("|"), "", "", "", ""])[:4]
             out[key] = Past(key, data.get("check") or check, severity, data.get("entity", entity or None),
                             data.get("host", host or None), data.get("subject", subject or None),
-                            data.get("message", ""), bool(data.get("waived")))
+                            data.get("message", ""), bool(data.get("waived")), data.get("expires"))
         return out
 
     def previous_run(self, before: str | None = None, scope: str | None = None) -> str | None:
@@ -174,12 +176,14 @@ class AuditHistory:
             header["via"] = via
         lines = [json.dumps(header, ensure_ascii=False, sort_keys=True)]
         for f in findings:
+            expires = f.evidence.get("not_after") if isinstance(f.evidence, dict) else None
+            dated = {"expires": expires} if isinstance(expires, str) else {}  # read later by `itref status`
             if f.severity is Severity.OK and f.waiver is None:
-                lines.append(json.dumps({"key": f.key, "severity": "ok"}, ensure_ascii=False))
+                lines.append(json.dumps({"key": f.key, "severity": "ok", **dated}, ensure_ascii=False))
             else:
                 lines.append(json.dumps({"key": f.key, "check": f.check, "severity": f.severity.value,
                                          "entity": f.entity, "host": f.host, "subject": f.subject,
-                                         "message": f.message, "waived": f.waiver is not None},
+                                         "message": f.message, "waived": f.waiver is not None, **dated},
                                         ensure_ascii=False, sort_keys=True))
         name = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}.{scope_key(scope)}.{run_id}.jsonl"
         path = folder / name

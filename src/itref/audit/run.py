@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ from itref.audit.report import AuditReport
 from itref.audit.waivers import Waivers
 from itref.config.project import HostSpec
 from itref.context import RunContext
-from itref.journal import JournalRecord
+from itref.journal import VIA_ENV, JournalRecord
 from itref.runner.executor import ProgressCallback
 
 
@@ -38,7 +39,7 @@ def audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check], *
                              marked, {n: e.title for n, e in ctx.project.inventory.entities.items()},
                              diff.resolved, diff.since)
         if record:
-            history.record(ctx.run_id, marked, report.worst, scope)
+            history.record(ctx.run_id, marked, report.worst, scope, via=os.environ.get(VIA_ENV))
             ctx.journal.append(JournalRecord(
                 action="audit", target=f"{len(hosts)} host(s), {len(checks)} check(s)", outcome=report.worst.value,
                 duration=round(report.duration, 3), run_id=ctx.run_id,

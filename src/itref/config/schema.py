@@ -76,6 +76,12 @@ def _schedule(value: Any) -> Any:
     parts = text.split()
     if len(parts) != 5 or not all(_CRON_FIELD.match(p) for p in parts):
         raise _fail("schedule", text=text)
+    from itref.cron import CronSchedule
+
+    try:
+        CronSchedule.parse(text)  # the values too: 60 minutes, month 13 or 'funday' never fire
+    except ValueError:
+        raise _fail("schedule", text=text) from None
     return text
 
 
@@ -356,6 +362,10 @@ class AdStep(Strict):
 
     action: str = Field(description="e.g. user create, user offboard, group add.")
     params: dict[str, Any] = Field(default_factory=dict, description="Its parameters; {name} is replaced.")
+    at: str | None = Field(None, description="Make the change at this date and time instead of now, e.g. "
+                           "'{leave_date} 18:00' with an ask: answer of type date: the plan is shown and confirmed "
+                           "at this step, and `itref schedule run` applies it then if the directory has not changed "
+                           "meanwhile. A `user create` makes the account now, disabled, and enables it then.")
 
 
 class BackupStep(Strict):

@@ -8,6 +8,7 @@ aside, then renamed), never edited in place.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -96,14 +97,28 @@ class Documents:
             return []
         return sorted(p.name[: -len(SUFFIX)] for p in self.path.glob(f"*{SUFFIX}") if not p.name.startswith("."))
 
-    def all(self) -> list[tuple[str, dict[str, Any]]]:
+    def all(self, keep: Callable[[str], bool] | None = None) -> list[tuple[str, dict[str, Any]]]:
         """Return (name, data) of every readable document, sorted by name; the others are listed in
-        :attr:`problems` (a person merging by hand may have broken one: it must not hide the rest)."""
+        :attr:`problems` (a person merging by hand may have broken one: it must not hide the rest).
+
+        ``keep`` is a quick filter on each file's text before it is parsed (parsing YAML costs far more than
+        reading): a document whose text it refuses is left out. A file that cannot be read is parsed anyway, to
+        be reported."""
         self.folder.check()
         self.problems = []
         out = []
         for name in self.names():
-            data, problem = self._load(self.path / f"{name}{SUFFIX}")
+            path = self.path / f"{name}{SUFFIX}"
+            text = None
+            if keep is not None:
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = None  # parsed below, to be reported
+                else:
+                    if not keep(text):
+                        continue
+            data, problem = self._load(path, text)
             if problem is not None:
                 self.problems.append(problem)
             elif data is not None:
@@ -111,15 +126,16 @@ class Documents:
         return out
 
     @staticmethod
-    def _load(path: Path) -> tuple[dict[str, Any] | None, Problem | None]:
+    def _load(path: Path, text: str | None = None) -> tuple[dict[str, Any] | None, Problem | None]:
         import yaml
 
+        if text is None:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                return None, Problem(path, 0, str(exc))
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            return None, Problem(path, 0, str(exc))
-        try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when there
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             return None, Problem(path, mark.line + 1 if mark else 0, str(getattr(exc, "problem", exc)))
