@@ -8,16 +8,11 @@ from rich.text import Text
 
 from itref.core.findings import Severity
 from itref.i18n import _, format_datetime
-from itref.status.collect import status_word
+from itref.status.collect import label, status_word
 from itref.status.model import EntityStatus, Item, Status
 
 STYLES = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red",
           Severity.UNKNOWN: "magenta"}
-
-
-def _label(severity: Severity) -> str:
-    """Return the word shown in front of an item (INFO items say what they are: to do, not wrong)."""
-    return _("TO DO") if severity is Severity.INFO else status_word(severity)
 
 
 def heading(status: Status) -> str:
@@ -37,7 +32,7 @@ def _title(e: EntityStatus) -> str:
 def item_text(item: Item) -> Text:
     """Return one item as one line: the word, the sentence, and the command after an arrow."""
     line = Text("  ")
-    line.append(f"[{_label(item.severity)}]", style=STYLES[item.severity])
+    line.append(f"[{label(item.severity)}]", style=STYLES[item.severity])
     line.append(f" {item.text} ")
     line.append(f"→ {item.command}", style="bold")
     return line
@@ -75,7 +70,7 @@ def status_markdown(status: Status) -> str:
         if not e.items:
             lines += ["_" + _("nothing needs a person.") + "_", ""]
             continue
-        lines += [f"- **{_label(i.severity)}** {_md(i.text)} — `{i.command}`" for i in e.items]
+        lines += [f"- **{label(i.severity)}** {_md(i.text)} — `{i.command}`" for i in e.items]
         lines.append("")
     lines.append(f"**{verdict(status)}**")
     return "\n".join(lines) + "\n"

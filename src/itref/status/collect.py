@@ -89,6 +89,11 @@ def status_word(severity: Severity) -> str:
             Severity.CRITICAL: _("CRITICAL"), Severity.UNKNOWN: _("UNKNOWN")}[severity]
 
 
+def label(severity: Severity) -> str:
+    """Return the word shown in front of a status line (an INFO line is something to do, not something wrong)."""
+    return _("TO DO") if severity is Severity.INFO else status_word(severity)
+
+
 def _local_day(moment: datetime) -> date:
     return moment.astimezone().date()
 
@@ -462,6 +467,9 @@ class _Reader:
         last = self._last_cron()
         since = ([previous_fire(e.schedule, self.now) for e in found if e.what != PENDING_WHAT])
         expected = max((m for m in since if m is not None), default=None)
+        installed_at = self._installed_at()
+        if installed_at is None or (expected is not None and expected < installed_at):
+            expected = None  # nothing was due since the lines went in (or nobody knows when they did)
         text = ngettext("This machine runs itref's schedule for this project ({n} entry)",
                         "This machine runs itref's schedule for this project ({n} entries)", len(found)).format(
             n=len(found))
@@ -487,6 +495,19 @@ class _Reader:
             items.append(Item("schedule", Severity.WARNING, _("The installed cron entries differ from the playbooks' "
                                                               "schedules."), "itref schedule install", None))
         return items
+
+    def _installed_at(self) -> datetime | None:
+        """Return when itref's cron lines were last written on this machine (from the journal), or None."""
+        from itref.journal import Journal
+        from itref.state.records import parse_time
+
+        machine = self.state.operator.machine
+        for record in Journal(self.state).stream.newest_first(contains=('"action": "schedule install"',)):
+            when = parse_time(record.get("time"))
+            if record.get("action") == "schedule install" and record.get("machine") == machine and when is not None \
+                    and when <= self.now:
+                return when
+        return None
 
     def _last_cron(self) -> dict[str, Any] | None:
         """Return the newest run cron started (its first action, target and worst outcome), or None."""
