@@ -165,7 +165,7 @@ def _choose_run(st: CliState) -> RunState:
         st.err.print(f"  {i}. {v.run_id}  {v.routine} — " + _("started {when} by {who}, at {where}; it waits for "
                                                               "{waits}").format(when=started, who=v.who,
                                                                                 where=v.where, waits=v.waits),
-                     markup=False, highlight=False)
+                     markup=False, highlight=False, soft_wrap=True)
     while True:
         st.err.print(_("Which one? [1-{n}] (q: none) ").format(n=len(runs)), markup=False, end="")
         try:
