@@ -108,6 +108,7 @@ class _Reader:
         self._audits: AuditHistory | None = None
         self._headers: dict[str, dict[str, Any]] = {}
         self._findings: dict[str, dict[str, Past]] = {}
+        self._finished_cache: dict[str, datetime] | None = None
 
     # ------------------------------------------------------------------ audits
 
@@ -302,13 +303,29 @@ class _Reader:
 
     # ------------------------------------------------------------------ routines
 
-    def _finished(self, since: datetime) -> dict[str, datetime]:
-        """Return routine → when it last finished (since ``since``), whoever ran it and however."""
+    def _finished(self) -> dict[str, datetime]:
+        """Return routine → when it last finished, whoever ran it and however, as far back as the earliest moment
+        a scheduled routine of the project last fired (the journal is read once, from that month on)."""
+        if self._finished_cache is not None:
+            return self._finished_cache
+        from itref.cron import previous_fire
         from itref.journal import Journal
         from itref.state.records import parse_time
 
+        fired = []
+        for book in self.project.playbooks.values():
+            for routine in book.routines.values():
+                try:
+                    moment = previous_fire(routine.schedule, self.now) if routine.schedule else None
+                except ValueError:
+                    moment = None
+                if moment is not None:
+                    fired.append(moment)
         last: dict[str, datetime] = {}
-        for record in Journal(self.state).stream.read(since, contains=('"action": "routine finish"',)):
+        self._finished_cache = last
+        if not fired:
+            return last
+        for record in Journal(self.state).stream.read(min(fired), contains=('"action": "routine finish"',)):
             when = parse_time(record.get("time"))
             target = record.get("target")
             if record.get("action") == "routine finish" and isinstance(target, str) and when and when <= self.now:
@@ -332,10 +349,9 @@ class _Reader:
             except ValueError:
                 continue
             scheduled.append((name, routine.schedule, cron.previous(self.now), cron.next(self.now)))
-        fired = [p for _n, _s, p, _x in scheduled if p is not None]
         if not scheduled:
             return []
-        finished = self._finished(min(fired)) if fired else {}
+        finished = self._finished()
         items = []
         for name, schedule, previous, following in scheduled:
             target = f"{entity}/{name}"
