@@ -153,6 +153,11 @@ class ScheduledChange:
         return str(self.params.get("login") or self.params.get("group") or "")
 
     @property
+    def subject(self) -> str:
+        """Return what the journal records it as: the action and the account ("user offboard jdupont")."""
+        return f"{self.action} {self.login}"
+
+    @property
     def is_open(self) -> bool:
         """Return True while the change needs the schedule or a person."""
         return self.status in OPEN
@@ -385,14 +390,14 @@ def _apply_one(ctx: RunContext, client: DirectoryClient, change: ScheduledChange
         change.status, change.tried, change.done, change.problem = "failed", applied_at, applied_at, exc.message
         change.done_by = "schedule"
         store.save(change)
-        ctx.journal.append(JournalRecord(action="ad scheduled", target=describe(change.action, change.params),
+        ctx.journal.append(JournalRecord(action="ad scheduled", target=change.subject,
                                          outcome="failed", entity=change.entity, detail=exc.message,
                                          run_id=ctx.run_id, via="schedule", **change.signer()))
         return Outcome(change, "failed", exc.message)
     change.status, change.tried, change.done, change.done_by, change.problem = (
         "applied", applied_at, applied_at, "schedule", None)
     store.save(change)
-    ctx.journal.append(JournalRecord(action="ad scheduled", target=describe(change.action, change.params),
+    ctx.journal.append(JournalRecord(action="ad scheduled", target=change.subject,
                                      outcome="applied", entity=change.entity, detail=detail, run_id=ctx.run_id,
                                      via="schedule", **change.signer()))
     return Outcome(change, "applied", detail)
@@ -405,7 +410,7 @@ def _hold(ctx: RunContext, change: ScheduledChange, reason: str, current: list[d
     change.status, change.tried, change.done, change.problem = "held", now_text(), now_text(), reason
     change.new_plan, change.done_by = current, "schedule"
     ScheduledChanges(ctx.state).save(change)
-    ctx.journal.append(JournalRecord(action="ad scheduled", target=describe(change.action, change.params),
+    ctx.journal.append(JournalRecord(action="ad scheduled", target=change.subject,
                                      outcome="held", entity=change.entity, detail=reason, run_id=ctx.run_id,
                                      via="schedule", **change.signer()))
     return Outcome(change, "held", reason)

@@ -138,7 +138,7 @@ def _schedule_plan(st: CliState, build: Callable[[DirectoryClient, RunContext, d
     show it, confirm, and store it for ``itref schedule run``; nothing in the directory changes now."""
     from datetime import UTC
 
-    from itref.ad.scheduled import ScheduledChanges, describe, parse_at, prepare
+    from itref.ad.scheduled import ScheduledChanges, parse_at, prepare
     from itref.report.ad import plan_dict, plan_text
 
     fmt = st.require_format("table", "json")
@@ -159,7 +159,7 @@ def _schedule_plan(st: CliState, build: Callable[[DirectoryClient, RunContext, d
         st.err.print(_("Nothing was scheduled."), markup=False)
         return ExitStatus.FAILURE
     ScheduledChanges(ctx.state).add(change)
-    _journal_scheduled(ctx, change, describe(action, params))
+    _journal_scheduled(ctx, change)
     _say_scheduled(st, change.id, when)
     return ExitStatus.SUCCESS
 
@@ -187,10 +187,11 @@ def _show_scheduled(st: CliState, fmt: str, dry_run: bool, when: datetime, parts
         st.out.print(plan_text(plan))
 
 
-def _journal_scheduled(ctx: RunContext, change: ScheduledChange, what: str) -> None:
+def _journal_scheduled(ctx: RunContext, change: ScheduledChange) -> None:
     from itref.journal import JournalRecord
 
-    ctx.journal.append(JournalRecord(action="ad schedule", target=what, outcome="scheduled", entity=change.entity,
+    ctx.journal.append(JournalRecord(action="ad schedule", target=change.subject, outcome="scheduled",
+                                     entity=change.entity,
                                      run_id=ctx.run_id, detail=_("change {id} for {at}").format(id=change.id,
                                                                                                 at=change.at)))
 
@@ -212,7 +213,7 @@ def _create_enabled_at(st: CliState, build: Callable[[DirectoryClient, RunContex
 
     from itref.ad.accounts import plan_enable
     from itref.ad.plan import Plan, apply
-    from itref.ad.scheduled import ScheduledChanges, describe, parse_at, prepare, split_create
+    from itref.ad.scheduled import ScheduledChanges, parse_at, prepare, split_create
     from itref.core.errors import UsageError
     from itref.report.ad import plan_dict, plan_text
 
@@ -243,7 +244,7 @@ def _create_enabled_at(st: CliState, build: Callable[[DirectoryClient, RunContex
     finally:
         client.close()
     ScheduledChanges(ctx.state).add(change)
-    _journal_scheduled(ctx, change, describe("user enable", change.params))
+    _journal_scheduled(ctx, change)
     st.err.print(_("Done: {n} change(s) applied.").format(n=len(now_plan.changes)), markup=False)
     _say_scheduled(st, change.id, when)
     _hand_out(st, plan.login, plan.password, password_file)

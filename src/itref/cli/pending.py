@@ -102,7 +102,8 @@ def _plan_lines(changes: list[dict[str, Any]]) -> list[str]:
         out.append(f"  {c.get('kind')} {c.get('dn')}" + (f" → {c['target']}" if c.get("target") else ""))
         before = c.get("before") or {}
         for key, value in (c.get("attributes") or {}).items():
-            out.append(f"      {key}: {before.get(key, '∅') if before.get(key) is not None else '∅'} → {value}")
+            old, new = (v if v not in (None, "") else "∅" for v in (before.get(key), value))
+            out.append(f"      {key}: {old} → {new}")
     return out
 
 
@@ -112,13 +113,12 @@ def cancel(ctx: typer.Context, change_id: Annotated[str, typer.Argument(metavar=
     """Cancel a scheduled change: it will never be applied (journaled with the reason)."""
     st = state(ctx)
     st.require_format("table", "json")
-    from itref.ad.scheduled import describe
     from itref.cli.schedule import refresh_installed
     from itref.journal import JournalRecord
 
     rctx = st.context()
     change = _store(st).cancel(change_id, reason)
-    rctx.journal.append(JournalRecord(action="ad schedule cancel", target=describe(change.action, change.params),
+    rctx.journal.append(JournalRecord(action="ad schedule cancel", target=change.subject,
                                       outcome="cancelled", entity=change.entity, run_id=rctx.run_id,
                                       detail=_("change {id}: {reason}").format(id=change.id, reason=reason)))
     st.err.print(_("Change {id} cancelled: it will not be applied.").format(id=change.id), markup=False)

@@ -149,7 +149,7 @@ def _scheduled_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str
     """Store an ``ad`` step's change for ``when`` (a creation: make the account now, disabled, and store its
     enabling); journal it. Returns the step's record."""
     from itref.ad.plan import apply
-    from itref.ad.scheduled import ScheduledChanges, describe, prepare, split_create
+    from itref.ad.scheduled import ScheduledChanges, prepare, split_create
     from itref.i18n import format_datetime
     from itref.journal import JournalRecord
     from itref.runner.routine import StepRecord
@@ -179,7 +179,7 @@ def _scheduled_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str
     finally:
         client.close()
     ScheduledChanges(ctx.state).add(change)
-    ctx.journal.append(JournalRecord(action="ad schedule", target=describe(change.action, change.params),
+    ctx.journal.append(JournalRecord(action="ad schedule", target=change.subject,
                                      outcome="scheduled", entity=entity, run_id=ctx.run_id,
                                      detail=_("change {id} for {at}").format(id=change.id, at=change.at)))
     if created is not None and created.password is not None:
