@@ -842,7 +842,7 @@ class _Histories:
         for r in self.journal.records(since):
             if (entities is not None and r.entity is not None and r.entity not in entities):
                 continue
-            who = r.who + (" (cron)" if r.via == "cron" else "")
+            who = r.who + (f" ({r.via})" if r.via in ("cron", "schedule") else "")
             info = people.get(who)
             if info is None:
                 info = people[who] = ActivityInfo(who, self.roles.get((r.operator or "").casefold()), {}, [], r.when,
