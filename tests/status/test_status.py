@@ -429,3 +429,29 @@ def test_the_handover_pack_shows_the_same_lines_as_status(cli, project: Path, st
         assert item["text"].replace("[", "\\[") in index.replace("\\_", "_")
         assert f"`{item['command']}`" in index
     assert index.count(change) >= 2  # under "due this week" (in two days) and "scheduled changes"
+
+
+def test_a_due_change_whose_directory_cannot_be_reached_stays_pending_and_says_why(
+        cli, make_inventory, crontab: Path, state_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on: the DC is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("ITREF_TEST_AD_PW", "not-used")
+    inv = make_inventory(INVENTORY.replace("entities:", f"""directory:
+  url: ldaps://127.0.0.1:{port}
+  base_dn: DC=test,DC=example
+  bind_user: svc
+  bind_password: {{env: ITREF_TEST_AD_PW}}
+  timeout: 5
+entities:"""), {"commune.yaml": COMMUNE, "cpas.yaml": CPAS})
+    change = scheduled(state_dir, "user offboard", "jmartin", datetime.now(UTC) + timedelta(minutes=5))
+    run = cli("-i", str(inv), "-f", "json", "schedule", "run", "--now",
+              (datetime.now(UTC) + timedelta(minutes=6)).isoformat())
+    assert run.rc == ExitStatus.UNREACHABLE, run.all
+    assert [(o["id"], o["result"]) for o in json.loads(run.out)] == [(change, "waiting")]
+    _rc, _data, items = status(cli, inv, "--now", (datetime.now(UTC) + timedelta(minutes=7)).isoformat())
+    line = of(items, "change", "cpas")[0]
+    assert line["severity"] == "warning" and "is not applied yet: " in line["text"]
+    assert line["data"]["status"] == "pending" and line["data"]["problem"]
