@@ -455,3 +455,24 @@ entities:"""), {"commune.yaml": COMMUNE, "cpas.yaml": CPAS})
     line = of(items, "change", "cpas")[0]
     assert line["severity"] == "warning" and "is not applied yet: " in line["text"]
     assert line["data"]["status"] == "pending" and line["data"]["problem"]
+
+
+def test_finished_runs_are_remembered_by_this_machine_and_not_read_again(state_dir: Path) -> None:
+    from itref.runner.routine import RunState, save, saved_runs
+
+    folder = state_folder(state_dir)
+    save(folder, RunState("done00000001", "cpas/handover-call", {}, next_step=3, finished=True))
+    save(folder, RunState("open00000001", "cpas/handover-call", {}, next_step=2))
+    assert [r.run_id for r in saved_runs(folder, open_only=True)] == ["open00000001"]
+    finished = state_dir / "routines" / "done00000001.yaml"
+    finished.write_text("not: [yaml", encoding="utf-8")  # were it read again, it would be reported as damaged
+    save(folder, RunState("open00000002", "cpas/handover-call", {}, next_step=2))
+    assert [r.run_id for r in saved_runs(folder, open_only=True)] == ["open00000001", "open00000002"]
+    memo = list(folder.cache_dir("documents").glob("routines.*"))
+    assert len(memo) == 1 and memo[0].read_text().split() == ["done00000001"]
+    memo[0].unlink()  # without the cache, every document is read again: the damaged one is seen
+    from itref.state.documents import Documents
+
+    docs = Documents(folder, "routines")
+    docs.all(keep=lambda text: "finished: true" not in text, memo="open")
+    assert [p.path.name for p in docs.problems] == ["done00000001.yaml"]

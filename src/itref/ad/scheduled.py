@@ -196,7 +196,7 @@ class ScheduledChanges:
     def list(self, *, everything: bool = False) -> list[ScheduledChange]:
         """Return the open changes (every change when ``everything``), by date."""
         found = []
-        for _name, data in self.docs.all(keep=None if everything else _OPEN_TEXT.search):
+        for _name, data in self.docs.all(keep=None if everything else _OPEN_TEXT.search, memo="open"):
             change = _from_data(data)
             if change is not None and (everything or change.is_open):
                 found.append(change)

@@ -442,7 +442,7 @@ def collect(project: Project, entities: list[str] | None = None, *, now: datetim
     from itref.status.collect import collect as collect_status
 
     status = collect_status(project, generated, entities=names if entities is not None else None,
-                            ahead=timedelta(days=DUE_DAYS))
+                            ahead=timedelta(days=DUE_DAYS), kinds=("routine", "run", "change"))
     changes = status.of_kind("change")
     return Pack(
         organisation=inv.organisation, generated=generated, operator=histories.state.operator.display(),

@@ -121,7 +121,7 @@ def saved_runs(folder: StateFolder, *, open_only: bool = False) -> list[RunState
     from itref.state.documents import Documents
 
     runs = []
-    for _name, data in Documents(folder, RUNS).all(keep=_maybe_open if open_only else None):
+    for _name, data in Documents(folder, RUNS).all(keep=_maybe_open if open_only else None, memo="open"):
         try:
             run = _from_data(data)
         except (TypeError, ValueError):

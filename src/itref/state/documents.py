@@ -7,6 +7,7 @@ aside, then renamed), never edited in place.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,37 +94,75 @@ class Documents:
 
     def names(self) -> list[str]:
         """Return the names of every document, sorted."""
-        if not self.path.is_dir():
+        try:
+            with os.scandir(self.path) as entries:
+                found = [e.name[: -len(SUFFIX)] for e in entries
+                         if e.name.endswith(SUFFIX) and not e.name.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p.name[: -len(SUFFIX)] for p in self.path.glob(f"*{SUFFIX}") if not p.name.startswith("."))
+        return sorted(found)
 
-    def all(self, keep: Callable[[str], bool] | None = None) -> list[tuple[str, dict[str, Any]]]:
+    def all(self, keep: Callable[[str], bool] | None = None, *, memo: str | None = None
+            ) -> list[tuple[str, dict[str, Any]]]:
         """Return (name, data) of every readable document, sorted by name; the others are listed in
         :attr:`problems` (a person merging by hand may have broken one: it must not hide the rest).
 
         ``keep`` is a quick filter on each file's text before it is parsed (parsing YAML costs far more than
         reading): a document whose text it refuses is left out. A file that cannot be read is parsed anyway, to
-        be reported."""
+        be reported. With ``memo`` (a name for the filter), the documents ``keep`` refused are remembered in this
+        machine's cache and not read again: only for a filter that refuses documents in a final state, which
+        itref never rewrites (a finished or cancelled routine run, an applied or cancelled change). Two years of
+        finished routine runs are thousands of files; the cache is only ever a shortcut, rebuilt when missing."""
         self.folder.check()
         self.problems = []
         out = []
+        folder = str(self.path)
+        known = self._refused(memo) if keep is not None and memo else None
+        refused: set[str] = set()
         for name in self.names():
-            path = self.path / f"{name}{SUFFIX}"
             text = None
-            if keep is not None:
+            if keep is not None:  # plain reads: thousands of finished routine runs are looked at and left
+                if known is not None and name in known:
+                    refused.add(name)
+                    continue
                 try:
-                    text = path.read_text(encoding="utf-8")
+                    with open(os.path.join(folder, name + SUFFIX), "rb") as fh:
+                        text = fh.read().decode("utf-8")
                 except (OSError, UnicodeDecodeError):
                     text = None  # parsed below, to be reported
                 else:
                     if not keep(text):
+                        refused.add(name)
                         continue
-            data, problem = self._load(path, text)
+            data, problem = self._load(self.path / f"{name}{SUFFIX}", text)
             if problem is not None:
                 self.problems.append(problem)
             elif data is not None:
                 out.append((name, data))
+        if known is not None and memo and refused != known:
+            self._remember(memo, refused)
         return out
+
+    def _memo_file(self, memo: str) -> Path:
+        return self.folder.cache_dir("documents", create=False) / f"{self.kind}.{memo}.txt"
+
+    def _refused(self, memo: str) -> set[str]:
+        """Return the names of the documents the filter ``memo`` refused before (empty when unknown)."""
+        try:
+            return set(self._memo_file(memo).read_text(encoding="utf-8").split())
+        except OSError:
+            return set()
+
+    def _remember(self, memo: str, refused: set[str]) -> None:
+        """Keep in this machine's cache which documents the filter ``memo`` refused (best effort)."""
+        from itref.core.errors import StateError
+        from itref.core.files import write_private
+
+        try:
+            self.folder.cache_dir("documents")
+            write_private(self._memo_file(memo), "\n".join(sorted(refused)) + "\n")
+        except (StateError, OSError):
+            pass  # a cache that cannot be written only costs the next reader some reads
 
     @staticmethod
     def _load(path: Path, text: str | None = None) -> tuple[dict[str, Any] | None, Problem | None]:

@@ -10,13 +10,13 @@ records, the journal since the earliest moment a schedule fired.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from itref.core.findings import Severity
 from itref.i18n import _, format_date, format_datetime, ngettext
-from itref.status.model import EntityStatus, Item, Status
+from itref.status.model import KINDS, EntityStatus, Item, Status
 
 if TYPE_CHECKING:
     from itref.audit.history import AuditHistory, Past, RunInfo
@@ -43,33 +43,40 @@ def drill_every(backup: Backup) -> timedelta | None:
 
 
 def collect(project: Project, now: datetime, *, entities: list[str] | None = None,
-            crontab: Callable[[], str] | None = None, ahead: timedelta = timedelta(0)) -> Status:
+            crontab: Callable[[], str] | None = None, ahead: timedelta = timedelta(0),
+            kinds: Collection[str] = KINDS) -> Status:
     """Return what needs a person at ``now`` for ``entities`` (all when None). ``crontab`` returns this machine's
     crontab text (None: say nothing about this machine); ``ahead`` also lists routines and changes due within
-    that time (the handover pack's "due this week"). Raises StateError when the state folder cannot be read."""
+    that time (the handover pack's "due this week"); only items of ``kinds`` are looked for (the pack, which says
+    the rest its own way, asks for routines, runs and changes). Raises StateError when the state folder cannot be
+    read."""
     reader = _Reader(project, now)
     names = list(project.inventory.entities) if entities is None else entities
     out = []
     for name in names:
         entity = EntityStatus(name, project.inventory.entities[name].title)
-        entity.items += reader.audit(name)
-        entity.items += reader.backups(name)
-        entity.items += reader.routines(name, ahead)
+        if "audit" in kinds:
+            entity.items += reader.audit(name)
+        if "backup" in kinds:
+            entity.items += reader.backups(name)
+        if "routine" in kinds:
+            entity.items += reader.routines(name, ahead)
         out.append(entity)
     general = EntityStatus(None, _("Directory, every host, this machine"))
-    if entities is None:
-        general.items += reader.audit(None)
+    if "audit" in kinds and entities is None and project.inventory.directory is not None:
+        general.items += reader.audit(None)  # the findings about no entity are the directory's
     by_name = {e.name: e for e in out}
-    for item in [*reader.runs(), *reader.changes(ahead), *reader.waivers()]:
+    found = [*(reader.runs() if "run" in kinds else []), *(reader.changes(ahead) if "change" in kinds else []),
+             *(reader.waivers() if "waiver" in kinds else [])]
+    for item in found:
         if item.entity in by_name:
             by_name[item.entity].items.append(item)
         elif entities is None:  # about no entity (or one the inventory no longer has)
             general.items.append(item)
-    if crontab is not None and entities is None:
+    if crontab is not None and entities is None and "schedule" in kinds:
         general.items += reader.machine(crontab)
-    from itref.status.model import KINDS
-
     for e in [*out, general]:
+        e.items = [i for i in e.items if i.kind in kinds]  # an audit's new findings and certificates come with it
         e.items.sort(key=lambda i: KINDS.index(i.kind))
     return Status(project.inventory.organisation, now, project.state.operator.display(), out, general)
 
