@@ -39,6 +39,19 @@ def dump(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100)
 
 
+def _masked(value: Any) -> Any:
+    """Return ``value`` with every secret value masked in each string it holds (keys included)."""
+    from itref.secrets import mask
+
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {_masked(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
 class Documents:
     """The documents of one kind (``waivers``, ``departed``, ``routines``...) of a state folder."""
 
@@ -66,7 +79,10 @@ class Documents:
 
         self.folder.ensure(self.kind)
         path = self.file(name)
-        write_private(path, mask(dump(data)), mode=self.folder.file_mode)
+        # Each value is masked before it is written as YAML, so that a masked value is quoted as it must be
+        # ("***..." unquoted would read as a YAML alias and make the whole document unreadable); the text is
+        # masked once more for a secret split across values.
+        write_private(path, mask(dump(_masked(data))), mode=self.folder.file_mode)
         return path
 
     def read(self, name: str) -> dict[str, Any] | None:
