@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine, write_section
 
 TARGET = 1.5
-STATUS_TARGET = 1.0
-"""Seconds `itref status` must stay well under, with two years of state."""
+STATUS_TARGET = 0.75
+"""Seconds under which `itref status` with two years of state counts as "well under a second"."""
 DAYS = 730
 HOSTS = 100
 ENTITIES = {"commune": 45, "cpas": 35, "asbl-sport": 10, "shared": 10}
@@ -247,6 +247,7 @@ def main() -> int:
         verdict = "meets" if worst <= TARGET else "MISSES"
         status_ms = med[("itref status", "two years")]
         status_verdict = "meets" if status_ms < STATUS_TARGET * 1000 else "MISSES"
+        own_ms = status_ms - med[("itref journal --since 7d", "two years")]  # both load the same project first
         body = f"""## Shared state over two years: journal, audit diff, handover pack and status
 
 Command: `.venv/bin/python bench/state_scale.py --runs {args.runs}` ({machine()}).
@@ -265,9 +266,10 @@ left waiting, signed by three people on three machines: {files:,} files, {size /
 {chr(10).join(rows)}
 
 Worst ratio **{worst:.2f}x** (target ≤ {TARGET}x: {verdict}). `itref status` with two years of state:
-**{status_ms:.0f} ms** (target: well under {STATUS_TARGET:.0f} s: {status_verdict}); the first time a machine reads
-that state (its cache empty, every routine-run document read once): {cold_ms:.0f} ms. Medians of {args.runs}
-interleaved runs each. Why it holds: records are filed by month, so `journal --since 7d` opens only this month's
+**{status_ms:.0f} ms** (target: well under a second, taken as under {STATUS_TARGET * 1000:.0f} ms: {status_verdict});
+the first time a machine reads that state (its cache empty, every routine-run document read once): {cold_ms:.0f} ms.
+Of that, loading and checking this 100-host inventory and its playbooks is what `journal --since 7d` costs too;
+what `status` adds over it is {own_ms:.0f} ms. Medians of {args.runs} interleaved runs each. Why it holds: records are filed by month, so `journal --since 7d` opens only this month's
 files (and last month's at the start of a month); an audit run is one file whose name carries its time and scope,
 so `audit diff` reads the names and two files; the pack reads the last 30 days of the journal, the newest records of
 each backup (month by month, newest first) and the latest audit of each entity. `itref status` reads the same, the

@@ -66,6 +66,18 @@ class RunInfo:
     path: Path
 
 
+def _name_time(text: str) -> datetime | None:
+    """Return the UTC time a run's file name starts with (``20261203T070000123456Z``), or None when it is not one
+    (read by hand: strptime costs more than the rest of listing two years of runs)."""
+    if len(text) != 22 or text[8] != "T" or text[-1] != "Z" or not (text[:8] + text[9:21]).isdigit():
+        return None
+    try:
+        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[11:13]),
+                        int(text[13:15]), int(text[15:21]), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def scope_key(scope: str) -> str:
     """Return the short key of an audit's scope (which hosts and checks it covered) used in file names."""
     return hashlib.sha256(scope.encode("utf-8")).hexdigest()[:8]
@@ -93,9 +105,8 @@ class AuditHistory:
                 parts = path.name[: -len(".jsonl")].split(".")
                 if len(parts) != 3:
                     continue
-                try:
-                    when = datetime.strptime(parts[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-                except ValueError:
+                when = _name_time(parts[0])
+                if when is None:
                     continue
                 runs.append(RunInfo(parts[2], when, parts[1], path))
         runs.sort(key=lambda r: (r.time, r.path.name))
@@ -121,8 +132,9 @@ class AuditHistory:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def findings_of(self, run_id: str) -> dict[str, Past]:
-        """Return the findings of ``run_id`` by key ({} for an unknown or unreadable run)."""
+    def findings_of(self, run_id: str, *, skip_ok: bool = False) -> dict[str, Past]:
+        """Return the findings of ``run_id`` by key ({} for an unknown or unreadable run); ``skip_ok`` leaves out
+        the findings that were plainly OK (not waived, with no expiry date), unparsed."""
         run = self.find(run_id)
         if run is None:
             return {}
@@ -132,6 +144,8 @@ class AuditHistory:
         except OSError:
             return out
         for line in lines:
+            if skip_ok and '"severity": "ok"' in line and '"waived": true' not in line and '"expires"' not in line:
+                continue
             try:
                 data = json.loads(line)
                 key = data["key"]

@@ -134,7 +134,7 @@ class _Reader:
 
     def _findings_of(self, run_id: str) -> dict[str, Past]:
         if run_id not in self._findings:
-            self._findings[run_id] = self.audits.findings_of(run_id)
+            self._findings[run_id] = self.audits.findings_of(run_id, skip_ok=True)
         return self._findings[run_id]
 
     def _last_two(self, entity: str | None) -> tuple[RunInfo | None, RunInfo | None]:
