@@ -135,6 +135,32 @@ def test_the_catalogue_has_the_french_plural_rule(french) -> None:
     assert str(french.locale) == "fr"
 
 
+def test_each_text_is_translated_once_in_the_catalogue() -> None:
+    """A merge that keeps both sides of the catalogue leaves one text twice; gettext's msgfmt then refuses it."""
+    seen: dict[tuple[str, str], int] = {}
+    twice = []
+    for block in PO.read_text(encoding="utf-8").split("\n\n"):
+        lines = [line.removeprefix("#~ ") for line in block.splitlines()  # obsolete entries count too
+                 if line.startswith("#~ ") or not line.startswith("#")]
+        key, part = {"msgctxt": "", "msgid": ""}, None
+        for line in lines:
+            word = line.split(" ", 1)[0]
+            if word in ("msgctxt", "msgid"):
+                part = word
+                key[part] += line[len(word) + 1:]
+            elif word.startswith("msg"):
+                part = None
+            elif part and line.startswith('"'):
+                key[part] += line
+        if key["msgid"] not in ("", '""'):
+            ident = (key["msgctxt"], key["msgid"])
+            if ident in seen:
+                twice.append(key["msgid"][:60])
+            seen[ident] = 1
+    assert twice == []
+    assert len(seen) > 1000  # the catalogue was read
+
+
 # ------------------------------------------------------------------ (b) placeholders and spacing
 
 

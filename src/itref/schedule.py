@@ -2,8 +2,9 @@
 
 ``audits.schedule`` of an entity becomes ``itref -i INVENTORY audit --quiet --limit entity:NAME``, a
 routine's ``schedule`` becomes ``itref -i INVENTORY playbook run ENTITY/ROUTINE --yes`` and a backup's
-``verify_schedule`` becomes ``itref -i INVENTORY backup verify --entity ENTITY NAME``. The lines of one
-inventory sit in one block::
+``verify_schedule`` becomes ``itref -i INVENTORY backup verify --entity ENTITY NAME``; while directory changes
+wait for their date (``itref ad user offboard --at``), ``itref -i INVENTORY schedule run`` runs every five
+minutes. The lines of one inventory sit in one block::
 
     # BEGIN itref 3f2a9c1b7e4d /srv/it/inventory.yaml (managed by itref schedule; ...)
     0 7 * * 1 PATH=... /opt/itref/bin/itref -i /srv/it/inventory.yaml audit ... # itref:3f2a9c1b7e4d:audit:commune
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING
 
 from itref.core.errors import ItrefError
 from itref.core.status import ExitStatus
-from itref.i18n import N_, _
+from itref.i18n import _
 
 if TYPE_CHECKING:
     from itref.config.project import Project
@@ -45,75 +46,14 @@ _TAGGED = re.compile(r"\s#\s*itref:(?P<key>[0-9a-f]{12}):(?P<what>\S+)\s*$")
 _SCHEDULE = re.compile(r"^\s*(?P<schedule>@\w+|(?:\S+\s+){4}\S+)\s+(?P<command>.*?)\s+#\s*itref:")
 
 
-SPECIALS = ("@reboot", "@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
-"""The ``@`` schedules cron knows."""
-_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
-_DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-_CRON_FIELDS = (  # what cron reads in each of the five fields: name for people, lowest, highest, names
-    (N_("minute"), 0, 59, {}),
-    (N_("hour"), 0, 23, {}),
-    (N_("day of the month"), 1, 31, {}),
-    (N_("month"), 1, 12, {name: i for i, name in enumerate(_MONTHS, 1)}),
-    (N_("day of the week"), 0, 7, {name: i for i, name in enumerate(_DAYS)}),
-)
-
-
 def cron_problem(text: str) -> str | None:
-    """Return why ``text`` is not a schedule cron would run (None when it is one).
+    """Return why ``text`` is not a schedule cron would run, for a person (None when it is one)."""
+    from itref.cron import CronError, CronSchedule
 
-    Five fields (minute 0-59, hour 0-23, day of the month 1-31, month 1-12 or jan-dec, day of the week 0-7 or
-    sun-sat, 0 and 7 both Sunday), each a list (``,``) of ``*``, a value or a range ``A-B`` (A at most B), a
-    ``*`` or a range optionally followed by ``/STEP`` (STEP at least 1); or one of :data:`SPECIALS`.
-    """
-    text = text.strip()
-    if text.startswith("@"):
-        return None if text in SPECIALS else _("'{text}' is not a cron schedule: the @ schedules are {known}").format(
-            text=text, known=", ".join(SPECIALS))
-    parts = text.split()
-    if len(parts) != 5:
-        return _("'{text}' is not a cron schedule: write five fields (minute hour day month weekday) such as "
-                 "'0 7 * * 1', or @daily").format(text=text)
-    for part, (what, low, high, names) in zip(parts, _CRON_FIELDS, strict=True):
-        for item in part.split(","):
-            problem = _cron_item(item, low, high, names)
-            if problem is not None:
-                return _("'{text}' is not a cron schedule: in the {field} field ('{part}'), {problem}").format(
-                    text=text, field=_(what), part=part, problem=problem)
-    return None
-
-
-def _cron_item(item: str, low: int, high: int, names: dict[str, int]) -> str | None:
-    """Return why one item of a cron field is wrong (None when cron takes it)."""
-    span, slash, step = item.partition("/")
-    if slash and not (step.isdigit() and int(step) >= 1):
-        return _("the step after '/' must be a whole number of at least 1, not '{step}'").format(step=step)
-
-    def value(word: str) -> int | str:
-        if word.isdigit():
-            number = int(word)
-            return number if low <= number <= high else _("{value} is not between {low} and {high}").format(
-                value=word, low=low, high=high)
-        if word.lower() in names:
-            return names[word.lower()]
-        if names:
-            return _("'{word}' is neither a number from {low} to {high} nor a name ({names})").format(
-                word=word, low=low, high=high, names=", ".join(names))
-        return _("'{word}' is not a number from {low} to {high}").format(word=word, low=low, high=high)
-
-    if span == "*":
-        return None
-    first, dash, last = span.partition("-")
-    start = value(first)
-    if isinstance(start, str):
-        return start
-    if not dash:
-        return _("a step needs '*' or a range before '/' (e.g. */{step} or 0-30/{step})").format(step=step) \
-            if slash else None
-    end = value(last)
-    if isinstance(end, str):
-        return end
-    if start > end:
-        return _("the range {span} goes backwards").format(span=span)
+    try:
+        CronSchedule.parse(text)
+    except CronError as exc:
+        return str(exc)
     return None
 
 
@@ -216,7 +156,21 @@ def planned_entries(project: Project, *, command: list[str] | None = None, env: 
             if backup.verify_schedule:
                 out.append(CronEntry(f"backup-verify:{entity}/{backup.name}", backup.verify_schedule,
                                      (*base, "backup", "verify", "--entity", entity, backup.name), variables, key))
+    if has_pending_changes(project):
+        out.append(CronEntry(PENDING_WHAT, PENDING_SCHEDULE, (*base, "schedule", "run"), variables, key))
     return out
+
+
+PENDING_WHAT = "pending-changes"
+PENDING_SCHEDULE = "*/5 * * * *"
+"""How often ``itref schedule run`` looks for due changes while some are pending (every five minutes)."""
+
+
+def has_pending_changes(project: Project) -> bool:
+    """Return True when the project's state holds a directory change waiting for its date."""
+    from itref.ad.scheduled import ScheduledChanges
+
+    return any(c.status == "pending" for c in ScheduledChanges(project.state).list())
 
 
 def _begin(key: str) -> str:

@@ -59,9 +59,10 @@ class Snapshots:
         """Return where the snapshot of ``login`` is kept."""
         return self.docs.file(self.name(login))
 
-    def save(self, snap: Snapshot) -> Path:
-        """Write ``snap`` (signed by the operator) and return its file. Raises StateError."""
-        return self.docs.write(self.name(snap.login), {**asdict(snap), **self.state.operator.fields()})
+    def save(self, snap: Snapshot, signer: dict[str, str | None] | None = None) -> Path:
+        """Write ``snap`` signed by the operator (or by ``signer``: the person who scheduled the offboarding)
+        and return its file. Raises StateError."""
+        return self.docs.write(self.name(snap.login), {**asdict(snap), **(signer or self.state.operator.fields())})
 
     def get(self, login: str) -> dict[str, Any] | None:
         """Return the stored snapshot document of ``login`` (with who offboarded and restored), or None."""

@@ -16,24 +16,31 @@ if TYPE_CHECKING:
     from itref.context import RunContext
 
 
-def change_recorder(ctx: RunContext, entity: str | None, host: str) -> Callable[[Change, str], None]:
+def change_recorder(ctx: RunContext, entity: str | None, host: str, *, note: str | None = None,
+                    via: str | None = None, signer: dict[str, str | None] | None = None
+                    ) -> Callable[[Change, str], None]:
     """Return the callback :func:`itref.ad.plan.apply` calls after each change: it journals the change (kind, DN,
-    target, the attributes it touched; never a value, never a password). Raises StateError from the journal."""
+    target, the attributes it touched; never a value, never a password). A change made by the schedule passes
+    ``note`` (when and for whom), ``via="schedule"`` and ``signer`` (the person who scheduled it). Raises
+    StateError from the journal."""
 
     def record(change: Change, dn: str) -> None:
         what = f"{change.kind} {dn}" + (f" → {change.target}" if change.target else "")
-        detail = ", ".join(sorted(change.attributes)) or None
+        detail = "; ".join(x for x in (", ".join(sorted(change.attributes)), note) if x) or None
         ctx.journal.append(JournalRecord(action="ad", target=what, outcome="changed", entity=entity, host=host,
-                                         detail=detail, run_id=ctx.run_id))
+                                         detail=detail, run_id=ctx.run_id, via=via, **(signer or {})))
 
     return record
 
 
-def keep_snapshot(ctx: RunContext, snap: Snapshot) -> None:
+def keep_snapshot(ctx: RunContext, snap: Snapshot, *, via: str | None = None,
+                  signer: dict[str, str | None] | None = None) -> None:
     """Save how an account was before its offboarding in the state folder (``departed/``) and journal it, before
-    anything changes. Raises StateError when the state folder cannot take it (then nothing is changed)."""
+    anything changes (signed by ``signer`` when the schedule makes it for someone). Raises StateError when the
+    state folder cannot take it (then nothing is changed)."""
     from itref.ad.offboard import Snapshots
 
-    Snapshots(ctx.state).save(snap)
+    Snapshots(ctx.state).save(snap, signer=signer)
     ctx.journal.append(JournalRecord(action="ad snapshot", target=snap.dn, outcome="ok", entity=snap.entity,
-                                     detail=json.dumps(asdict(snap), ensure_ascii=False), run_id=ctx.run_id))
+                                     detail=json.dumps(asdict(snap), ensure_ascii=False), run_id=ctx.run_id,
+                                     via=via, **(signer or {})))

@@ -46,6 +46,18 @@ class RunInfo:
     path: Path
 
 
+def _name_time(text: str) -> datetime | None:
+    """Return the UTC time a run's file name starts with (``20261203T070000123456Z``), or None when it is not one
+    (read by hand: strptime costs more than the rest of listing two years of runs)."""
+    if len(text) != 22 or text[8] != "T" or text[-1] != "Z" or not (text[:8] + text[9:21]).isdigit():
+        return None
+    try:
+        return datetime(int(text[0:4]), int(text[4:6]), int(text[6:8]), int(text[9:11]), int(text[11:13]),
+                        int(text[13:15]), int(text[15:21]), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
 def scope_key(scope: str) -> str:
     """Return the short key of an audit's scope (which hosts and checks it covered) used in file names."""
     return hashlib.sha256(scope.encode("utf-8")).hexdigest()[:8]
@@ -73,9 +85,8 @@ class AuditHistory:
                 parts = path.name[: -len(".jsonl")].split(".")
                 if len(parts) != 3:
                     continue
-                try:
-                    when = datetime.strptime(parts[0], "%Y%m%dT%H%M%S%fZ").replace(tzinfo=UTC)
-                except ValueError:
+                when = _name_time(parts[0])
+                if when is None:
                     continue
                 runs.append(RunInfo(parts[2], when, parts[1], path))
         runs.sort(key=lambda r: (r.time, r.path.name))
@@ -101,8 +112,9 @@ class AuditHistory:
             return {}
         return data if isinstance(data, dict) else {}
 
-    def findings_of(self, run_id: str) -> dict[str, Past]:
-        """Return the findings of ``run_id`` by key ({} for an unknown or unreadable run)."""
+    def findings_of(self, run_id: str, *, skip_ok: bool = False) -> dict[str, Past]:
+        """Return the findings of ``run_id`` by key ({} for an unknown or unreadable run); ``skip_ok`` leaves out
+        the findings that were plainly OK (not waived, with no expiry date), unparsed."""
         run = self.find(run_id)
         if run is None:
             return {}
@@ -112,6 +124,8 @@ class AuditHistory:
         except OSError:
             return out
         for line in lines:
+            if skip_ok and '"severity": "ok"' in line and '"waived": true' not in line and '"expires"' not in line:
+                continue
             try:
                 data = json.loads(line)
                 key = data["key"]
@@ -121,7 +135,7 @@ class AuditHistory:
             check, entity, host, subject = ([*key.split("|"), "", "", "", ""])[:4]
             out[key] = Past(key, data.get("check") or check, severity, data.get("entity", entity or None),
                             data.get("host", host or None), data.get("subject", subject or None),
-                            data.get("message", ""), bool(data.get("waived")))
+                            data.get("message", ""), bool(data.get("waived")), data.get("expires"))
         return out
 
     def previous_run(self, before: str | None = None, scope: str | None = None) -> str | None:
@@ -156,12 +170,14 @@ class AuditHistory:
             header["via"] = via
         lines = [json.dumps(header, ensure_ascii=False, sort_keys=True)]
         for f in findings:
+            expires = f.evidence.get("not_after") if isinstance(f.evidence, dict) else None
+            dated = {"expires": expires} if isinstance(expires, str) else {}  # read later by `itref status`
             if f.severity is Severity.OK and f.waiver is None:
-                lines.append(json.dumps({"key": f.key, "severity": "ok"}, ensure_ascii=False))
+                lines.append(json.dumps({"key": f.key, "severity": "ok", **dated}, ensure_ascii=False))
             else:
                 lines.append(json.dumps({"key": f.key, "check": f.check, "severity": f.severity.value,
                                          "entity": f.entity, "host": f.host, "subject": f.subject,
-                                         "message": f.message, "waived": f.waiver is not None},
+                                         "message": f.message, "waived": f.waiver is not None, **dated},
                                         ensure_ascii=False, sort_keys=True))
         name = f"{when.strftime('%Y%m%dT%H%M%S%fZ')}.{scope_key(scope)}.{run_id}.jsonl"
         path = folder / name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -15,7 +16,7 @@ from itref.connectors.base import HostSpec
 from itref.context import RunContext
 from itref.core.audits import AuditReport
 from itref.core.executor import ProgressCallback
-from itref.journal import JournalRecord
+from itref.journal import VIA_ENV, JournalRecord
 
 
 def audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check], *, since: str | None = None,
@@ -38,7 +39,7 @@ def audit(ctx: RunContext, hosts: Sequence[HostSpec], checks: Sequence[Check], *
                              marked, {n: e.title for n, e in ctx.project.inventory.entities.items()},
                              diff.resolved, diff.since)
         if record:
-            history.record(ctx.run_id, marked, report.worst, scope)
+            history.record(ctx.run_id, marked, report.worst, scope, via=os.environ.get(VIA_ENV))
             ctx.journal.append(JournalRecord(
                 action="audit", target=f"{len(hosts)} host(s), {len(checks)} check(s)", outcome=report.worst.value,
                 duration=round(report.duration, 3), run_id=ctx.run_id,

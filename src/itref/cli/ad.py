@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from itref.ad.client import DirectoryClient
     from itref.ad.importer import Export
     from itref.ad.plan import Plan
+    from itref.ad.scheduled import ScheduledChange
     from itref.context import RunContext
     from itref.secrets import Secret
 
@@ -31,6 +33,9 @@ app.add_typer(group_app, name="group")
 
 DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help=_("Show the changes as a diff; change nothing."))]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help=_("Apply without asking for confirmation."))]
+At = Annotated[str | None, typer.Option("--at", metavar="DATE", help=_(
+    "Do it at this date and time, e.g. '2026-12-04 18:00' (local time): the plan is shown and confirmed now, "
+    "and itref schedule run applies it then."))]
 PasswordFile = Annotated[Path | None, typer.Option(
     "--password-file", help=_("Write the new password alone into this file (mode 0600) instead of showing it."))]
 
@@ -65,14 +70,14 @@ def write_password_file(path: Path, content: str) -> None:
         os.close(fd)
 
 
-def _confirm(st: CliState, yes: bool) -> bool:
+def _confirm(st: CliState, yes: bool, question: str | None = None) -> bool:
     from itref.core.errors import UsageError
 
     if yes:
         return True
     if not sys.stdin.isatty():
         raise UsageError(_("no terminal to confirm on: check the plan with --dry-run, then add --yes"))
-    return typer.confirm(_("Apply these changes?"), default=False, err=True)
+    return typer.confirm(question or _("Apply these changes?"), default=False, err=True)
 
 
 def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan], *, dry_run: bool, yes: bool,
@@ -116,6 +121,126 @@ def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan]
     return ExitStatus.SUCCESS
 
 
+def _schedule_plan(st: CliState, build: Callable[[DirectoryClient, RunContext, datetime], tuple[Plan, str | None]],
+                   *, at: str, action: str, params: dict[str, str], dry_run: bool, yes: bool) -> ExitStatus:
+    """Plan a change as of the date ``at`` (reading only; ``build`` returns the plan and the entity concerned),
+    show it, confirm, and store it for ``itref schedule run``; nothing in the directory changes now."""
+    from datetime import UTC
+
+    from itref.ad.scheduled import ScheduledChanges, parse_at, prepare
+    from itref.report.ad import plan_dict, plan_text
+
+    fmt = st.require_format("table", "json")
+    when = parse_at(at, datetime.now(UTC))
+    ctx, client = _client(st, read_only=True)
+    try:
+        plan, entity = build(client, ctx, when)
+    finally:
+        client.close()
+    change = prepare(action, params, when, entity, plan, origin=f"itref ad {action}")
+    _show_scheduled(st, fmt, dry_run, when, [(None, plan)], plan_dict, plan_text)
+    if dry_run:
+        st.err.print(_("Dry run: nothing was changed or scheduled."), markup=False)
+        return ExitStatus.SUCCESS
+    if plan.empty:
+        return ExitStatus.SUCCESS
+    if not _confirm(st, yes, _("Schedule these changes for {when}?").format(when=_moment(when))):
+        st.err.print(_("Nothing was scheduled."), markup=False)
+        return ExitStatus.FAILURE
+    ScheduledChanges(ctx.state).add(change)
+    _journal_scheduled(ctx, change)
+    _say_scheduled(st, change.id, when)
+    return ExitStatus.SUCCESS
+
+
+def _moment(when: datetime) -> str:
+    from itref.i18n import format_datetime
+
+    return format_datetime(when)
+
+
+def _show_scheduled(st: CliState, fmt: str, dry_run: bool, when: datetime, parts: list[tuple[str | None, Plan]],
+                    plan_dict: Callable[[Plan], dict[str, object]], plan_text: Callable[[Plan], object]) -> None:
+    """Show the plans of a scheduled change: ``parts`` are (None: at the date / "now": at once, plan)."""
+    if fmt == "json":
+        from itref.report.inventory import to_json
+
+        data: dict[str, object] = {"dry_run": dry_run, "at": when.isoformat(timespec="seconds")}
+        for label, plan in parts:
+            data["now" if label == "now" else "plan"] = plan_dict(plan)
+        st.out.print(to_json(data), markup=False, soft_wrap=True)
+        return
+    for label, plan in parts:
+        heading = _("Now:") if label == "now" else _("On {when} (nothing changes before):").format(when=_moment(when))
+        st.out.print(heading, markup=False, style="bold")
+        st.out.print(plan_text(plan))
+
+
+def _journal_scheduled(ctx: RunContext, change: ScheduledChange) -> None:
+    from itref.journal import JournalRecord
+
+    ctx.journal.append(JournalRecord(action="ad schedule", target=change.subject, outcome="scheduled",
+                                     entity=change.entity,
+                                     run_id=ctx.run_id, detail=_("change {id} for {at}").format(id=change.id,
+                                                                                                at=change.at)))
+
+
+def _say_scheduled(st: CliState, change_id: str, when: datetime) -> None:
+    from itref.cli.schedule import refresh_installed
+
+    st.err.print(_("Scheduled as change {id} for {when}. See it with: itref pending list; cancel it with: itref "
+                   "pending cancel {id} --reason ...").format(id=change_id, when=_moment(when)), markup=False)
+    note = refresh_installed(st)
+    if note:
+        st.err.print(note, markup=False)
+
+
+def _create_enabled_at(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan], *, at: str,
+                       entity: str | None, dry_run: bool, yes: bool, password_file: Path | None) -> ExitStatus:
+    """Create the account now, disabled (password, groups and all), and schedule its enabling for ``at``."""
+    from datetime import UTC
+
+    from itref.ad.accounts import plan_enable
+    from itref.ad.plan import Plan, apply
+    from itref.ad.record import change_recorder
+    from itref.ad.scheduled import ScheduledChanges, parse_at, prepare, split_create
+    from itref.core.errors import UsageError
+    from itref.report.ad import plan_dict, plan_text
+
+    fmt = st.require_format("table", "json")
+    when = parse_at(at, datetime.now(UTC))
+    ctx, client = _client(st, read_only=dry_run)
+    try:
+        plan = build(client, ctx)
+        now_plan, enable = split_create(plan)
+        if enable is None:
+            raise UsageError(_("this creation does not enable the account, so there is nothing to wait for"))
+        later = Plan(_("Enable {login}").format(login=plan.login), plan.login, [enable])
+        if not dry_run:
+            _check_password_destination(password_file)
+        _show_scheduled(st, fmt, dry_run, when, [("now", now_plan), (None, later)], plan_dict, plan_text)
+        if dry_run:
+            st.err.print(_("Dry run: nothing was changed or scheduled."), markup=False)
+            return ExitStatus.SUCCESS
+        if not _confirm(st, yes, _("Create the account now, disabled, and enable it on {when}?").format(
+                when=_moment(when))):
+            st.err.print(_("Nothing was changed."), markup=False)
+            return ExitStatus.FAILURE
+        if now_plan.password is not None and password_file is not None:
+            write_password_file(password_file, now_plan.password.reveal() + "\n")
+        apply(client, now_plan, change_recorder(ctx, entity, client.host))
+        enabling = plan_enable(client, plan.login, enable=True)  # the account as it now is: the plan to confirm
+        change = prepare("user enable", {"login": plan.login}, when, entity, enabling, origin="itref ad user create")
+    finally:
+        client.close()
+    ScheduledChanges(ctx.state).add(change)
+    _journal_scheduled(ctx, change)
+    st.err.print(_("Done: {n} change(s) applied.").format(n=len(now_plan.changes)), markup=False)
+    _say_scheduled(st, change.id, when)
+    _hand_out(st, plan.login, plan.password, password_file)
+    return ExitStatus.SUCCESS
+
+
 def _hand_out(st: CliState, login: str, password: Secret | None, path: Path | None) -> None:
     if password is None:
         return
@@ -149,14 +274,20 @@ def user_create(
     = None,
     login: Annotated[str | None, typer.Option("--login", help=_("Force this login instead of the rule."))] = None,
     password_file: PasswordFile = None,
+    at: At = None,
     dry_run: DryRun = False,
     yes: Yes = False,
 ) -> ExitStatus:
-    """Create an account from a template: disabled, given a generated password, enabled, added to groups."""
+    """Create an account from a template: disabled, given a generated password, enabled, added to groups.
+    With --at, the account is made now but stays disabled until that date."""
     from itref.ad.accounts import plan_create
 
     extra = _pairs(attr or [])
     entity = template.partition("/")[0]
+    if at is not None:
+        return _create_enabled_at(state(ctx), lambda c, rc: plan_create(c, rc.project, template, first, last, extra,
+                                                                        login=login),
+                                  at=at, entity=entity, dry_run=dry_run, yes=yes, password_file=password_file)
     return _run_plan(state(ctx), lambda c, rc: plan_create(c, rc.project, template, first, last, extra, login=login),
                      dry_run=dry_run, yes=yes, entity=entity, password_file=password_file)
 
@@ -461,9 +592,18 @@ def user_set(ctx: typer.Context, login: Annotated[str, typer.Argument()],
 @user_app.command("offboard")
 def user_offboard(ctx: typer.Context, login: Annotated[str, typer.Argument()],
                   reason: Annotated[str, typer.Option("--reason", help=_("Why, e.g. 'end of contract'."))],
-                  dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
-    """Departure, reversibly: snapshot, disable, leave groups, move to the departed OU, date and reason."""
+                  at: At = None, dry_run: DryRun = False, yes: Yes = False) -> ExitStatus:
+    """Departure, reversibly: snapshot, disable, leave groups, move to the departed OU, date and reason.
+    With --at, the departure is planned and confirmed now, and made at that date by itref schedule run."""
     from itref.ad.offboard import plan_offboard
+
+    if at is not None:
+        def planned(client: DirectoryClient, rctx: RunContext, when: datetime) -> tuple[Plan, str | None]:
+            plan, snap = plan_offboard(client, rctx.project, login, reason, today=when)
+            return plan, snap.entity
+
+        return _schedule_plan(state(ctx), planned, at=at, action="user offboard",
+                              params={"login": login, "reason": reason}, dry_run=dry_run, yes=yes)
 
     return _run_plan(state(ctx), lambda client, rctx: plan_offboard(client, rctx.project, login, reason)[0],
                      dry_run=dry_run, yes=yes)

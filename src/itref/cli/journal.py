@@ -46,7 +46,7 @@ def journal(
         for title in (_("When"), _("Who"), _("Entity"), _("Host"), _("Action"), _("What"), _("Result")):
             table.add_column(title, overflow="fold")
         for r in records:
-            who = r.who + (" (cron)" if r.via == "cron" else "")
+            who = r.who + (f" ({r.via})" if r.via in ("cron", "schedule") else "")
             cells = (r.time.replace("T", " "), who, r.entity or "", r.host or "", r.action, r.target,
                      r.outcome + (f" ({r.detail})" if r.detail else ""))
             table.add_row(*(Text(c) for c in cells))

@@ -13,6 +13,7 @@ from itref.i18n import N_, _
 
 # name → (module, attribute, short description, extra click settings). Order = order in --help.
 COMMANDS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
+    "status": ("itref.cli.status", "status", N_("What needs a person today, with the command to continue."), {}),
     "audit": ("itref.cli.audit", "app", N_("Health audit of hosts, directory, backups and certificates."), {}),
     "backup": ("itref.cli.backup", "app", N_("Check, verify and restore-test the backups."), {}),
     "ad": ("itref.cli.ad", "app", N_("Active Directory accounts, groups, departures, report."), {}),
@@ -22,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "handover": ("itref.cli.handover", "handover", N_("Write the handover pack, one page per entity."), {}),
     "inventory": ("itref.cli.inventory", "app", N_("Check and show the inventory."), {}),
     "journal": ("itref.cli.journal", "journal", N_("Show the journal of actions."), {}),
+    "pending": ("itref.cli.pending", "app", N_("Directory changes scheduled for a date: list, show, cancel."), {}),
     "state": ("itref.cli.projectstate", "app", N_("Where the project's shared memory is; move an old one in."), {}),
     "hosts": ("itref.cli.hosts", "app", N_("Check that itref can work on each host (first day); trust SSH keys."), {}),
     "schedule": ("itref.cli.schedule", "app", N_("Install or remove itref's own crontab lines."), {}),

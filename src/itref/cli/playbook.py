@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from itref.cli import complete
-from itref.cli.state import state
+from itref.cli.state import CliState, state
 from itref.core.status import ExitStatus
 from itref.i18n import _
 
@@ -132,22 +132,126 @@ def run_routine(
 @app.command("resume")
 def resume_routine(
     ctx: typer.Context,
-    run_id: Annotated[str | None, typer.Argument(help=_("Which run (default: the latest unfinished)."))] = None,
+    run_id: Annotated[str | None, typer.Argument(help=_(
+        "Which run (without it: the only unfinished one; when several are, you are asked which)."))] = None,
     guided: Annotated[bool, typer.Option("--guided", "-g", help=_("Step by step, asking before each step."))]
     = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help=_("Unattended: nobody answers."))] = False,
     password_file: Annotated[Path | None, typer.Option("--password-file")] = None,
 ) -> ExitStatus:
     """Continue a routine where it stopped (Ctrl-C, a lost SSH session, a failed step, 'q')."""
+    from itref.core.errors import UsageError
     from itref.runner.routine import load
 
-    saved = load(state(ctx).project().state, run_id)
+    st = state(ctx)
+    saved = load(st.project().state, run_id) if run_id else _choose_run(st)
     if saved.finished:
-        from itref.core.errors import UsageError
-
         raise UsageError(_("routine run {id} is already finished").format(id=saved.run_id))
+    if saved.cancelled:
+        raise UsageError(_("routine run {id} was cancelled: {reason}").format(id=saved.run_id, reason=saved.cancelled))
     return _drive(ctx, saved.target, guided=guided, dry_run=False, values=[], yes=yes, password_file=password_file,
                   saved=saved)
+
+
+def _choose_run(st: CliState) -> RunState:
+    """Return the only unfinished run, or the one the person picks when several are open. Raises UsageError when
+    none is open, or several are and nobody is at a terminal to choose (never picks one silently)."""
+    import sys
+
+    from itref.core.errors import UsageError
+    from itref.i18n import format_datetime
+    from itref.runner.routine import saved_runs
+    from itref.runner.runs import view
+
+    project = st.project()
+    runs = saved_runs(project.state, open_only=True)
+    if not runs:
+        raise UsageError(_("no unfinished routine to resume"))
+    if len(runs) == 1:
+        return runs[0]
+    ids = ", ".join(f"{r.run_id} ({r.target})" for r in runs)
+    if not sys.stdin.isatty():
+        raise UsageError(_("{n} routine runs are unfinished: {ids}; say which one: itref playbook resume ID").format(
+            n=len(runs), ids=ids))
+    st.err.print(_("{n} routine runs are unfinished:").format(n=len(runs)), markup=False)
+    for i, run in enumerate(runs, 1):
+        v = view(project, run)
+        started = format_datetime(v.started) if v.started else run.started
+        st.err.print(f"  {i}. {v.run_id}  {v.routine} — " + _("started {when} by {who}, at {where}; it waits for "
+                                                              "{waits}").format(when=started, who=v.who,
+                                                                                where=v.where, waits=v.waits),
+                     markup=False, highlight=False, soft_wrap=True)
+    while True:
+        st.err.print(_("Which one? [1-{n}] (q: none) ").format(n=len(runs)), markup=False, end="")
+        try:
+            answer = input().strip().lower()
+        except EOFError:
+            answer = "q"
+        if answer == "q":
+            raise UsageError(_("nothing resumed"))
+        chosen = next((r for r in runs if answer == r.run_id), None)
+        if chosen is None and answer.isdigit() and 1 <= int(answer) <= len(runs):
+            chosen = runs[int(answer) - 1]
+        if chosen is not None:
+            return chosen
+        st.err.print(_("Type a number from 1 to {n}, or q.").format(n=len(runs)), markup=False)
+
+
+@app.command("runs")
+def list_runs(ctx: typer.Context,
+              everything: Annotated[bool, typer.Option("--all", help=_(
+                  "Also the finished and cancelled runs."))] = False) -> ExitStatus:
+    """List the unfinished routine runs: id, routine, parameters (never a secret answer), who, when started,
+    the next step and what it waits for."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.i18n import format_datetime
+    from itref.runner.routine import saved_runs
+    from itref.runner.runs import view
+
+    project = st.project()
+    views = [view(project, r) for r in saved_runs(project.state, open_only=not everything)]
+    if fmt == "json":
+        from itref.report.inventory import to_json
+
+        st.out.print(to_json([v.as_dict() for v in views]), markup=False, soft_wrap=True)
+        return ExitStatus.SUCCESS
+    if not views:
+        st.err.print(_("No unfinished routine run.") if not everything else _("No routine run saved."), markup=False)
+        return ExitStatus.SUCCESS
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table()
+    for title in (_("Id"), _("Routine"), _("Parameters"), _("Who"), _("Started"), _("Next step"),
+                  _("Waits for")):
+        table.add_column(title, overflow="fold")
+    for v in views:
+        params = ", ".join(f"{k}={val}" for k, val in v.params.items())
+        where = v.where if v.state == "open" else {"finished": _("finished"), "cancelled": _("cancelled")}[v.state]
+        table.add_row(*(Text(x) for x in (v.run_id, v.routine, params, v.who,
+                                          format_datetime(v.started) if v.started else "?", where, v.waits)))
+    st.out.print(table)
+    return ExitStatus.SUCCESS
+
+
+@app.command("cancel")
+def cancel_run(ctx: typer.Context, run_id: Annotated[str, typer.Argument(metavar="ID")],
+               reason: Annotated[str, typer.Option("--reason", help=_("Why it will not be finished."))]) -> ExitStatus:
+    """Close an unfinished routine run that will not be finished (journaled with the reason)."""
+    st = state(ctx)
+    st.require_format("table", "json")
+    from itref.journal import JournalRecord
+    from itref.runner.routine import cancel
+
+    rctx = st.context()
+    run = cancel(rctx.state, run_id, reason)
+    entity = run.target.partition("/")[0] or None
+    rctx.journal.append(JournalRecord(action="routine cancel", target=run.target, outcome="cancelled", entity=entity,
+                                      run_id=run.run_id, detail=reason))
+    st.err.print(_("Routine run {id} ({routine}) is closed: {reason}").format(id=run.run_id, routine=run.target,
+                                                                              reason=reason), markup=False)
+    return ExitStatus.SUCCESS
 
 
 def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, values: list[str], yes: bool,

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from itref.cli.clock import NOW_HELP
 from itref.cli.state import CliState, state
 from itref.core.status import ExitStatus
 from itref.i18n import _
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
     from itref.schedule import CrontabCommand, CrontabFile
 
 app = typer.Typer(help=_("Install, list and remove the cron entries made from the playbooks' schedules "
-                         "(audits.schedule, routines' schedule, backups' verify_schedule)."),
+                         "(audits.schedule, routines' schedule, backups' verify_schedule); apply the directory "
+                         "changes whose date has come."),
                   no_args_is_help=True, rich_markup_mode=None)
 
 CrontabPath = Annotated[Path | None, typer.Option(
@@ -153,4 +155,94 @@ def remove(ctx: typer.Context, crontab_file: CrontabPath = None, dry_run: DryRun
     else:
         st.err.print(_("No itref entry in {where} for {inventory}.").format(where=store.describe(),
                                                                             inventory=inventory), markup=False)
+    return ExitStatus.SUCCESS
+
+
+def refresh_installed(st: CliState) -> str | None:
+    """When this inventory's itref lines are installed in the crontab, rewrite them as the playbooks and the
+    pending changes want them now (the line running ``itref schedule run`` comes while changes wait for their date
+    and goes with the last one). Return what to tell the person, or None when there is nothing to say."""
+    from itref.core.errors import ItrefError
+    from itref.schedule import (
+        PENDING_WHAT,
+        crontab_store,
+        installed,
+        inventory_key,
+        planned_entries,
+        render_block,
+        with_block,
+    )
+
+    try:
+        project = st.project()
+        inventory = project.inventory_path.resolve()
+        key = inventory_key(inventory)
+        store = crontab_store()
+        before = store.read()
+        wanted = planned_entries(project, playbooks_dir=st.playbooks)
+        waiting = any(e.what == PENDING_WHAT for e in wanted)
+        if not installed(before, key):
+            return _("Nothing applies scheduled changes on this machine yet: run itref schedule install (or itref "
+                     "schedule run once the date has come).") if waiting else None
+        after = with_block(before, key, render_block(inventory, wanted))
+        if after == before:
+            return None
+        _apply(st, store, before, after, dry_run=False, action="schedule install",
+               detail=f"{len(wanted)} entries for {inventory}")
+    except ItrefError as exc:
+        return _("itref's crontab lines could not be updated ({reason}); run: itref schedule install").format(
+            reason=exc.message)
+    if waiting:
+        return _("{where}: itref schedule run will apply it (every five minutes while changes wait).").format(
+            where=store.describe())
+    return _("{where}: no change waits any more, so the line running itref schedule run was removed.").format(
+        where=store.describe())
+
+
+@app.command("run")
+def run_due(ctx: typer.Context,
+            now: Annotated[str | None, typer.Option("--now", hidden=True, help=NOW_HELP)] = None) -> ExitStatus:
+    """Apply the directory changes whose date has come (cron runs this every five minutes while some wait); a
+    change whose plan is no longer the one confirmed is held for a person, never applied."""
+    st = state(ctx)
+    fmt = st.require_format("table", "json")
+    from itref.ad.scheduled import describe, run_due
+    from itref.cli.clock import moment
+    from itref.core.errors import UsageError
+
+    when = moment(now)
+    rctx = st.context()
+
+    def open_client() -> object:
+        from itref.ad.client import DirectoryClient
+
+        directory = rctx.project.inventory.directory
+        if directory is None:
+            raise UsageError(_("changes are due but the inventory has no 'directory' section to apply them to"))
+        return DirectoryClient(directory, rctx.secrets).open()
+
+    outcomes = run_due(rctx, when, open_client)  # type: ignore[arg-type]
+    if outcomes is None:
+        st.err.print(_("Another itref schedule run is applying this project's changes on this machine."),
+                     markup=False)
+        return ExitStatus.SUCCESS
+    rows = [{"id": o.change.id, "what": describe(o.change.action, o.change.params), "at": o.change.at,
+             "result": o.result, "message": o.message} for o in outcomes]
+    if fmt == "json":
+        _print_json(st, rows)
+    words = {"applied": _("applied"), "held": _("HELD for a person"), "failed": _("FAILED"),
+             "waiting": _("not applied yet")}
+    for row in rows if fmt != "json" else []:
+        line = f"{row['id']}  {row['what']}: {words.get(row['result'], row['result'])} — {row['message']}"
+        if row["result"] in ("held", "failed"):
+            line += " — " + _("see: itref pending show {id}").format(id=row["id"])
+        st.out.print(line, markup=False, soft_wrap=True)
+    if any(o.result in ("applied", "held", "failed") for o in outcomes):
+        note = refresh_installed(st)
+        if note:
+            st.err.print(note, markup=False)
+    if any(o.result in ("held", "failed") for o in outcomes):
+        return ExitStatus.FAILURE
+    if any(o.result == "waiting" for o in outcomes):
+        return ExitStatus.UNREACHABLE
     return ExitStatus.SUCCESS

@@ -355,6 +355,11 @@ class AdStep(Strict):
     params: dict[str, Any] = Field(default_factory=dict, description="Its parameters (user create: template, first, "
                                    "last; the others: login...); {name} is replaced by the routine's value `name`.",
                                    examples=[{"template": "social-worker", "first": "{first}", "last": "{last}"}])
+    at: Text | None = Field(None, description="Make the change at this date and time instead of now (YYYY-MM-DD "
+                            "HH:MM, or an ask: answer of type date): the plan is shown and confirmed at this step, and "
+                            "`itref schedule run` applies it then if the directory has not changed meanwhile. A "
+                            "`user create` makes the account now, disabled, and enables it then.",
+                            examples=["{leave_date} 18:00"])
 
 
 class BackupStep(Strict):

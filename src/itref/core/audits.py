@@ -21,6 +21,8 @@ class Past:
     subject: str | None
     message: str
     waived: bool
+    expires: str | None = None
+    """When what the finding is about expires (a certificate's notAfter, ISO 8601), when the check said."""
 
     @property
     def failing(self) -> bool:

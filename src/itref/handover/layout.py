@@ -40,6 +40,7 @@ from itref.handover.pack import (
     section_number,
 )
 from itref.i18n import N_, _, format_date, format_datetime, ngettext
+from itref.status.model import Item
 
 # --------------------------------------------------------------------------- small words
 
@@ -738,6 +739,43 @@ def _people_section(pack: Pack, number: int) -> Section:
     return people
 
 
+def status_bullets(items: list[Item], entities: dict[str, str]) -> Bullets:
+    """Return ``itref status`` lines as bullets: the word, the entity, the sentence, the command to continue."""
+    from itref.status.collect import label
+
+    rows = []
+    for i in items:
+        who: list[Inline] = [f"{entities.get(i.entity, i.entity)} — "] if i.entity else []
+        rows.append((Strong(f"[{label(i.severity)}]"), " ", *who, i.text, " — ", Code(i.command)))
+    return Bullets(tuple(rows))
+
+
+def _status_sections(pack: Pack, first: int) -> list[Section]:
+    """Return the sections "due this week", "unfinished routines" and "scheduled changes", made of the lines
+    ``itref status`` shows (the same code makes both)."""
+    from itref.handover.pack import DUE_DAYS
+
+    titles = {e.name: e.title for e in pack.entities}
+    parts = [
+        (_("Due this week"), "due", pack.due_this_week,
+         ngettext("Routines due or late, and coming within {n} day; directory changes due in that time.",
+                  "Routines due or late, and coming within {n} days; directory changes due in that time.",
+                  DUE_DAYS).format(n=DUE_DAYS), _("Nothing scheduled is due this week.")),
+        (_("Unfinished routines"), "unfinished", pack.unfinished,
+         _("Routine runs someone started and did not finish: resume or cancel each."),
+         _("No routine was left half-done.")),
+        (_("Scheduled changes"), "scheduled", pack.scheduled,
+         _("Directory changes confirmed for a date: itref schedule run makes them then, unless the directory changed "
+           "meanwhile (they then wait for a person)."), _("No directory change is scheduled.")),
+    ]
+    out = []
+    for n, (title, anchor, items, intro, empty) in enumerate(parts, first):
+        section = Section(n, title, anchor)
+        section.blocks.append(Para((intro, " " + _("On screen:") + " ", Code("itref status"))))
+        section.blocks.append(status_bullets(items, titles) if items else Para((empty,), "muted"))
+        out.append(section)
+    return out
+
 
 def index_document(pack: Pack, ext: str) -> Page:
     """Return the index page: one line per entity, where things are, the secrets, the directory."""
@@ -775,7 +813,7 @@ def index_document(pack: Pack, ext: str) -> Page:
         )))
     else:
         directory.blocks.append(Para((_("No directory is configured in the inventory."),), "muted"))
-    sections = [entities, where, secrets, directory, _people_section(pack, 5)]
+    sections = [entities, where, secrets, directory, _people_section(pack, 5), *_status_sections(pack, 6)]
     if pack.notifications is not None:
         n = pack.notifications
         notify = Section(len(sections) + 1, _("Who is told when the audit finds something"), "notifications")

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from itref.backup.history import CheckRecord  # the pack shows a backup's last check as the history records it
+from itref.status.model import Item
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,6 +30,8 @@ JOURNAL_LIMIT = 30
 """How many journal records (the most recent) an entity's page shows."""
 ACTIVITY_DAYS = 30
 """The pack's index lists who did what over this many days."""
+DUE_DAYS = 7
+"""The pack's "due this week" looks this many days ahead."""
 
 
 def section_number(key: str) -> int:
@@ -402,6 +405,13 @@ class Pack:
     """The people the inventory lists (referent, stand-ins, suppliers)."""
     activity: list[ActivityInfo] = field(default_factory=list)
     """Who did what over the last :data:`ACTIVITY_DAYS` days, from the shared journal, busiest first."""
+    due_this_week: list[Item] = field(default_factory=list)
+    """Routines due, late or coming within :data:`DUE_DAYS` days, and directory changes due in that time: the
+    lines ``itref status`` shows (made by the same code)."""
+    unfinished: list[Item] = field(default_factory=list)
+    """Routine runs left half-done, as ``itref status`` shows them."""
+    scheduled: list[Item] = field(default_factory=list)
+    """Directory changes scheduled for a date (waiting, late, held for a person), as ``itref status`` shows them."""
 
 
 # --------------------------------------------------------------------------- collecting
@@ -439,6 +449,13 @@ def collect(project: Project, entities: list[str] | None = None, *, now: datetim
     last = histories.last_run(None)
     other = histories.open_findings(last[0], None) if last else []
     generated = (now or datetime.now(UTC)).astimezone()
+    from datetime import timedelta
+
+    from itref.status.collect import collect as collect_status
+
+    status = collect_status(project, generated, entities=names if entities is not None else None,
+                            ahead=timedelta(days=DUE_DAYS), kinds=("routine", "run", "change"))
+    changes = status.of_kind("change")
     return Pack(
         organisation=inv.organisation, generated=generated, operator=histories.state.operator.display(),
         version=__version__, language=current_language(), inventory=str(project.inventory_path.resolve()),
@@ -446,7 +463,10 @@ def collect(project: Project, entities: list[str] | None = None, *, now: datetim
         secrets=_group(project, uses, lambda u: True, all_named=True),
         directory=directory, notifications=notifications, other_findings=other,
         operators=[OperatorEntry(o.name, o.role, o.email, o.phone) for o in inv.operators],
-        activity=histories.activity(generated, names if entities is not None else None))
+        activity=histories.activity(generated, names if entities is not None else None),
+        due_this_week=[*status.of_kind("routine"), *(c for c in changes if c.data.get("status") == "pending" and (
+            c.when is None or c.when <= generated + timedelta(days=DUE_DAYS)))],
+        unfinished=status.of_kind("run"), scheduled=changes)
 
 
 def current_language() -> str:
@@ -805,7 +825,7 @@ class _Histories:
         for r in self.journal.records(since):
             if (entities is not None and r.entity is not None and r.entity not in entities):
                 continue
-            who = r.who + (" (cron)" if r.via == "cron" else "")
+            who = r.who + (f" ({r.via})" if r.via in ("cron", "schedule") else "")
             info = people.get(who)
             if info is None:
                 info = people[who] = ActivityInfo(who, self.roles.get((r.operator or "").casefold()), {}, [], r.when,

@@ -146,7 +146,9 @@ def _offboard(*, equipment: bool = False) -> dict[str, Any]:
 
 
 def _audit_routine(what: str, limit: str | None = None) -> dict[str, Any]:
-    step: dict[str, Any] = {"description": f"Auditer {what}", "audit": {}}
+    # The audit records what it finds: its problems are in the report, and the monthly audit is done all the same.
+    step: dict[str, Any] = {"description": f"Auditer {what}", "audit": {}, "on_failure": "continue",
+                            "if_fails": "Les problèmes trouvés sont dans le rapport : itref audit diff."}
     if limit:
         step["audit"] = {"limit": limit}
     return {"description": f"Audit mensuel de {what}", "schedule": "0 7 1 * *", "steps": [step]}

@@ -118,17 +118,39 @@ def _from_data(data: dict[str, Any]) -> RunState:
     return RunState(**data)
 
 
-def saved_runs(folder: StateFolder) -> list[RunState]:
-    """Return every saved routine run of ``folder``, oldest first (unreadable files are left out)."""
+def _maybe_open(text: str) -> bool:
+    """Return False when a saved run's text shows it finished or cancelled (a quick look before parsing)."""
+    return "\nfinished: true\n" not in text and re.search(r"^cancelled: (?!null$)", text, re.M) is None
+
+
+def saved_runs(folder: StateFolder, *, open_only: bool = False) -> list[RunState]:
+    """Return every saved routine run of ``folder`` (only the unfinished, uncancelled ones when ``open_only``),
+    oldest first (unreadable files are left out)."""
     from itref.state.documents import Documents
 
     runs = []
-    for _name, data in Documents(folder, RUNS).all():
+    for _name, data in Documents(folder, RUNS).all(keep=_maybe_open if open_only else None, memo="open"):
         try:
-            runs.append(_from_data(data))
+            run = _from_data(data)
         except (TypeError, ValueError):
             continue
+        if run.open or not open_only:
+            runs.append(run)
     return sorted(runs, key=lambda r: (r.started, r.run_id))
+
+
+def cancel(folder: StateFolder, run_id: str, reason: str) -> RunState:
+    """Close the unfinished run ``run_id`` for ``reason`` (it can no longer be resumed) and return it.
+    Raises UsageError when there is no such run, or it is finished or cancelled already; StateError."""
+    run = load(folder, run_id)
+    if run.finished:
+        raise UsageError(_("routine run {id} is already finished").format(id=run_id))
+    if run.cancelled:
+        raise UsageError(_("routine run {id} was already cancelled: {reason}").format(id=run_id,
+                                                                                     reason=run.cancelled))
+    run.cancelled = reason
+    save(folder, run)
+    return run
 
 
 def load(folder: StateFolder, run_id: str | None) -> RunState:
@@ -363,7 +385,8 @@ def preview(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any],
     if step.ad is not None:
         from itref.runner.ad_step import ad_plan_text
 
-        return ad_plan_text(ctx, entity, step.ad.action, substitute(step.ad.params, params), password_to)
+        return ad_plan_text(ctx, entity, step.ad.action, substitute(step.ad.params, params), password_to,
+                            at=substitute(step.ad.at, params))
     return ""
 
 
@@ -480,7 +503,7 @@ def perform(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], 
         if step.ad is not None:
             from itref.runner.ad_step import ad_step
 
-            return ad_step(ctx, entity, fs, substitute(step.ad.params, params), ui)
+            return ad_step(ctx, entity, fs, substitute(step.ad.params, params), ui, at=substitute(step.ad.at, params))
     except ItrefError as exc:
         return StepRecord(fs.number, "failed", exc.message)
     return StepRecord(fs.number, "skipped", _("nothing to do"))
@@ -692,6 +715,9 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
         if record.status == "stopped":
             if fs.step.manual is not None:
                 state.waiting_for = instruction_text(fs.step, state.params)
+                ctx.journal.append(JournalRecord(action="routine waiting", target=f"{target} #{fs.number}",
+                                                 outcome="waiting", entity=entity, run_id=state.run_id,
+                                                 detail=state.waiting_for[:500]))
             save(ctx.state, state)
             break
         if record.status == "failed":
@@ -704,4 +730,8 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
     else:
         state.finished = True
         save(ctx.state, state)
+        last = {r.number: r.status for r in state.records}  # a retried step counts by its last attempt
+        ctx.journal.append(JournalRecord(action="routine finish", target=target,
+                                         outcome="failed" if "failed" in last.values() else "ok",
+                                         entity=entity, run_id=state.run_id))
     return state

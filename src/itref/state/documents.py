@@ -7,7 +7,9 @@ aside, then renamed), never edited in place.
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,19 @@ def dump(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100)
 
 
+def _masked(value: Any) -> Any:
+    """Return ``value`` with every secret value masked in each string it holds (keys included)."""
+    from itref.secrets import mask
+
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, dict):
+        return {_masked(k): _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_masked(v) for v in value]
+    return value
+
+
 class Documents:
     """The documents of one kind (``waivers``, ``departed``, ``routines``...) of a state folder."""
 
@@ -64,7 +79,10 @@ class Documents:
 
         self.folder.ensure(self.kind)
         path = self.file(name)
-        write_record(path, mask(dump(data)), mode=self.folder.file_mode)
+        # Each value is masked before it is written as YAML, so that a masked value is quoted as it must be
+        # ("***..." unquoted would read as a YAML alias and make the whole document unreadable); the text is
+        # masked once more for a secret split across values.
+        write_record(path, mask(dump(_masked(data))), mode=self.folder.file_mode)
         return path
 
     def read(self, name: str) -> dict[str, Any] | None:
@@ -92,34 +110,87 @@ class Documents:
 
     def names(self) -> list[str]:
         """Return the names of every document, sorted."""
-        if not self.path.is_dir():
+        try:
+            with os.scandir(self.path) as entries:
+                found = [e.name[: -len(SUFFIX)] for e in entries
+                         if e.name.endswith(SUFFIX) and not e.name.startswith(".")]
+        except (FileNotFoundError, NotADirectoryError):
             return []
-        return sorted(p.name[: -len(SUFFIX)] for p in self.path.glob(f"*{SUFFIX}") if not p.name.startswith("."))
+        return sorted(found)
 
-    def all(self) -> list[tuple[str, dict[str, Any]]]:
+    def all(self, keep: Callable[[str], bool] | None = None, *, memo: str | None = None
+            ) -> list[tuple[str, dict[str, Any]]]:
         """Return (name, data) of every readable document, sorted by name; the others are listed in
-        :attr:`problems` (a person merging by hand may have broken one: it must not hide the rest)."""
+        :attr:`problems` (a person merging by hand may have broken one: it must not hide the rest).
+
+        ``keep`` is a quick filter on each file's text before it is parsed (parsing YAML costs far more than
+        reading): a document whose text it refuses is left out. A file that cannot be read is parsed anyway, to
+        be reported. With ``memo`` (a name for the filter), the documents ``keep`` refused are remembered in this
+        machine's cache and not read again: only for a filter that refuses documents in a final state, which
+        itref never rewrites (a finished or cancelled routine run, an applied or cancelled change). Two years of
+        finished routine runs are thousands of files; the cache is only ever a shortcut, rebuilt when missing."""
         self.folder.check()
         self.problems = []
         out = []
+        folder = str(self.path)
+        known = self._refused(memo) if keep is not None and memo else None
+        refused: set[str] = set()
         for name in self.names():
-            data, problem = self._load(self.path / f"{name}{SUFFIX}")
+            text = None
+            if keep is not None:  # plain reads: thousands of finished routine runs are looked at and left
+                if known is not None and name in known:
+                    refused.add(name)
+                    continue
+                try:
+                    with open(os.path.join(folder, name + SUFFIX), "rb") as fh:
+                        text = fh.read().decode("utf-8")
+                except (OSError, UnicodeDecodeError):
+                    text = None  # parsed below, to be reported
+                else:
+                    if not keep(text):
+                        refused.add(name)
+                        continue
+            data, problem = self._load(self.path / f"{name}{SUFFIX}", text)
             if problem is not None:
                 self.problems.append(problem)
             elif data is not None:
                 out.append((name, data))
+        if known is not None and memo and refused != known:
+            self._remember(memo, refused)
         return out
 
-    @staticmethod
-    def _load(path: Path) -> tuple[dict[str, Any] | None, Problem | None]:
-        import yaml
+    def _memo_file(self, memo: str) -> Path:
+        return self.folder.cache_dir("documents", create=False) / f"{self.kind}.{memo}.txt"
+
+    def _refused(self, memo: str) -> set[str]:
+        """Return the names of the documents the filter ``memo`` refused before (empty when unknown)."""
+        try:
+            return set(self._memo_file(memo).read_text(encoding="utf-8").split())
+        except OSError:
+            return set()
+
+    def _remember(self, memo: str, refused: set[str]) -> None:
+        """Keep in this machine's cache which documents the filter ``memo`` refused (best effort)."""
+        from itref.core.errors import StateError
+        from itref.core.files import write_private
 
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            return None, Problem(path, 0, str(exc))
+            self.folder.cache_dir("documents")
+            write_private(self._memo_file(memo), "\n".join(sorted(refused)) + "\n")
+        except (StateError, OSError):
+            pass  # a cache that cannot be written only costs the next reader some reads
+
+    @staticmethod
+    def _load(path: Path, text: str | None = None) -> tuple[dict[str, Any] | None, Problem | None]:
+        import yaml
+
+        if text is None:
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                return None, Problem(path, 0, str(exc))
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when there
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             return None, Problem(path, mark.line + 1 if mark else 0, str(getattr(exc, "problem", exc)))
