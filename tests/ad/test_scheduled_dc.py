@@ -88,7 +88,8 @@ def test_an_offboarding_scheduled_for_t_plus_2_is_applied_then_and_not_before(
     ad = [r for r in journal_records(state_dir) if r.get("via") == "schedule"]
     assert ad and all(r["operator"] == "Jean Dupont" for r in ad)
     assert all("applied by the schedule at" in r["detail"] for r in ad if r["action"] == "ad")
-    assert {r["action"] for r in ad} == {"ad", "ad scheduled"}
+    # the snapshot kept for a restore is journaled too, signed by the person who scheduled the change
+    assert {r["action"] for r in ad} == {"ad", "ad scheduled", "ad snapshot"}
     assert "operator: Jean Dupont" in (state_dir / "departed" / f"{login.lower()}.yaml").read_text()
     assert schedule_run(cli, ad_project, moment + timedelta(minutes=5), monkeypatch) == (0, [])  # applied once
     restored = cli("-i", str(ad_project), "ad", "user", "restore", login, "--yes")  # the snapshot was kept

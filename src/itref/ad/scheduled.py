@@ -289,8 +289,8 @@ class Outcome:
 def plan_now(client: DirectoryClient, ctx: RunContext, change: ScheduledChange) -> tuple[Plan, Any]:
     """Return the plan of ``change`` computed again now (as of its date, in the language it was shown in), and
     for an offboarding the snapshot to keep before applying it (else None). Raises ItrefError."""
+    from itref.ad.actions import build_plan
     from itref.i18n import use_language
-    from itref.runner.ad_step import build_plan
 
     with use_language(change.language):
         if change.action == "user offboard":
@@ -298,7 +298,7 @@ def plan_now(client: DirectoryClient, ctx: RunContext, change: ScheduledChange) 
 
             return plan_offboard(client, ctx.project, str(change.params.get("login") or ""),
                                  str(change.params.get("reason") or ""), today=change.when)
-        return build_plan(client, ctx, change.entity or "", change.action, change.params), None
+        return build_plan(client, ctx.project, change.entity or "", change.action, change.params), None
 
 
 @contextmanager

@@ -73,6 +73,18 @@ def severity_label(severity: Severity) -> str:
             Severity.CRITICAL: _("CRITICAL"), Severity.UNKNOWN: _("UNKNOWN")}[severity]
 
 
+def status_word(severity: Severity) -> str:
+    """Return a severity as the upper-case word people read in a status line (INFO reads OK)."""
+    return severity_label(Severity.OK if severity is Severity.INFO else severity)
+
+
+def status_label(severity: Severity) -> str:
+    """Return the word shown in front of a status line: an INFO line is something to do (TO DO), not a fault."""
+    from itref.i18n import _
+
+    return _("TO DO") if severity is Severity.INFO else status_word(severity)
+
+
 @dataclass(frozen=True)
 class Topic:
     """What one kind of finding means, for ``itref audit explain ID``: every check id a finding can carry has one

@@ -741,7 +741,7 @@ def _people_section(pack: Pack, number: int) -> Section:
 
 def status_bullets(items: list[Item], entities: dict[str, str]) -> Bullets:
     """Return ``itref status`` lines as bullets: the word, the entity, the sentence, the command to continue."""
-    from itref.status.collect import label
+    from itref.core.findings import status_label as label
 
     rows = []
     for i in items:

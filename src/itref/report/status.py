@@ -3,13 +3,17 @@ Markdown, JSON). Formatting only."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from rich.console import Group
 from rich.text import Text
 
-from itref.core.findings import Severity
+from itref.core.findings import Severity, status_word
+from itref.core.findings import status_label as label
 from itref.i18n import _, format_datetime
-from itref.status.collect import label, status_word
-from itref.status.model import EntityStatus, Item, Status
+
+if TYPE_CHECKING:
+    from itref.status.model import EntityStatus, Item, Status
 
 STYLES = {Severity.OK: "green", Severity.INFO: "cyan", Severity.WARNING: "yellow", Severity.CRITICAL: "bold red",
           Severity.UNKNOWN: "magenta"}

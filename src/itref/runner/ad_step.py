@@ -5,58 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from itref.ad.actions import ACTIONS, NEEDS
-from itref.core.errors import UsageError
+from itref.ad.actions import build_plan
 from itref.i18n import _
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from itref.ad.client import DirectoryClient
-    from itref.ad.plan import Plan
     from itref.context import RunContext
     from itref.runner.routine import FlatStep, Interaction, StepRecord
 
-
-
-def _need(params: dict[str, Any], *names: str) -> list[Any]:
-    missing = [n for n in names if params.get(n) in (None, "")]
-    if missing:
-        raise UsageError(_("the ad step needs: {names}").format(names=", ".join(missing)))
-    return [params[n] for n in names]
-
-
-def build_plan(client: DirectoryClient, ctx: RunContext, entity: str, action: str, params: dict[str, Any], *,
-               today: datetime | None = None) -> Plan:
-    """Return the plan for an ``ad`` step (reads only); ``today`` is the day an offboarding is dated (now by
-    default). Raises UsageError for an unknown action."""
-    from itref.ad import accounts, offboard
-
-    if action == "user create":
-        template, first, last = _need(params, *NEEDS[action])
-        ref = template if "/" in str(template) else f"{entity}/{template}"
-        extra = {k: str(v) for k, v in (params.get("attributes") or {}).items()}
-        return accounts.plan_create(client, ctx.project, ref, str(first), str(last), extra, login=params.get("login"))
-    if action == "user offboard":
-        login, reason = _need(params, *NEEDS[action])
-        return offboard.plan_offboard(client, ctx.project, str(login), str(reason), today=today)[0]
-    if action in ("user disable", "user enable"):
-        return accounts.plan_enable(client, str(_need(params, "login")[0]), enable=action == "user enable")
-    if action == "user unlock":
-        return accounts.plan_unlock(client, str(_need(params, "login")[0]))
-    if action == "user reset-password":
-        return accounts.plan_reset_password(client, str(_need(params, "login")[0]))
-    if action == "user set":
-        login, values = _need(params, *NEEDS[action])
-        return accounts.plan_set(client, str(login), {k: str(v) for k, v in dict(values).items()})
-    if action == "user move":
-        login, ou = _need(params, *NEEDS[action])
-        return accounts.plan_move(client, str(login), str(ou))
-    if action in ("group add", "group remove"):
-        group, logins = _need(params, *NEEDS[action])
-        names = [logins] if isinstance(logins, str) else [str(x) for x in logins]
-        return accounts.plan_membership(client, str(group), names, add=action == "group add")
-    raise UsageError(_("unknown ad action '{action}' (known: {known})").format(action=action, known=", ".join(ACTIONS)))
 
 
 def _when(at: str | None) -> datetime | None:
@@ -85,7 +42,7 @@ def ad_plan_text(ctx: RunContext, entity: str, action: str, params: dict[str, An
     except ItrefError as exc:
         return _("{action} (cannot be previewed: {reason})").format(action=action, reason=exc.message)
     try:
-        plan = build_plan(client, ctx, entity, action, params, today=when)
+        plan = build_plan(client, ctx.project, entity, action, params, today=when)
         if when is None:
             return plan_text(plan, password_to).plain.rstrip()
         on = _("On {when} (nothing changes before):").format(when=format_datetime(when))
@@ -118,7 +75,7 @@ def ad_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str, Any], 
         return _scheduled_step(ctx, entity, fs, params, ui, when)
     client = ctx.directory(read_only=False)
     try:
-        plan = build_plan(client, ctx, entity, fs.step.ad.action, params)
+        plan = build_plan(client, ctx.project, entity, fs.step.ad.action, params)
         if plan.empty:
             return StepRecord(fs.number, "ok", _("nothing to change"))
         if plan.snapshot is not None:  # an offboarding: how the account was, kept before anything changes
@@ -150,7 +107,7 @@ def _scheduled_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str
         if action == "user create":
             from itref.ad.accounts import plan_enable
 
-            created = build_plan(client, ctx, entity, action, params)
+            created = build_plan(client, ctx.project, entity, action, params)
             now_plan, _enable = split_create(created)
 
             def record(change: Any, dn: str) -> None:
@@ -161,7 +118,7 @@ def _scheduled_step(ctx: RunContext, entity: str, fs: FlatStep, params: dict[str
             change = prepare("user enable", {"login": created.login}, when, entity,
                              plan_enable(client, created.login, enable=True), origin)
         else:
-            change = prepare(action, params, when, entity, build_plan(client, ctx, entity, action, params,
+            change = prepare(action, params, when, entity, build_plan(client, ctx.project, entity, action, params,
                                                                        today=when), origin)
     finally:
         client.close()

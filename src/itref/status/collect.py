@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from itref.core.findings import Severity
+from itref.core.findings import Severity, status_word
 from itref.i18n import _, format_date, format_datetime, ngettext
 from itref.status.model import KINDS, EntityStatus, Item, Status
 
@@ -88,17 +88,6 @@ def _who(fields: dict[str, Any]) -> str:
     who = display_name(fields.get("operator"), fields.get("account")) if (
         fields.get("operator") or fields.get("account")) else "?"
     return _("cron ({who})").format(who=who) if fields.get("via") == "cron" else who
-
-
-def status_word(severity: Severity) -> str:
-    """Return a severity as the upper-case word people read without colour."""
-    return {Severity.OK: _("OK"), Severity.INFO: _("OK"), Severity.WARNING: _("WARNING"),
-            Severity.CRITICAL: _("CRITICAL"), Severity.UNKNOWN: _("UNKNOWN")}[severity]
-
-
-def label(severity: Severity) -> str:
-    """Return the word shown in front of a status line (an INFO line is something to do, not something wrong)."""
-    return _("TO DO") if severity is Severity.INFO else status_word(severity)
 
 
 def _local_day(moment: datetime) -> date:
