@@ -135,10 +135,14 @@ def probe(conn: Connector, host: HostSpec, needs: Needs) -> Probe:
     return found
 
 
+PACKAGES = {"borg": "borgbackup", "systemctl": "systemd", "timedatectl": "systemd"}
+"""Program → the package that brings it, where the names differ (same on Debian and Red Hat families)."""
+
+
 def _install_line(os_name: str | None, tool: str) -> str:
     """Return how to install ``tool`` on that system, in one command where the system is known."""
     text = (os_name or "").lower()
-    package = {"borg": "borgbackup"}.get(tool, tool)
+    package = PACKAGES.get(tool, tool)
     if any(word in text for word in ("debian", "ubuntu", "mint", "raspbian")):
         return f"apt-get install {package}"
     if any(word in text for word in ("red hat", "rocky", "alma", "centos", "fedora")):
