@@ -125,9 +125,8 @@ def load(path: Path, display: str | None = None) -> tuple[Document | None, list[
         line = raw[: exc.start].count(b"\n") + 1
         col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
         return fail(_("not valid UTF-8 text (save the file as UTF-8)"), line, col)
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
+        node, loader = _compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         if exc.context_mark and "<stream end>" in (exc.problem or ""):
@@ -136,8 +135,6 @@ def load(path: Path, display: str | None = None) -> tuple[Document | None, list[
         return fail(_describe_yaml_error(exc), line, col)
     except yaml.YAMLError as exc:
         return fail(_("not valid YAML: {reason}").format(reason=exc))
-    finally:
-        loader.dispose()
     if node is None:
         return fail(_("file is empty"))
     doc = Document(name, None)
@@ -147,6 +144,33 @@ def load(path: Path, display: str | None = None) -> tuple[Document | None, list[
     except _TooBig as exc:
         return fail(str(exc), exc.line, exc.col)
     return doc, issues
+
+
+_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+"""PyYAML's libyaml-backed loader when PyYAML was built with it (several times faster on a long state
+history), else None."""
+
+
+def _compose(text: str, fast: bool = True) -> tuple[yaml.Node | None, yaml.SafeLoader]:
+    """Parse ``text`` into its node tree; return the root node (None for an empty file) and the loader (whose
+    constructor turns scalar nodes into values).
+
+    libyaml is used when present and ``fast``; a file it refuses is parsed again by the pure-Python parser, so
+    the words and the line:column of a syntax error are the same whichever PyYAML is installed.
+    Raises yaml.YAMLError (a MarkedYAMLError when the position is known) for text that is not YAML."""
+    if fast and _FAST_LOADER is not None:
+        loader = _FAST_LOADER(text)
+        try:
+            return loader.get_single_node(), loader
+        except yaml.YAMLError:
+            pass
+        finally:
+            loader.dispose()
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node(), loader
+    finally:
+        loader.dispose()
 
 
 class _TooBig(Exception):
@@ -180,6 +204,10 @@ def _construct(node: yaml.Node, loc: Loc, doc: Document, issues: list[ConfigIssu
         except yaml.constructor.ConstructorError as exc:
             issues.append(ConfigIssue(doc.display, line, col, dotted(loc),
                                       _("value cannot be read: {reason}").format(reason=exc.problem)))
+            return None
+        except (ValueError, OverflowError) as exc:  # a date that looks like one but is not (2026-13-45)
+            issues.append(ConfigIssue(doc.display, line, col, dotted(loc),
+                                      _("value cannot be read: {reason}").format(reason=exc)))
             return None
     if isinstance(node, yaml.SequenceNode):
         return [_construct(child, (*loc, i), doc, issues, loader, budget, depth + 1)

@@ -62,12 +62,26 @@ class Certificate:
     names: list[str]
 
 
-def certificate(address: str, port: int, name: str, ca_file: str | None, timeout: float) -> Certificate:
-    """Return whether the certificate at ``address:port`` is valid for ``name`` (chain, dates, name). Never raises."""
+def certificate(address: str, port: int, name: str, ca_file: str | None, timeout: float, *,
+                strict: bool = True) -> Certificate:
+    """Return whether the certificate at ``address:port`` is valid for ``name`` (chain, dates, name). Never raises.
+
+    ``strict`` judges it as ``ssl.create_default_context()`` does (on Python 3.13+ that adds X.509 strict checks,
+    as the HTTPS library under WinRM does); ``strict=False`` judges it as itref's LDAPS client does (a plain
+    client context: CA, validity and name, see ``itref.ad.client``), so a DC that itref can use is not reported
+    as broken.
+    """
     from itref.ad.client import certificate_names
 
-    context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
     try:
+        if strict:
+            context = ssl.create_default_context(cafile=ca_file) if ca_file else ssl.create_default_context()
+        else:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # check_hostname and CERT_REQUIRED by default
+            if ca_file:
+                context.load_verify_locations(cafile=ca_file)
+            else:
+                context.load_default_certs()
         with socket.create_connection((address.strip("[]"), port), timeout=timeout) as sock, \
                 context.wrap_socket(sock, server_hostname=name):
             return Certificate(True, "", [])

@@ -194,6 +194,8 @@ class Documents:
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             return None, Problem(path, mark.line + 1 if mark else 0, str(getattr(exc, "problem", exc)))
+        except (ValueError, OverflowError, RecursionError) as exc:  # a date that is not one, nesting too deep
+            return None, Problem(path, 0, str(exc) or type(exc).__name__)
         if not isinstance(data, dict):
             return None, Problem(path, 1, "not a mapping")
         return data, None
