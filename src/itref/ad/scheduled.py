@@ -196,9 +196,12 @@ class ScheduledChanges:
     def list(self, *, everything: bool = False) -> list[ScheduledChange]:
         """Return the open changes (every change when ``everything``), by date."""
         found = []
-        for _name, data in self.docs.all(keep=None if everything else _OPEN_TEXT.search, memo="open"):
+        for name, data in self.docs.all(keep=None if everything else _OPEN_TEXT.search, memo="open"):
             change = _from_data(data)
-            if change is not None and (everything or change.is_open):
+            if change is None:
+                self.docs.refuse(name, 1, _("not a scheduled change: a field it needs is missing or of the wrong "
+                                            "kind"))
+            elif everything or change.is_open:
                 found.append(change)
         return sorted(found, key=lambda c: (c.when, c.id))
 
@@ -232,7 +235,7 @@ def _from_data(data: dict[str, Any]) -> ScheduledChange | None:
     try:
         change = ScheduledChange(**{k: v for k, v in data.items() if k in known})
         change.when  # noqa: B018 - a change without a readable date is no change
-    except (TypeError, AssertionError):
+    except (TypeError, ValueError, AssertionError):
         return None
     return change
 

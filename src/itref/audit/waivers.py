@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from itref.core.findings import Finding, Severity
+from itref.i18n import _
 from itref.state.documents import Documents
 from itref.state.folder import StateFolder, slug
 from itref.state.operator import display_name
@@ -79,8 +80,6 @@ class Waivers:
 
     def load(self) -> list[Waiver]:
         """Return every readable waiver, expired ones included (unreadable files: see :attr:`problems`)."""
-        from itref.state.documents import Problem
-
         out = []
         for name, data in self.docs.all():
             try:
@@ -90,7 +89,7 @@ class Waivers:
                                 account=data.get("account"), machine=data.get("machine"))
                 date.fromisoformat(waiver.until)
             except (KeyError, TypeError, ValueError):
-                self.docs.problems.append(Problem(self.docs.file(name), 1, "not a waiver (check, until)"))
+                self.docs.refuse(name, 1, _("not a waiver: it needs 'check:' and 'until:' (a date like 2027-03-31)"))
                 continue
             out.append(waiver)
         return out

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from itref.cli.state import CliState, state
+from itref.cli.state import CliState, state, warn_unreadable
 from itref.core.status import ExitStatus
 from itref.i18n import _
 
@@ -41,7 +41,9 @@ def list_(ctx: typer.Context,
     from itref.ad.scheduled import describe, status_word
     from itref.i18n import format_datetime
 
-    changes = _store(st).list(everything=everything)
+    store = _store(st)
+    changes = store.list(everything=everything)
+    warn_unreadable(st, store.state)
     if fmt == "json":
         from itref.report.inventory import to_json
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from itref.cli import complete
-from itref.cli.state import CliState, state
+from itref.cli.state import CliState, state, warn_unreadable
 from itref.core.status import ExitStatus
 from itref.i18n import _
 
@@ -165,6 +165,7 @@ def _choose_run(st: CliState) -> RunState:
 
     project = st.project()
     runs = saved_runs(project.state, open_only=True)
+    warn_unreadable(st, project.state)  # a run left out must not make another one look like the only one
     if not runs:
         raise UsageError(_("no unfinished routine to resume"))
     if len(runs) == 1:
@@ -211,6 +212,7 @@ def list_runs(ctx: typer.Context,
 
     project = st.project()
     views = [view(project, r) for r in saved_runs(project.state, open_only=not everything)]
+    warn_unreadable(st, project.state)
     if fmt == "json":
         from itref.report.inventory import to_json
 

@@ -44,6 +44,44 @@ def show(ctx: typer.Context) -> ExitStatus:
 
 
 @app.command()
+def check(ctx: typer.Context) -> ExitStatus:
+    """Read every record of the state folder and name each one that cannot be read (FILE:LINE: why): a merge
+    done by hand may have broken one, and what it holds is then left out of status, journal and runs.
+
+    Exits 0 when every record can be read, 6 otherwise (nothing is changed: repair or remove the file)."""
+    st = state(ctx)
+    from itref.ad.scheduled import ScheduledChanges
+    from itref.audit.waivers import Waivers
+    from itref.journal import Journal
+    from itref.runner.routine import saved_runs
+    from itref.state.documents import Documents
+
+    folder = st.project(playbooks=False).state
+    folder.check()
+    journal = Journal(folder)
+    lines = len(journal.records())
+    counts = {_("journal lines"): lines, _("waivers"): len(Waivers(folder).load()),
+              _("routine runs"): len(saved_runs(folder)),
+              _("scheduled changes"): len(ScheduledChanges(folder).list(everything=True)),
+              _("offboarding snapshots"): len(Documents(folder, "departed").all())}
+    places = [f"{path}:{line}" if line else str(path) for path, line in journal.stream.damage.places]
+    problems = [*(_("{place}: this journal line cannot be read").format(place=p) for p in places),
+                *(str(problem) for _path, problem in sorted(folder.unreadable.items()))]
+    if st.format == "json":
+        import json
+
+        st.write(json.dumps({"state": str(folder.path), "read": counts, "unreadable": problems},
+                            ensure_ascii=False, indent=2))
+    else:
+        for line in problems:
+            st.out.print(line, markup=False, highlight=False)
+        st.out.print(_("{path}: {read} read; {n} cannot be read.").format(
+            path=folder.path, read=", ".join(f"{n} {what}" for what, n in counts.items()), n=len(problems)),
+            markup=False, highlight=False)
+    return ExitStatus.CHECK_WARNING if problems else ExitStatus.SUCCESS
+
+
+@app.command()
 def migrate(
     ctx: typer.Context,
     source: Annotated[Path | None, typer.Option(

@@ -204,3 +204,10 @@ def state(ctx: typer.Context) -> CliState:
     obj: Any = ctx.find_root().obj
     assert isinstance(obj, CliState)
     return obj
+
+
+def warn_unreadable(st: CliState, folder: StateFolder) -> None:
+    """Say on standard error each state file the command could not read, so left out of what it shows."""
+    for problem in folder.unreadable.values():
+        st.err.print(_("{problem}: this state file cannot be read and is left out (see itref state check)").format(
+            problem=problem), markup=False, highlight=False, soft_wrap=True)

@@ -115,7 +115,11 @@ def _from_data(data: dict[str, Any]) -> RunState:
     known = {f.name for f in fields(RunState)}
     data = {k: v for k, v in data.items() if k in known}
     data["records"] = [StepRecord(**r) for r in data.get("records") or []]
-    return RunState(**data)
+    run = RunState(**data)
+    if not (isinstance(run.run_id, str) and isinstance(run.target, str) and isinstance(run.started, str)
+            and isinstance(run.next_step, int) and isinstance(run.params, dict)):
+        raise TypeError("run_id, target, started, next_step or params")
+    return run
 
 
 def _maybe_open(text: str) -> bool:
@@ -129,10 +133,12 @@ def saved_runs(folder: StateFolder, *, open_only: bool = False) -> list[RunState
     from itref.state.documents import Documents
 
     runs = []
-    for _name, data in Documents(folder, RUNS).all(keep=_maybe_open if open_only else None, memo="open"):
+    docs = Documents(folder, RUNS)
+    for name, data in docs.all(keep=_maybe_open if open_only else None, memo="open"):
         try:
             run = _from_data(data)
-        except (TypeError, ValueError):
+        except (KeyError, TypeError, ValueError):
+            docs.refuse(name, 1, _("not a routine run: a field it needs is missing or of the wrong kind"))
             continue
         if run.open or not open_only:
             runs.append(run)

@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from itref.i18n import _
 from itref.state.folder import StateFolder
 
 SUFFIX = ".yaml"
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_CONFLICT = re.compile(r"^(?:<{7}|={7}|>{7})(?: |$)", re.M)
+"""A line git writes around the two sides of a conflict it could not merge."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,7 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}: {self.reason}"
+        return f"{self.path}:{self.line}: {self.reason}" if self.line else f"{self.path}: {self.reason}"
 
 
 def dump(data: dict[str, Any]) -> str:
@@ -59,7 +62,8 @@ class Documents:
         self.folder = folder
         self.kind = kind
         self.problems: list[Problem] = []
-        """Documents the last :meth:`all` could not read."""
+        """Documents the last :meth:`all` could not read (each also noted on the folder: see
+        :meth:`StateFolder.note_unreadable`, which ``itref status`` reports)."""
 
     @property
     def path(self) -> Path:
@@ -84,6 +88,14 @@ class Documents:
         # masked once more for a secret split across values.
         write_record(path, mask(dump(_masked(data))), mode=self.folder.file_mode)
         return path
+
+    def refuse(self, name: str, line: int, reason: str) -> None:
+        """Note that document ``name`` was read but does not hold what its kind needs (``reason``, translated)."""
+        self._note(Problem(self.file(name), line, reason))
+
+    def _note(self, problem: Problem) -> None:
+        self.problems.append(problem)
+        self.folder.note_unreadable(problem)
 
     def read(self, name: str) -> dict[str, Any] | None:
         """Return document ``name``, or None when there is none. Raises StateError when it cannot be read."""
@@ -152,7 +164,7 @@ class Documents:
                         continue
             data, problem = self._load(self.path / f"{name}{SUFFIX}", text)
             if problem is not None:
-                self.problems.append(problem)
+                self._note(problem)
             elif data is not None:
                 out.append((name, data))
         if known is not None and memo and refused != known:
@@ -189,13 +201,47 @@ class Documents:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
                 return None, Problem(path, 0, str(exc))
+        marker = _CONFLICT.search(text)
+        if marker is not None:
+            return None, Problem(path, text.count("\n", 0, marker.start()) + 1, _(
+                "a merge left its conflict markers here (<<<<<<<, =======, >>>>>>>): keep the right lines and "
+                "remove the markers"))
         try:
             data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when there
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
-            return None, Problem(path, mark.line + 1 if mark else 0, str(getattr(exc, "problem", exc)))
-        except (ValueError, OverflowError, RecursionError) as exc:  # a date that is not one, nesting too deep
-            return None, Problem(path, 0, str(exc) or type(exc).__name__)
+            return None, Problem(path, mark.line + 1 if mark else 0, _("this is not valid YAML ({detail})").format(
+                detail=getattr(exc, "problem", None) or exc))
+        except (ValueError, OverflowError) as exc:  # a date that does not exist (2027-13-45)
+            return None, _bad_value(path, text, exc)
+        except RecursionError:
+            return None, Problem(path, 0, _("the text is nested too deeply to be read"))
         if not isinstance(data, dict):
-            return None, Problem(path, 1, "not a mapping")
+            return None, Problem(path, 1, _("this is not a list of 'key: value' lines"))
         return data, None
+
+
+def _bad_value(path: Path, text: str, exc: Exception) -> Problem:
+    """Return the problem of a document whose YAML is well formed but holds a value that cannot be made (a date
+    that does not exist), at the line of that value when it can be found."""
+    import yaml
+
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, RecursionError):
+        root = None
+    loader = yaml.SafeLoader("")
+    stack = [root] if root is not None else []
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            stack.extend(v for pair in node.value for v in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+        elif isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:timestamp":
+            try:
+                loader.construct_yaml_timestamp(node)
+            except (ValueError, OverflowError):
+                return Problem(path, node.start_mark.line + 1,
+                               _("{value} is not a date that exists").format(value=node.value))
+    return Problem(path, 0, _("a value cannot be read ({detail})").format(detail=str(exc) or type(exc).__name__))

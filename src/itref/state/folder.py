@@ -82,6 +82,12 @@ class StateFolder:
         self.group = group
         self.project_dir = project_dir
         self._checked = False
+        self.unreadable: dict[str, object] = {}
+        """The state files this process found it could not read (path -> its problem), for ``itref status``."""
+
+    def note_unreadable(self, problem: object) -> None:
+        """Remember that a state file could not be read (``problem``: a ``documents.Problem``, with ``path``)."""
+        self.unreadable[str(getattr(problem, "path", problem))] = problem
 
     # ------------------------------------------------------------------ identity
 

@@ -75,6 +75,8 @@ def collect(project: Project, now: datetime, *, entities: list[str] | None = Non
             general.items.append(item)
     if crontab is not None and entities is None and "schedule" in kinds:
         general.items += reader.machine(crontab)
+    if "state" in kinds:
+        general.items += reader.unreadable()  # what the lines above could not read, so did not show
     for e in [*out, general]:
         e.items = [i for i in e.items if i.kind in kinds]  # an audit's new findings and certificates come with it
         e.items.sort(key=lambda i: KINDS.index(i.kind))
@@ -446,6 +448,15 @@ class _Reader:
                               host.entity if host else None, None,
                               {"check": w.check, "host": w.host, "until": w.until, "reason": w.reason}))
         return items
+
+    # ------------------------------------------------------------------ unreadable state files
+
+    def unreadable(self) -> list[Item]:
+        """Return one warning per state file (waiver, routine run, scheduled change) the other lines could not
+        read: a merge done by hand may have broken one, and what it held is then missing from this screen."""
+        return [Item("state", Severity.WARNING, _("This state file cannot be read, so it is left out here: "
+                                                  "{problem}.").format(problem=problem), "itref state check", None,
+                     None, {"file": path}) for path, problem in sorted(self.state.unreadable.items())]
 
     # ------------------------------------------------------------------ this machine
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from itref.core.findings import Severity
 
-KINDS = ("audit", "finding", "certificate", "backup", "routine", "run", "change", "waiver", "schedule")
+KINDS = ("audit", "finding", "certificate", "backup", "routine", "run", "change", "waiver", "schedule", "state")
 """Kinds of item, in the order an entity's lines are shown."""
 
 
