@@ -78,4 +78,13 @@ def test_a_date_that_does_not_exist_is_a_located_problem_not_a_crash(tmp_path: P
     assert doc is not None and doc.data == {"version": 1, "when": None}
     (issue,) = issues
     assert (issue.line, issue.column, issue.where) == (2, 7, "when")
-    assert issue.message == "value cannot be read: month must be in 1..12"
+    assert issue.message == "2026-13-45 is not a date that exists"
+
+
+def test_brackets_nested_thousands_deep_are_one_located_problem_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text("version: 1\ndeep: " + "[" * 20000 + "]" * 20000 + "\n", encoding="utf-8")
+    doc, issues = yamlfile.load(path)
+    assert doc is None
+    (issue,) = issues
+    assert issue.line >= 1 and "nested more than" in issue.message, issue

@@ -354,3 +354,20 @@ def test_a_winrm_certificate_made_for_another_name_is_said_with_the_names_it_is_
     assert "win-srv.lab.example" in critical.split("What to do: ")[1]
     assert warning.startswith("WARNING: win-unchecked: the WinRM certificate is not checked (cert_validation: false)")
     assert "Its certificate would not verify" in warning and "then remove 'cert_validation: false'" in warning
+
+
+@pytest.mark.parametrize("content", [b"<<<<<<< HEAD\n[127.0.0.1]:9 ssh-ed25519 AAAA\n", b"\xff\xfe\x00 junk\n",
+                                     b"\x00" * 64])
+def test_a_damaged_known_hosts_file_is_named_at_its_line_not_called_a_changed_key(tmp_path, cli, content) -> None:
+    """Before: a non-UTF-8 file was an internal error, and git's conflict markers or a zero-filled file were
+    reported as 'its SSH key CHANGED ... someone in between', a false alarm of interception."""
+    known = tmp_path / "known_hosts"
+    known.write_bytes(content)
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(json.dumps({"version": 1, "organisation": "T", "entities": {"shared": {"title": "S", "hosts": {
+        "srv": {"address": "127.0.0.1", "port": 9, "connect_timeout": 2, "known_hosts": str(known)}}}}}))
+    result = cli("-i", str(inv), "hosts", "check")
+    (line,) = problem_lines(result.out)
+    assert result.rc == ExitStatus.CHECK_CRITICAL, result.all
+    assert f"srv: the file of known SSH keys cannot be read at {known}:1" in line, line
+    assert "CHANGED" not in result.out and "Correct or remove that line" in line

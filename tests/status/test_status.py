@@ -457,22 +457,32 @@ entities:"""), {"commune.yaml": COMMUNE, "cpas.yaml": CPAS})
     assert line["data"]["status"] == "pending" and line["data"]["problem"]
 
 
-def test_finished_runs_are_remembered_by_this_machine_and_not_read_again(state_dir: Path) -> None:
+def test_finished_runs_are_remembered_by_this_machine_and_not_read_again(state_dir: Path, monkeypatch) -> None:
+    """A finished run is never rewritten by itref: this machine remembers it (with its file's size and time) and
+    does not open it again, until the file changes (a `git revert`, a merge): then it is read again."""
     from itref.runner.routine import RunState, save, saved_runs
+    from itref.state.documents import Documents
 
     folder = state_folder(state_dir)
     save(folder, RunState("done00000001", "cpas/handover-call", {}, next_step=3, finished=True))
     save(folder, RunState("open00000001", "cpas/handover-call", {}, next_step=2))
     assert [r.run_id for r in saved_runs(folder, open_only=True)] == ["open00000001"]
-    finished = state_dir / "routines" / "done00000001.yaml"
-    finished.write_text("not: [yaml", encoding="utf-8")  # were it read again, it would be reported as damaged
-    save(folder, RunState("open00000002", "cpas/handover-call", {}, next_step=2))
-    assert [r.run_id for r in saved_runs(folder, open_only=True)] == ["open00000001", "open00000002"]
     memo = list(folder.cache_dir("documents").glob("routines.*"))
-    assert len(memo) == 1 and memo[0].read_text().split() == ["done00000001"]
-    memo[0].unlink()  # without the cache, every document is read again: the damaged one is seen
-    from itref.state.documents import Documents
+    assert len(memo) == 1 and memo[0].read_text().split()[0] == "done00000001"
+    opened: list[str] = []
+    real_open = open
 
+    def watching_open(file, *args, **kwargs):  # type: ignore[no-untyped-def]
+        opened.append(Path(str(file)).name)
+        return real_open(file, *args, **kwargs)
+
+    save(folder, RunState("open00000002", "cpas/handover-call", {}, next_step=2))
+    with monkeypatch.context() as patched:
+        patched.setattr("builtins.open", watching_open)
+        assert [r.run_id for r in saved_runs(folder, open_only=True)] == ["open00000001", "open00000002"]
+    assert "done00000001.yaml" not in opened and "open00000002.yaml" in opened, opened
+    finished = state_dir / "routines" / "done00000001.yaml"
+    finished.write_text("not: [yaml", encoding="utf-8")  # changed by hand: read again, and reported as damaged
     docs = Documents(folder, "routines")
     docs.all(keep=lambda text: "finished: true" not in text, memo="open")
     assert [p.path.name for p in docs.problems] == ["done00000001.yaml"]

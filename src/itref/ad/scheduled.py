@@ -231,9 +231,12 @@ def status_word(status: str) -> str:
 
 
 def _from_data(data: dict[str, Any]) -> ScheduledChange | None:
+    from itref.state.documents import check_types
+
     known = {f.name for f in fields(ScheduledChange)}
     try:
         change = ScheduledChange(**{k: v for k, v in data.items() if k in known})
+        check_types(change)
         change.when  # noqa: B018 - a change without a readable date is no change
     except (TypeError, ValueError, AssertionError):
         return None

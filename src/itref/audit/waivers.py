@@ -104,7 +104,10 @@ class Waivers:
 
     def remove(self, check: str, host: str | None, subject: str | None = None) -> bool:
         """Remove the waiver for ``check``, ``host`` and ``subject``; return whether one existed."""
-        return self.docs.remove(document_name(check, host, subject))
+        try:
+            return self.docs.remove(document_name(check, host, subject))
+        except ValueError:  # a name no waiver can have (too long)
+            return False
 
     def apply(self, findings: list[Finding], today: date | None = None) -> list[Finding]:
         """Return ``findings`` with the waiver attached to each finding a valid waiver covers."""

@@ -210,7 +210,7 @@ def waive(
                                       outcome="changed", host=host, detail=f"until {waiver.until}: {reason}",
                                       run_id=rctx.run_id))
     st.out.print(_("{check} waived{on} until {until}: {reason}").format(
-        check=check_id + (f" ({subject})" if subject else ""), on=f" on {host}" if host else "",
+        check=check_id + (f" ({subject})" if subject else ""), on=_(" on {host}").format(host=host) if host else "",
         until=waiver.until, reason=reason), markup=False)
     return ExitStatus.SUCCESS
 
@@ -228,7 +228,7 @@ def unwaive(ctx: typer.Context,
     rctx = st.context()
     if not Waivers(rctx.state).remove(check_id, host, subject):
         raise UsageError(_("no waiver for {check}{on}").format(check=check_id + (f" ({subject})" if subject else ""),
-                                                                on=f" on {host}" if host else ""))
+                                                                on=_(" on {host}").format(host=host) if host else ""))
     rctx.journal.append(JournalRecord(action="audit unwaive", target=check_id + (f" ({subject})" if subject else ""),
                                       outcome="changed", host=host, run_id=rctx.run_id))
     return ExitStatus.SUCCESS

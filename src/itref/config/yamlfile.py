@@ -135,6 +135,9 @@ def load(path: Path, display: str | None = None) -> tuple[Document | None, list[
         return fail(_describe_yaml_error(exc), line, col)
     except yaml.YAMLError as exc:
         return fail(_("not valid YAML: {reason}").format(reason=exc))
+    except RecursionError:  # thousands of nested brackets: too deep for the parser before any limit is seen
+        return fail(_("values are nested more than {n} levels deep (or an alias refers to itself)").format(
+            n=MAX_DEPTH))
     if node is None:
         return fail(_("file is empty"))
     doc = Document(name, None)
@@ -206,8 +209,10 @@ def _construct(node: yaml.Node, loc: Loc, doc: Document, issues: list[ConfigIssu
                                       _("value cannot be read: {reason}").format(reason=exc.problem)))
             return None
         except (ValueError, OverflowError) as exc:  # a date that looks like one but is not (2026-13-45)
-            issues.append(ConfigIssue(doc.display, line, col, dotted(loc),
-                                      _("value cannot be read: {reason}").format(reason=exc)))
+            message = (_("{value} is not a date that exists").format(value=node.value)
+                       if node.tag == "tag:yaml.org,2002:timestamp" else
+                       _("value cannot be read: {reason}").format(reason=exc))
+            issues.append(ConfigIssue(doc.display, line, col, dotted(loc), message))
             return None
     if isinstance(node, yaml.SequenceNode):
         return [_construct(child, (*loc, i), doc, issues, loader, budget, depth + 1)

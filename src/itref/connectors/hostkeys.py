@@ -79,7 +79,7 @@ def recorded_keys(host: HostSpec) -> list[str]:
     name = known_hosts_name(host.address, settings_of(host).port)
     if not path.is_file():
         return []
-    return [line for line in path.read_text(encoding="utf-8").splitlines()
+    return [line for line in path.read_bytes().decode("utf-8", errors="replace").splitlines()
             if any(_matches(p, name) for p in _entry_names(line))]
 
 

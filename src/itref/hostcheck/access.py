@@ -82,16 +82,32 @@ def tls_problem(host: HostSpec, reason: str, names: list[str]) -> Finding:
         names=names or None)
 
 
-def host_key(host: HostSpec, secrets: SecretResolver) -> Finding:
-    """Return the finding for an SSH host key that is unknown or changed."""
+def host_key(host: HostSpec, secrets: SecretResolver, error: ItrefError) -> Finding:
+    """Return the finding for an SSH host key the connector refused (``error``): unknown, changed, or its
+    known_hosts file damaged or unreadable."""
     from itref.connectors.hostkeys import describe, fetch_host_key, recorded_keys
-    from itref.connectors.ssh import known_hosts_path
+    from itref.connectors.ssh import KnownHostsLineError, known_hosts_path, parse_known_hosts
 
     path = known_hosts_path(host)
     try:
+        parse_known_hosts(path, path.read_bytes())
+    except KnownHostsLineError as exc:  # a damaged file says nothing about the host's key
+        return problem("hosts.ssh-key", Severity.CRITICAL, _(
+            "{host}: the file of known SSH keys cannot be read at {path}:{line} ({reason})").format(
+            host=host.name, path=exc.path, line=exc.line, reason=exc.reason), _(
+            "Correct or remove that line (a merge or a copy may have damaged it); then itref hosts check {host} "
+            "again (itref hosts trust {host} records its key if it is not there any more).").format(host=host.name),
+            host=host.name, entity=host.entity)
+    except FileNotFoundError:
+        pass  # no file yet: the key is simply not recorded
+    except OSError as exc:
+        return problem("hosts.ssh-key", Severity.CRITICAL, error.message, _(
+            "Let this account read {path} ({reason}).").format(path=path, reason=exc.strerror or exc),
+            host=host.name, entity=host.entity)
+    try:
         presented = describe(fetch_host_key(host, secrets))
-    except ItrefError:
-        presented = "?"
+    except ItrefError as exc:
+        return unreachable(host, exc)
     if recorded_keys(host):
         return problem("hosts.ssh-key", Severity.CRITICAL, _(
             "{host}: its SSH key CHANGED: it now presents {key}, not the key recorded in {path} (reinstalled, or "
@@ -122,8 +138,8 @@ def login(host: HostSpec, error: AuthenticationFailed) -> Finding:
 
 def diagnose(host: HostSpec, error: BaseException, secrets: SecretResolver) -> Finding:
     """Return the one finding that explains why ``host`` could not be opened (``error`` from its connector)."""
-    if isinstance(error, HostKeyRejected) and host.connection == "ssh" and "cannot read" not in error.message:
-        return host_key(host, secrets)
+    if isinstance(error, HostKeyRejected) and host.connection == "ssh":
+        return host_key(host, secrets, error)
     if isinstance(error, AuthenticationFailed):
         return login(host, error)
     if isinstance(error, SecretError):

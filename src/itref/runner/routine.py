@@ -114,11 +114,15 @@ def save(folder: StateFolder, state: RunState) -> None:
 def _from_data(data: dict[str, Any]) -> RunState:
     known = {f.name for f in fields(RunState)}
     data = {k: v for k, v in data.items() if k in known}
-    data["records"] = [StepRecord(**r) for r in data.get("records") or []]
+    from itref.state.documents import check_types
+
+    records = data.get("records") or []
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise TypeError("records")
+    data["records"] = [StepRecord(**r) for r in records]
     run = RunState(**data)
-    if not (isinstance(run.run_id, str) and isinstance(run.target, str) and isinstance(run.started, str)
-            and isinstance(run.next_step, int) and isinstance(run.params, dict)):
-        raise TypeError("run_id, target, started, next_step or params")
+    for record in (run, *run.records):
+        check_types(record)
     return run
 
 
@@ -170,7 +174,14 @@ def load(folder: StateFolder, run_id: str | None) -> RunState:
             data = None
         if data is None:
             raise UsageError(_("no saved routine run '{id}'").format(id=run_id))
-        return _from_data(data)
+        try:
+            return _from_data(data)
+        except (KeyError, TypeError, ValueError):
+            from itref.core.errors import StateError
+            from itref.state.documents import Documents, Problem
+
+            raise StateError(str(Problem(Documents(folder, RUNS).file(run_id), 1, _(
+                "not a routine run: a field it needs is missing or of the wrong kind")))) from None
     for state in reversed(saved_runs(folder)):
         if state.open:
             return state
@@ -692,11 +703,60 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
             params[pname] = ui.ask(pname, spec)
         state = RunState(ctx.run_id, target, params, secret_params=secret_names(routine))
     hide_secret_answers(routine, state.params)
+    if not 1 <= state.next_step <= len(steps):
+        raise UsageError(_("routine run {id}: its next step, {n}, is not a step of {target} (1 to {count}); its file "
+                           "was changed by hand (itref state check)").format(
+            id=state.run_id, n=state.next_step, target=target, count=len(steps)))
     if dry_run:
         for fs in steps:
             ui.show_preview(fs, len(steps), preview(
                 ctx, entity, fs, state.params, getattr(ui, "password_file", None)))
         return state
+    with run_lock(ctx.state, state.run_id):
+        if any(r.number for r in state.records) or state.next_step > 1:  # resumed: the saved run is the truth
+            saved = load(ctx.state, state.run_id)
+            if not saved.open or saved.next_step != state.next_step:
+                raise UsageError(_("routine run {id} moved on meanwhile (another itref resumed it): see itref "
+                                   "playbook runs").format(id=state.run_id))
+        return _run_steps(ctx, target, entity, steps, state, ui)
+
+
+def run_lock(folder: StateFolder, run_id: str) -> Any:
+    """Return a context manager that holds routine run ``run_id`` for this process alone, whoever else (another
+    account, another terminal) resumes it. Raises UsageError when another itref holds it; StateError."""
+    import fcntl
+    import os
+    from contextlib import contextmanager
+
+    from itref.core.errors import StateError
+
+    @contextmanager
+    def held() -> Any:
+        from itref.state.documents import Documents
+
+        path = folder.ensure(RUNS) / f".{Documents(folder, RUNS).file(run_id).stem}.lock"
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, folder.file_mode)
+        except OSError as exc:
+            raise StateError(_("cannot lock the routine run {id} ({path}): {reason}").format(
+                id=run_id, path=path, reason=exc.strerror or exc)) from None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise UsageError(_("routine run {id} is being run right now by another itref (another terminal or "
+                                   "account); wait for it to stop, then see itref playbook runs").format(
+                    id=run_id)) from None
+            yield
+        finally:
+            os.close(fd)
+
+    return held()
+
+
+def _run_steps(ctx: RunContext, target: str, entity: str, steps: list[FlatStep], state: RunState,
+               ui: Interaction) -> RunState:
+    """Run ``steps`` from ``state.next_step`` on, saving the state after each; return the final state."""
     save(ctx.state, state)
     _resolve_step_secrets(ctx, entity, steps[state.next_step - 1:])
     ctx.journal.append(JournalRecord(action="routine start" if state.next_step == 1 else "routine resume",

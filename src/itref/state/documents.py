@@ -19,6 +19,8 @@ from itref.state.folder import StateFolder
 
 SUFFIX = ".yaml"
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_MAYBE_ALIAS = re.compile(r"(?:^|[\s\[{,:-])\*[^\s,\[\]{}]")
+"""Text that may hold a YAML alias (``*name``); only then are the document's events looked at."""
 _CONFLICT = re.compile(r"^(?:<{7}|={7}|>{7})(?: |$)", re.M)
 """A line git writes around the two sides of a conflict it could not merge."""
 
@@ -72,7 +74,7 @@ class Documents:
 
     def file(self, name: str) -> Path:
         """Return the file of document ``name``. Raises ValueError for a name that is not a plain file name."""
-        if not _SAFE.match(name) or name.endswith(".tmp"):
+        if not _SAFE.match(name) or name.endswith(".tmp") or len(name) > 200:  # 255 bytes: most file systems
             raise ValueError(f"not a document name: {name!r}")
         return self.path / f"{name}{SUFFIX}"
 
@@ -118,6 +120,10 @@ class Documents:
             path.unlink()
         except FileNotFoundError:
             return False
+        except OSError as exc:  # read-only, no permission
+            from itref.core.files import no_room
+
+            raise no_room(path, exc) from None
         return True
 
     def names(self) -> list[str]:
@@ -146,12 +152,13 @@ class Documents:
         out = []
         folder = str(self.path)
         known = self._refused(memo) if keep is not None and memo else None
-        refused: set[str] = set()
+        refused: dict[str, str] = {}
         for name in self.names():
             text = None
             if keep is not None:  # plain reads: thousands of finished routine runs are looked at and left
-                if known is not None and name in known:
-                    refused.add(name)
+                stamp = _stamp(os.path.join(folder, name + SUFFIX)) if known is not None else ""
+                if known is not None and stamp and known.get(name) == stamp:
+                    refused[name] = stamp  # the very file the filter refused before (same size and time)
                     continue
                 try:
                     with open(os.path.join(folder, name + SUFFIX), "rb") as fh:
@@ -160,7 +167,8 @@ class Documents:
                     text = None  # parsed below, to be reported
                 else:
                     if not keep(text):
-                        refused.add(name)
+                        if known is not None and stamp:
+                            refused[name] = stamp
                         continue
             data, problem = self._load(self.path / f"{name}{SUFFIX}", text)
             if problem is not None:
@@ -174,21 +182,23 @@ class Documents:
     def _memo_file(self, memo: str) -> Path:
         return self.folder.cache_dir("documents", create=False) / f"{self.kind}.{memo}.txt"
 
-    def _refused(self, memo: str) -> set[str]:
-        """Return the names of the documents the filter ``memo`` refused before (empty when unknown)."""
+    def _refused(self, memo: str) -> dict[str, str]:
+        """Return the documents the filter ``memo`` refused before, each with the size and time its file had
+        then (empty when unknown)."""
         try:
-            return set(self._memo_file(memo).read_text(encoding="utf-8").split())
-        except OSError:
-            return set()
+            lines = self._memo_file(memo).read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            return {}
+        return dict(line.split(" ", 1) for line in lines if " " in line)
 
-    def _remember(self, memo: str, refused: set[str]) -> None:
+    def _remember(self, memo: str, refused: dict[str, str]) -> None:
         """Keep in this machine's cache which documents the filter ``memo`` refused (best effort)."""
         from itref.core.errors import StateError
         from itref.core.files import write_private
 
         try:
             self.folder.cache_dir("documents")
-            write_private(self._memo_file(memo), "\n".join(sorted(refused)) + "\n")
+            write_private(self._memo_file(memo), "".join(f"{n} {refused[n]}\n" for n in sorted(refused)))
         except (StateError, OSError):
             pass  # a cache that cannot be written only costs the next reader some reads
 
@@ -206,8 +216,15 @@ class Documents:
             return None, Problem(path, text.count("\n", 0, marker.start()) + 1, _(
                 "a merge left its conflict markers here (<<<<<<<, =======, >>>>>>>): keep the right lines and "
                 "remove the markers"))
+        loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when there
         try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when there
+            if _MAYBE_ALIAS.search(text):  # itref never writes anchors: a text with aliases was written by hand,
+                alias = next((e for e in yaml.parse(text, Loader=loader) if isinstance(e, yaml.AliasEvent)), None)
+                if alias is not None:  # and a few of them can expand into billions of values
+                    return None, Problem(path, alias.start_mark.line + 1, _(
+                        "YAML aliases (*{name}) are not read in state files (itref never writes them): write the "
+                        "value itself").format(name=alias.anchor))
+            data = yaml.load(text, Loader=loader)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             return None, Problem(path, mark.line + 1 if mark else 0, _("this is not valid YAML ({detail})").format(
@@ -219,6 +236,36 @@ class Documents:
         if not isinstance(data, dict):
             return None, Problem(path, 1, _("this is not a list of 'key: value' lines"))
         return data, None
+
+
+_KINDS: dict[str, type | None] = {"None": type(None), "str": str, "int": int, "bool": bool, "float": float,
+                                  "dict": dict, "list": list}
+
+
+def check_types(record: Any) -> None:
+    """Check that each field of the dataclass instance ``record``, read from a document a person may have edited,
+    holds the kind of value its annotation names (``str | None``, ``dict[...]``, ``list[...]``, ``int``...; other
+    annotations are not checked). Raises TypeError naming the first field that does not."""
+    from dataclasses import fields
+
+    for f in fields(record):
+        wanted = [_KINDS.get(part.strip().split("[", 1)[0]) for part in str(f.type).split("|")]
+        if None in wanted:  # an annotation this check does not know: left to the code that uses it
+            continue
+        value = getattr(record, f.name)
+        if not isinstance(value, tuple(k for k in wanted if k is not None)) or (
+                isinstance(value, bool) and bool not in wanted and int in wanted):
+            raise TypeError(f.name)
+
+
+def _stamp(path: str) -> str:
+    """Return the size and modification time of the file at ``path`` as one word ("" when it cannot be read):
+    a file put back by ``git revert`` or a merge gets a new time, so it is read again."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return ""
+    return f"{st.st_size}:{st.st_mtime_ns}"
 
 
 def _bad_value(path: Path, text: str, exc: Exception) -> Problem:

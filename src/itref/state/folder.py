@@ -35,7 +35,7 @@ historiques d'audit et de sauvegarde, les dérogations et leurs raisons, les com
 les rétablir), les procédures restées à mi-chemin. Gardez-le avec inventory.yaml : sur le disque partagé, ou
 dans le dépôt git (commit, pull). Tout y est du texte ; aucun secret. Ne modifiez pas les fichiers à la main.
 """
-GITIGNORE = ".*.tmp\n"
+GITIGNORE = ".*.tmp\n.*.lock\n"
 
 
 def locate(inventory_path: Path, configured: str | None) -> Path:
@@ -180,6 +180,9 @@ class StateFolder:
                 self._welcome()
             for part in parts:
                 current_dir = current_dir / part
+                if current_dir.is_symlink():  # records would go wherever it points, out of the checked folder
+                    raise StateError(_("{path} is a symbolic link: the state folder's records must stay inside it. "
+                                       "Replace it with a folder (move its files in)").format(path=current_dir))
                 if not current_dir.is_dir():
                     self._make(current_dir)
         except OSError as exc:
