@@ -99,6 +99,10 @@ class Journal:
             record = replace(record, via=os.environ[VIA_ENV])
         self.stream.append(record.as_dict())
 
+    def preflight(self) -> None:
+        """Raise StateError now when no journal record could be written (before any work on a host)."""
+        self.stream.preflight()
+
     def records(self, since: datetime | None = None) -> list[JournalRecord]:
         """Return every readable record (made at ``since`` or later), oldest first; a damaged line is skipped
         (see :attr:`damaged`)."""

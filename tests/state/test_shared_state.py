@@ -167,3 +167,43 @@ def test_a_full_disk_leaves_no_half_record_and_says_so(tmp_path: Path, what: str
     if (tmp_path / "audits-copy").exists():
         assert not list((tmp_path / "audits-copy").rglob("*.jsonl"))  # an audit run file is whole or absent
     shutil.rmtree(tmp_path / "journal-copy", ignore_errors=True)
+
+
+@pytest.mark.parametrize("command", ["run -- touch {marker}", "playbook run shared/mark --yes"])
+def test_on_a_full_disk_nothing_is_run_that_could_not_be_journaled(tmp_path: Path, command: str) -> None:
+    """Before: `itref run` ran the command on the host, showed its output, and only then exited 9 because its
+    journal line could not be written. Work that cannot be recorded is refused first."""
+    import sys
+
+    project = tmp_path / "project"
+    (project / "playbooks").mkdir(parents=True)
+    marker = tmp_path / "ran"
+    (project / "inventory.yaml").write_text(LOCAL_INVENTORY, encoding="utf-8")
+    (project / "playbooks" / "shared.yaml").write_text(textwrap.dedent(f"""\
+        entity: shared
+        routines:
+          mark:
+            description: Leave a mark
+            steps:
+              - description: Touch the marker
+                run: {{command: [touch, "{marker}"]}}
+        """), encoding="utf-8")
+    state = project / "state"
+    state.mkdir(mode=0o700)
+    script = textwrap.dedent(f"""
+        set -e
+        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state}
+        {sys.executable} -m itref -i {project / 'inventory.yaml'} run -- true
+        head -c 1000000 /dev/zero > {state}/filler 2>/dev/null || true
+        set +e
+        {sys.executable} -m itref -i {project / 'inventory.yaml'} {command.format(marker=marker)} \\
+            >/dev/null 2>{tmp_path / 'err'}
+        echo $? > {tmp_path / 'rc'}
+        true
+    """)
+    subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], check=True,
+                   env={**os.environ, "ITREF_STATE_DIR": ""}, timeout=120)
+    err = (tmp_path / "err").read_text()
+    assert int((tmp_path / "rc").read_text()) == 9, err
+    assert f"the disk holding {state}" in err and "is full" in err and "Traceback" not in err
+    assert not marker.exists()  # refused before running, not after

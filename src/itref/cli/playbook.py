@@ -269,6 +269,8 @@ def _drive(ctx: typer.Context, target: str, *, guided: bool, dry_run: bool, valu
     contacts = [*rctx.project.inventory.entities[entity].contacts, *book.contacts]
     ui = TerminalUI(st.err, guided=guided, contacts=contacts, yes=yes, password_file=password_file)
     given = given_values(routine, values)
+    if not dry_run:
+        rctx.journal.preflight()  # before anything is asked or done: what is done must be journaled
     if saved is not None:
         current = saved
         rctx.run_id = current.run_id

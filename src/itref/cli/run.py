@@ -46,6 +46,7 @@ def run(
                      timeout=timeout or project.inventory.defaults.timeout)
     if dry_run:
         return _show_plan(st, hosts, cmd, fmt)
+    rc_ctx.journal.preflight()  # a command that ran must be journaled: refuse before running, not after
     from itref.cli.progress import host_progress
     from itref.runner.command import run_command
 

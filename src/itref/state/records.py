@@ -83,6 +83,26 @@ class RecordStream:
         append_whole(path, line.encode("utf-8"), mode=self.folder.file_mode)
         self._lines.pop(path, None)
 
+    def preflight(self) -> None:
+        """Make sure a record can be written now (folder usable, this writer's file open for appending, some
+        room on the disk), so that work on hosts is not done first and left unrecorded. Raises StateError."""
+        import errno
+        import os
+        import shutil
+
+        from itref.core.files import no_room
+
+        folder = self.folder.ensure(self.kind, month_of(datetime.now(UTC)))
+        path = folder / f"{self.folder.writer}.jsonl"
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC,
+                         self.folder.file_mode)
+            os.close(fd)
+            if shutil.disk_usage(folder).free < 64 * 1024:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError as exc:
+            raise no_room(path, exc) from None
+
     def months(self) -> list[str]:
         """Return the month folders of the stream, oldest first."""
         if not self.path.is_dir():
