@@ -6,30 +6,22 @@ Each of these failed before (exit 70, a silent skip, a hidden record, or steps r
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
 import pytest
 
 from itref.core.status import ExitStatus
-from itref.i18n import set_language
 
-REPO = Path(__file__).resolve().parents[2]
 TARGET = "shared/workstation-health"
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ITREF_LANG", "en")
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
-def inventory(tmp_path: Path) -> Path:
-    shutil.copy(REPO / "inventory.yaml", tmp_path / "inventory.yaml")
-    shutil.copytree(REPO / "playbooks", tmp_path / "playbooks")
-    return tmp_path / "inventory.yaml"
+def inventory(starter: Path) -> Path:
+    return starter
 
 
 def paused_run(state_dir: Path, run_id: str = "20261130-good", **fields: object) -> Path:

@@ -127,20 +127,12 @@ def test_an_account_outside_the_state_group_is_told_so(tmp_path: Path) -> None:
         subprocess.run(["rm", "-rf", str(project)], check=False)
 
 
-@pytest.mark.parametrize("what", ["journal", "audit"])
-def test_a_full_disk_leaves_no_half_record_and_says_so(tmp_path: Path, what: str) -> None:
-    """A state folder on a full file system: exit 9, one sentence naming the folder and its free space, and every
-    record either whole or absent (a tmpfs of 64 KiB, filled, in a private mount namespace)."""
-    import shutil
+def on_a_full_disk(project: Path, command: str, tmp_path: Path, after: str = "") -> tuple[int, str]:
+    """Run ``itref COMMAND`` in ``project`` whose ``state/`` is a tmpfs of 64 KiB, filled after a first record
+    (in a private mount namespace); ``after`` is shell run before the tmpfs goes away. Return (exit, stderr)."""
     import sys
 
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "inventory.yaml").write_text(LOCAL_INVENTORY, encoding="utf-8")
     state = project / "state"
-    state.mkdir(mode=0o700)
-    # a record longer than what is left of the journal file's last page: the write stops half-way
-    command = f"run -- echo {'x' * 9000}" if what == "journal" else "audit --checks linux.load"
     script = textwrap.dedent(f"""
         set -e
         mount -t tmpfs -o size=64k,mode=0700 tmpfs {state}
@@ -149,15 +141,30 @@ def test_a_full_disk_leaves_no_half_record_and_says_so(tmp_path: Path, what: str
         set +e
         {sys.executable} -m itref -i {project / 'inventory.yaml'} {command} >/dev/null 2>{tmp_path / 'err'}
         echo $? > {tmp_path / 'rc'}
-        cp -r {state}/journal {tmp_path / 'journal-copy'}
-        [ -d {state}/audits ] && cp -r {state}/audits {tmp_path / 'audits-copy'}
+        {after}
         true
     """)
-    env = {**os.environ, "ITREF_STATE_DIR": ""}
-    subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], check=True, env=env,
-                   timeout=120)
-    rc = int((tmp_path / "rc").read_text())
-    err = (tmp_path / "err").read_text()
+    subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], check=True,
+                   env={**os.environ, "ITREF_STATE_DIR": ""}, timeout=120)
+    return int((tmp_path / "rc").read_text()), (tmp_path / "err").read_text()
+
+
+@pytest.mark.parametrize("what", ["journal", "audit"])
+def test_a_full_disk_leaves_no_half_record_and_says_so(tmp_path: Path, what: str) -> None:
+    """A state folder on a full file system: exit 9, one sentence naming the folder and its free space, and every
+    record either whole or absent (a tmpfs of 64 KiB, filled, in a private mount namespace)."""
+    import shutil
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "inventory.yaml").write_text(LOCAL_INVENTORY, encoding="utf-8")
+    state = project / "state"
+    state.mkdir(mode=0o700)
+    # a record longer than what is left of the journal file's last page: the write stops half-way
+    command = f"run -- echo {'x' * 9000}" if what == "journal" else "audit --checks linux.load"
+    rc, err = on_a_full_disk(project, command, tmp_path, after=f"""
+        cp -r {state}/journal {tmp_path / 'journal-copy'}
+        [ -d {state}/audits ] && cp -r {state}/audits {tmp_path / 'audits-copy'}""")
     assert rc == 9, err
     assert f"the disk holding {state}" in err and "is full" in err and "free" in err and "Traceback" not in err
     lines = [line for path in (tmp_path / "journal-copy").rglob("*.jsonl") for line in path.read_text().splitlines()]
@@ -173,7 +180,6 @@ def test_a_full_disk_leaves_no_half_record_and_says_so(tmp_path: Path, what: str
 def test_on_a_full_disk_nothing_is_run_that_could_not_be_journaled(tmp_path: Path, command: str) -> None:
     """Before: `itref run` ran the command on the host, showed its output, and only then exited 9 because its
     journal line could not be written. Work that cannot be recorded is refused first."""
-    import sys
 
     project = tmp_path / "project"
     (project / "playbooks").mkdir(parents=True)
@@ -190,20 +196,7 @@ def test_on_a_full_disk_nothing_is_run_that_could_not_be_journaled(tmp_path: Pat
         """), encoding="utf-8")
     state = project / "state"
     state.mkdir(mode=0o700)
-    script = textwrap.dedent(f"""
-        set -e
-        mount -t tmpfs -o size=64k,mode=0700 tmpfs {state}
-        {sys.executable} -m itref -i {project / 'inventory.yaml'} run -- true
-        head -c 1000000 /dev/zero > {state}/filler 2>/dev/null || true
-        set +e
-        {sys.executable} -m itref -i {project / 'inventory.yaml'} {command.format(marker=marker)} \\
-            >/dev/null 2>{tmp_path / 'err'}
-        echo $? > {tmp_path / 'rc'}
-        true
-    """)
-    subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], check=True,
-                   env={**os.environ, "ITREF_STATE_DIR": ""}, timeout=120)
-    err = (tmp_path / "err").read_text()
-    assert int((tmp_path / "rc").read_text()) == 9, err
+    rc, err = on_a_full_disk(project, command.format(marker=marker), tmp_path)
+    assert rc == 9, err
     assert f"the disk holding {state}" in err and "is full" in err and "Traceback" not in err
     assert not marker.exists()  # refused before running, not after

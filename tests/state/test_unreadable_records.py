@@ -5,7 +5,6 @@ that something was left out of what they show."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -13,8 +12,6 @@ import pytest
 
 from itref.core.status import ExitStatus
 from itref.i18n import set_language
-
-REPO = Path(__file__).resolve().parents[2]
 
 BAD_DATE = "check: linux.mem.used\nhost: admin-workstation\nuntil: 2027-13-45\nreason: hand-edited\n"
 CONFLICT = """\
@@ -31,23 +28,17 @@ WRONG_KIND = "run_id: 20261202-cccc\ntarget: shared/workstation-health\nparams: 
 NOT_A_CHANGE = "id: deadbeef\naction: user disable\nstatus: pending\nat: next tuesday\n"
 
 
-@pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    """English, whatever the starter inventory's ``language: fr`` says (as ``--lang en`` would)."""
-    monkeypatch.setenv("ITREF_LANG", "en")
-    set_language("en")
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
-def project(tmp_path: Path, state_dir: Path, cli) -> tuple[Path, Path]:
+def project(starter: Path, state_dir: Path, cli) -> tuple[Path, Path]:
     """The starter project with one readable waiver and one readable paused run, then four files broken by
     hand beside them. Returns (inventory, state folder)."""
     from itref.runner.routine import RunState, save
     from itref.state.folder import StateFolder
 
-    shutil.copy(REPO / "inventory.yaml", tmp_path / "inventory.yaml")
-    shutil.copytree(REPO / "playbooks", tmp_path / "playbooks")
-    inventory = tmp_path / "inventory.yaml"
+    inventory = starter
     until = (date.today() + timedelta(days=5)).isoformat()
     result = cli("-i", str(inventory), "audit", "waive", "linux.disk.free", "--until", until, "--reason",
                  "new disk ordered")
