@@ -170,8 +170,19 @@ def test_offboard_then_restore_gives_back_groups_ou_and_attributes(ad_project, c
         assert after[key] == before[key], key
     assert sorted(after["memberOf"]) == sorted(before["memberOf"])
     assert after.get("description") == before.get("description")
-    actions = [r["action"] for r in json.loads(cli("journal", "-f", "json").out)]
-    assert "ad snapshot" in actions
+    records = json.loads(cli("journal", "-f", "json").out)
+    assert "ad snapshot" in [r["action"] for r in records]
+    moves = [r["target"] for r in records if r["action"] == "ad" and r["target"].startswith("move ")]
+    # each move is said from where the account was to where it went (before: the DN it had after the move)
+    assert moves[-2:] == [f"move {before['dn']} → OU=Departed,{samba_dc.base_dn}",
+                          f"move {gone['dn']} → {parent(before['dn'])}"], moves
+    cn = before["dn"].split(",", 1)[0]
+    mine = [r for r in records if r["action"] == "ad" and cn in r["target"]]
+    assert mine and {r["entity"] for r in mine} == {"cpas"}, mine  # before: no entity for immediate changes
+
+
+def parent(dn: str) -> str:
+    return dn.split(",", 1)[1]
 
 
 def test_purge_deletes_departed_accounts_past_retention_after_a_plan(ad_project, cli, samba_dc, tmp_path) -> None:

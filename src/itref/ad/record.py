@@ -24,10 +24,14 @@ def change_recorder(ctx: RunContext, entity: str | None, host: str, *, note: str
     ``note`` (when and for whom), ``via="schedule"`` and ``signer`` (the person who scheduled it). Raises
     StateError from the journal."""
 
+    from itref.ad.offboard import entity_of
+
     def record(change: Change, dn: str) -> None:
-        what = f"{change.kind} {dn}" + (f" → {change.target}" if change.target else "")
+        source = change.dn if change.kind == "move" else dn  # a move is said from where it left (dn: where it is)
+        what = f"{change.kind} {source}" + (f" → {change.target}" if change.target else "")
         detail = "; ".join(x for x in (", ".join(sorted(change.attributes)), note) if x) or None
-        ctx.journal.append(JournalRecord(action="ad", target=what, outcome="changed", entity=entity, host=host,
+        owner = entity or entity_of(ctx.project, change.dn)  # the entity whose OU held the account
+        ctx.journal.append(JournalRecord(action="ad", target=what, outcome="changed", entity=owner, host=host,
                                          detail=detail, run_id=ctx.run_id, via=via, **(signer or {})))
 
     return record

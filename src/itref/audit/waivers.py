@@ -102,6 +102,11 @@ class Waivers:
         self.docs.write(document_name(check, host, subject), waiver.as_document())
         return waiver
 
+    def get(self, check: str, host: str | None, subject: str | None = None) -> Waiver | None:
+        """Return the readable waiver for ``check``, ``host`` and ``subject``, or None."""
+        name = document_name(check, host, subject)
+        return next((w for w in self.load() if document_name(w.check, w.host, w.subject) == name), None)
+
     def remove(self, check: str, host: str | None, subject: str | None = None) -> bool:
         """Remove the waiver for ``check``, ``host`` and ``subject``; return whether one existed."""
         try:

@@ -205,10 +205,16 @@ def waive(
     rctx = st.context()
     if host is not None and rctx.project.host(host) is None:
         raise UsageError(_("unknown host '{host}'").format(host=host))
-    waiver = Waivers(rctx.state).add(check_id, host, last_day, reason, subject)
+    store = Waivers(rctx.state)
+    earlier = store.get(check_id, host, subject)
+    waiver = store.add(check_id, host, last_day, reason, subject)
+    entity = rctx.project.host(host).entity if host else None  # type: ignore[union-attr]
     rctx.journal.append(JournalRecord(action="audit waive", target=check_id + (f" ({subject})" if subject else ""),
-                                      outcome="changed", host=host, detail=f"until {waiver.until}: {reason}",
-                                      run_id=rctx.run_id))
+                                      outcome="changed", host=host, entity=entity,
+                                      detail=f"until {waiver.until}: {reason}", run_id=rctx.run_id))
+    if earlier is not None:
+        st.err.print(_("This replaces the waiver {who} gave until {until}: {reason}").format(
+            who=earlier.who, until=earlier.until, reason=earlier.reason), markup=False)
     st.out.print(_("{check} waived{on} until {until}: {reason}").format(
         check=check_id + (f" ({subject})" if subject else ""), on=_(" on {host}").format(host=host) if host else "",
         until=waiver.until, reason=reason), markup=False)
@@ -229,8 +235,10 @@ def unwaive(ctx: typer.Context,
     if not Waivers(rctx.state).remove(check_id, host, subject):
         raise UsageError(_("no waiver for {check}{on}").format(check=check_id + (f" ({subject})" if subject else ""),
                                                                 on=_(" on {host}").format(host=host) if host else ""))
+    host_spec = rctx.project.host(host) if host else None
     rctx.journal.append(JournalRecord(action="audit unwaive", target=check_id + (f" ({subject})" if subject else ""),
-                                      outcome="changed", host=host, run_id=rctx.run_id))
+                                      outcome="changed", host=host, entity=host_spec.entity if host_spec else None,
+                                      run_id=rctx.run_id))
     return ExitStatus.SUCCESS
 
 
