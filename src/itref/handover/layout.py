@@ -772,8 +772,23 @@ def _status_sections(pack: Pack, first: int) -> list[Section]:
     for n, (title, anchor, items, intro, empty) in enumerate(parts, first):
         section = Section(n, title, anchor)
         section.blocks.append(Para((intro, " " + _("On screen:") + " ", Code("itref status"))))
+        if anchor == "scheduled":  # whether anything makes them: the machine that made this pack runs the schedule?
+            items = [*(i for i in pack.schedule if i.severity.rank > 0), *items]
         section.blocks.append(status_bullets(items, titles) if items else Para((empty,), "muted"))
         out.append(section)
+    waivers = Section(first + len(parts), _("Waivers in force"), "waivers")
+    waivers.blocks.append(Para((_("Findings accepted until a date, with the reason and who decided: the audit shows "
+                                  "them as waived until then."), " " + _("On screen:") + " ",
+                                Code("itref audit waivers"))))
+    if pack.waivers:
+        waivers.blocks.append(Bullets(tuple(
+            (Code(w.check + (f" ({w.subject})" if w.subject else "")), " " + (
+                _("on {host}").format(host=w.host) if w.host else _("on every host")) + " — " + _(
+                "until {date}: {reason} (decided by {who})").format(date=w.until, reason=w.reason, who=w.who),)
+            for w in pack.waivers)))
+    else:
+        waivers.blocks.append(Para((_("No finding is waived."),), "muted"))
+    out.append(waivers)
     return out
 
 

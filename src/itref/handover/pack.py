@@ -412,6 +412,23 @@ class Pack:
     """Routine runs left half-done, as ``itref status`` shows them."""
     scheduled: list[Item] = field(default_factory=list)
     """Directory changes scheduled for a date (waiting, late, held for a person), as ``itref status`` shows them."""
+    schedule: list[Item] = field(default_factory=list)
+    """Whether the machine that made the pack runs itref's schedule (``itref status``'s line; a warning when the
+    playbooks schedule something and no crontab line of this project is installed)."""
+    waivers: list[WaiverInfo] = field(default_factory=list)
+    """Every waiver in force: a finding accepted until a date, with the reason and who decided it."""
+
+
+@dataclass(frozen=True)
+class WaiverInfo:
+    """A waiver in force, for the pack."""
+
+    check: str
+    host: str | None
+    subject: str | None
+    until: str
+    reason: str
+    who: str
 
 
 # --------------------------------------------------------------------------- collecting
@@ -451,11 +468,19 @@ def collect(project: Project, entities: list[str] | None = None, *, now: datetim
     generated = (now or datetime.now(UTC)).astimezone()
     from datetime import timedelta
 
+    from itref.audit.waivers import Waivers
+    from itref.schedule import crontab_store
     from itref.status.collect import collect as collect_status
 
     status = collect_status(project, generated, entities=names if entities is not None else None,
-                            ahead=timedelta(days=DUE_DAYS), kinds=("routine", "run", "change"))
+                            ahead=timedelta(days=DUE_DAYS), kinds=("routine", "run", "change", "schedule"),
+                            crontab=crontab_store().read)
     changes = status.of_kind("change")
+    today = generated.date()
+    hosts_of = {h.name for e in packs for h in e.hosts}
+    waivers = [WaiverInfo(w.check, w.host, w.subject, w.until, w.reason, w.who)
+               for w in Waivers(project.state).load()
+               if not w.expired(today) and (entities is None or w.host is None or w.host in hosts_of)]
     return Pack(
         organisation=inv.organisation, generated=generated, operator=histories.state.operator.display(),
         version=__version__, language=current_language(), inventory=str(project.inventory_path.resolve()),
@@ -466,7 +491,7 @@ def collect(project: Project, entities: list[str] | None = None, *, now: datetim
         activity=histories.activity(generated, names if entities is not None else None),
         due_this_week=[*status.of_kind("routine"), *(c for c in changes if c.data.get("status") == "pending" and (
             c.when is None or c.when <= generated + timedelta(days=DUE_DAYS)))],
-        unfinished=status.of_kind("run"), scheduled=changes)
+        unfinished=status.of_kind("run"), scheduled=changes, schedule=status.of_kind("schedule"), waivers=waivers)
 
 
 def current_language() -> str:
