@@ -112,6 +112,25 @@ def test_a_cancelled_change_is_never_applied(ad_project, cli, samba_dc, tmp_path
     assert json.loads(cli("-i", str(ad_project), "-f", "json", "pending", "list").out) == []
 
 
+def test_a_change_about_an_account_with_a_change_already_scheduled_says_so(ad_project, cli, samba_dc, tmp_path,
+                                                                             moment, crontab) -> None:
+    """Two people, one account: the second change (scheduled or made now) names the first one, who planned it,
+    when, and how to cancel it; before, both were accepted without a word."""
+    login, _pw = create(cli, ad_project, tmp_path, "Luc", f"Deux{moment:%H%M%S}")
+    assert cli("-i", str(ad_project), "ad", "user", "offboard", login, "--reason", "départ", "--at", at_text(moment),
+               "--yes").rc == 0
+    change_id = json.loads(cli("-i", str(ad_project), "-f", "json", "pending", "list").out)[0]["id"]
+    again = cli("-i", str(ad_project), "ad", "user", "offboard", login, "--reason", "départ avancé", "--at",
+                at_text(moment + timedelta(hours=1)), "--yes")
+    assert again.rc == 0, again.all
+    note = f"change {change_id} about {login} is already scheduled for"
+    assert note in again.err and f"itref pending cancel {change_id}" in again.err, again.all
+    now = cli("-i", str(ad_project), "ad", "user", "disable", login, "--yes")
+    assert now.rc == 0 and note in now.err, now.all
+    other = cli("-i", str(ad_project), "ad", "user", "enable", login, "--yes")  # still noted, never refused
+    assert other.rc == 0 and note in other.err, other.all
+
+
 def test_a_scheduled_create_leaves_the_account_disabled_until_its_time(ad_project, cli, samba_dc, tmp_path,
                                                                       state_dir, moment, crontab,
                                                                       monkeypatch) -> None:
@@ -135,6 +154,23 @@ def test_a_scheduled_create_leaves_the_account_disabled_until_its_time(ad_projec
     rc, outcomes = schedule_run(cli, ad_project, moment, monkeypatch)
     assert rc == 0 and [o["result"] for o in outcomes] == ["applied"]
     assert uac(samba_dc, login) == 512
+
+
+def test_cancelling_a_scheduled_arrival_says_the_account_stays_disabled(ad_project, cli, samba_dc, tmp_path,
+                                                                        moment, crontab) -> None:
+    last = f"Absent{moment:%H%M%S}"
+    created = cli("-i", str(ad_project), "-f", "json", "ad", "user", "create", "--template", "cpas/social-worker",
+                  "--first", "Paul", "--last", last, "--password-file", str(tmp_path / "pw"), "--at",
+                  at_text(moment), "--yes")
+    assert created.rc == 0, created.all
+    login = json.loads(created.out)["now"]["login"]
+    change_id = next(c["id"] for c in json.loads(cli("-i", str(ad_project), "-f", "json", "pending", "list").out)
+                     if c["params"]["login"] == login)
+    cancelled = cli("-i", str(ad_project), "pending", "cancel", change_id, "--reason", "ne vient pas")
+    assert cancelled.rc == 0, cancelled.all
+    assert f"The account {login} was created when this arrival was scheduled and stays in the directory, disabled" \
+        in cancelled.err and f"itref ad user offboard {login}" in cancelled.err, cancelled.all
+    assert uac(samba_dc, login) == 514  # what the sentence says
 
 
 def test_a_plan_that_changed_meanwhile_is_not_applied_and_shows_in_status(ad_project, cli, samba_dc, tmp_path,

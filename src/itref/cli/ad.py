@@ -104,6 +104,8 @@ def _run_plan(st: CliState, build: Callable[[DirectoryClient, RunContext], Plan]
             return ExitStatus.SUCCESS
         if plan.empty:
             return ExitStatus.SUCCESS
+        if plan.login:
+            _warn_scheduled(st, ctx, plan.login)
         if not _confirm(st, yes):
             st.err.print(_("Nothing was changed."), markup=False)
             return ExitStatus.FAILURE
@@ -139,6 +141,7 @@ def _schedule_plan(st: CliState, build: Callable[[DirectoryClient, RunContext, d
         client.close()
     change = prepare(action, params, when, entity, plan, origin=f"itref ad {action}")
     _show_scheduled(st, fmt, dry_run, when, [(None, plan)], plan_dict, plan_text)
+    _warn_scheduled(st, ctx, change.login)
     if dry_run:
         st.err.print(_("Dry run: nothing was changed or scheduled."), markup=False)
         return ExitStatus.SUCCESS
@@ -151,6 +154,21 @@ def _schedule_plan(st: CliState, build: Callable[[DirectoryClient, RunContext, d
     _journal_scheduled(ctx, change)
     _say_scheduled(st, change.id, when)
     return ExitStatus.SUCCESS
+
+
+def _warn_scheduled(st: CliState, ctx: RunContext, login: str) -> None:
+    """Say each open scheduled change about ``login`` (someone else may have planned it): the change made now may
+    make it pointless, or make it be held for a person at its date."""
+    from itref.ad.scheduled import ScheduledChanges, describe
+
+    if not login:
+        return
+    for c in ScheduledChanges(ctx.state).list():
+        if c.login.lower() == login.lower():
+            st.err.print(_("Note: change {id} about {login} is already scheduled for {when} by {who} ({what}); if "
+                           "it is no longer needed: itref pending cancel {id} --reason ...").format(
+                id=c.id, login=c.login, when=_moment(c.when), who=c.who, what=describe(c.action, c.params)),
+                markup=False, highlight=False, soft_wrap=True)
 
 
 def _moment(when: datetime) -> str:

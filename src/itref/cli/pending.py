@@ -124,6 +124,11 @@ def cancel(ctx: typer.Context, change_id: Annotated[str, typer.Argument(metavar=
                                       outcome="cancelled", entity=change.entity, run_id=rctx.run_id,
                                       detail=_("change {id}: {reason}").format(id=change.id, reason=reason)))
     st.err.print(_("Change {id} cancelled: it will not be applied.").format(id=change.id), markup=False)
+    if change.action == "user enable" and "create" in change.origin:  # an arrival: the account exists already
+        st.err.print(_("The account {login} was created when this arrival was scheduled and stays in the directory, "
+                       "disabled. If the person is not coming: itref ad user offboard {login} --reason ... (then "
+                       "itref ad purge removes it after the retention).").format(login=change.login),
+                     markup=False, highlight=False, soft_wrap=True)
     note = refresh_installed(st)
     if note:
         st.err.print(note, markup=False)

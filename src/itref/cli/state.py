@@ -49,8 +49,10 @@ class CliState:
             stream = sys.stderr if stderr else sys.stdout
             # Piped output (cron mail, files) is read later: do not fold it at 80 columns.
             width = None if stream.isatty() else _piped_width()
+            # --no-color / NO_COLOR: no escape code at all (Rich's no_color alone still writes bold and dim)
             self._consoles[key] = Console(file=stream, no_color=not self.color or None, highlight=False,
-                                          soft_wrap=False, stderr=stderr, width=width)
+                                          soft_wrap=False, stderr=stderr, width=width,
+                                          color_system="auto" if self.color else None)
         return self._consoles[key]
 
     def plain(self, stderr: bool = False) -> PlainLines | None:

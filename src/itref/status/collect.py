@@ -385,7 +385,8 @@ class _Reader:
         for run in saved_runs(self.state, open_only=True):
             v = view(self.project, run)
             text = _("Unfinished run {id} of {routine}, started {when} by {who}, stopped at {where}; it waits for "
-                     "{waits}.").format(id=v.run_id, routine=v.routine, who=v.who, where=v.where, waits=v.waits,
+                     "{waits}.").format(id=v.run_id, routine=v.routine, who=v.who, where=v.where,
+                                        waits=v.waits.rstrip(". "),
                                         when=format_datetime(v.started) if v.started else run.started)
             command = (f"itref playbook resume {v.run_id}" if v.total else
                        f"itref playbook cancel {v.run_id} --reason ...")
@@ -405,18 +406,18 @@ class _Reader:
                     "by": c.who, "problem": c.problem}
             if c.status == "held":
                 text = _("Change {id} ({what}, due {when}) was NOT applied: {why}. It waits for a person.").format(
-                    id=c.id, what=what, when=format_datetime(c.when), why=c.problem or "?")
+                    id=c.id, what=what, when=format_datetime(c.when), why=(c.problem or "?").rstrip(". "))
                 items.append(Item("change", Severity.CRITICAL, text, f"itref pending show {c.id}", c.entity, c.when,
                                   data))
             elif c.status == "failed":
                 text = _("Change {id} ({what}, due {when}) FAILED while it was applied: {why}.").format(
-                    id=c.id, what=what, when=format_datetime(c.when), why=c.problem or "?")
+                    id=c.id, what=what, when=format_datetime(c.when), why=(c.problem or "?").rstrip(". "))
                 items.append(Item("change", Severity.CRITICAL, text, f"itref pending show {c.id}", c.entity, c.when,
                                   data))
             elif c.when <= self.now:
                 text = _("Change {id} ({what}) was due on {when} and is not applied yet").format(
                     id=c.id, what=what, when=format_datetime(c.when))
-                text += (": " + c.problem if c.problem else "") + "."
+                text += (": " + c.problem.rstrip(". ") if c.problem else "") + "."
                 items.append(Item("change", Severity.WARNING, text, "itref schedule run", c.entity, c.when, data))
             else:
                 text = _("Change {id} scheduled for {when}: {what} (by {who}).").format(
