@@ -274,7 +274,8 @@ so `audit diff` reads the names and two files; the pack reads the last 30 days o
 each backup (month by month, newest first) and the latest audit of each entity. `itref status` reads the same, the
 journal since the earliest moment a routine's schedule fired, and of the routine-run and scheduled-change documents
 only the open ones: a document is looked at once as text (no YAML parsing) and, when it is finished for good, its
-name is remembered in this machine's cache (rebuilt when missing) and it is not read again.
+name, size and time are remembered in this machine's cache (rebuilt when missing) and it is not read again
+until its file changes (a `git revert` or a merge puts an open one back).
 """
         write_section("state-scale", body)
         print(body)
