@@ -58,7 +58,7 @@ class Lab:
         self.state = Path(tempfile.mkdtemp(prefix="itref-bench-hc-state-"))
         self.hosts = hosts
         self.env = {**os.environ, "ITREF_STATE_DIR": str(self.state), "NO_COLOR": "1", "COLUMNS": "400",
-                    "LANGUAGE": "en"}
+                    "LANGUAGE": "en", "ITREF_LANG": "en"}  # the lab inventory says language: fr
 
     @property
     def inventory(self) -> Path:
