@@ -8,11 +8,13 @@ anything is written.
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from itref.i18n import N_, _
 from itref.state.operator import display_name
 from itref.state.records import RecordStream, now_text, parse_time
 
@@ -22,6 +24,35 @@ if TYPE_CHECKING:
 KIND = "journal"
 VIA_ENV = "ITREF_VIA"
 """Set by itref's cron lines (``cron``): records say what started them when no person did at that moment."""
+
+
+OUTCOMES = {"ok": N_("ok"), "changed": N_("changed"), "failed": N_("failed"), "scheduled": N_("scheduled"),
+            "cancelled": N_("cancelled"), "waiting": N_("waiting"), "held": N_("held"), "applied": N_("applied"),
+            "stopped": N_("stopped"), "critical": N_("critical"), "warning": N_("warning"), "unknown": N_("unknown"),
+            "unreachable": N_("unreachable"), "skipped": N_("skipped")}
+"""The words a record's outcome is stored as (English, the same for everyone who shares the journal)."""
+
+_STORED = ((re.compile(r"^(\d+) host\(s\), (\d+) check\(s\)$"), N_("{0} host(s), {1} check(s)")),
+           (re.compile(r"^(\d+) new, (\d+) regressed, (\d+) resolved$"), N_("{0} new, {1} worse, {2} resolved")),
+           (re.compile(r"^until (\d{4}-\d\d-\d\d): (.*)$", re.S), N_("until {0}: {1}")))
+"""Sentences itref stores in English in a record (shared by people of either language), as people read them."""
+
+
+def outcome_word(outcome: str) -> str:
+    """Return a record's outcome as the person reading it says it (an outcome itref does not know: as stored)."""
+    return _(OUTCOMES[outcome]) if outcome in OUTCOMES else outcome
+
+
+def shown(text: str | None) -> str:
+    """Return a record's stored text (target, detail) in the reader's language when itref wrote it from one of
+    its own sentences; anything else (a command, a DN, a reason a person typed) is shown as stored."""
+    if not text:
+        return ""
+    for pattern, sentence in _STORED:
+        found = pattern.match(text)
+        if found:
+            return _(sentence).format(*found.groups())
+    return text
 
 
 def new_run_id() -> str:

@@ -10,13 +10,7 @@ import typer
 from itref.cli import complete
 from itref.cli.state import state
 from itref.core.status import ExitStatus
-from itref.i18n import N_, _
-
-OUTCOMES = {"ok": N_("ok"), "changed": N_("changed"), "failed": N_("failed"), "scheduled": N_("scheduled"),
-            "cancelled": N_("cancelled"), "waiting": N_("waiting"), "held": N_("held"), "applied": N_("applied"),
-            "stopped": N_("stopped"), "critical": N_("critical"), "warning": N_("warning"), "unknown": N_("unknown"),
-            "unreachable": N_("unreachable"), "skipped": N_("skipped")}
-"""The words a journal record's outcome is stored as (English, the same for everyone), as people read them."""
+from itref.i18n import _
 
 
 def journal(
@@ -52,6 +46,7 @@ def journal(
         for title in (_("When"), _("Who"), _("Entity"), _("Host"), _("Action"), _("What"), _("Result")):
             table.add_column(title, overflow="fold")
         from itref.i18n import format_datetime
+        from itref.journal import outcome_word, shown
 
         for r in records:
             who = r.who + (f" ({r.via})" if r.via in ("cron", "schedule") else "")
@@ -59,9 +54,8 @@ def journal(
                 when = format_datetime(r.when)
             except (AssertionError, AttributeError, TypeError, ValueError):  # unreadable time: shown as written
                 when = str(r.time).replace("T", " ")
-            word = _(OUTCOMES[r.outcome]) if r.outcome in OUTCOMES else r.outcome
-            cells = (when, who, r.entity or "", r.host or "", r.action, r.target,
-                     word + (f" ({r.detail})" if r.detail else ""))
+            cells = (when, who, r.entity or "", r.host or "", r.action, shown(r.target),
+                     outcome_word(r.outcome) + (f" ({shown(r.detail)})" if r.detail else ""))
             table.add_row(*(Text(c) for c in cells))
         st.out.print(table)
         if not records:
