@@ -145,3 +145,20 @@ def test_canary_secret_never_appears_in_output_or_journal(make_inventory, cli, s
     assert "***" in result.out
     for text in (result.out, result.err, journal, shown):
         assert CANARY not in text
+
+
+def test_a_sudo_password_read_from_a_file_is_masked_even_when_the_run_does_not_use_sudo(tmp_path, cli) -> None:
+    """Before: a local host whose only secret is its sudo password, run without sudo, printed that password in
+    clear when a command showed the file holding it (it was never read, so never known to the masking)."""
+    import uuid
+
+    canary = f"zz-canary-{uuid.uuid4().hex[:10]}"
+    secret = tmp_path / "sudo.txt"
+    secret.write_text(canary + "\n", encoding="utf-8")
+    secret.chmod(0o600)
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(f"version: 1\norganisation: T\nentities:\n  shared:\n    title: S\n    hosts:\n"
+                   f"      here: {{connection: local, sudo_password: {{file: {secret}}}}}\n", encoding="utf-8")
+    result = cli("-i", str(inv), "run", "--", "cat", str(secret))
+    assert result.rc == 0, result.all
+    assert canary not in result.all and "***" in result.out, result.all

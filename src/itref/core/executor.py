@@ -138,8 +138,9 @@ def _interrupt(pool: ThreadPoolExecutor, futures: dict[Future[HostResult], HostS
 
 def resolve_secrets(ctx: RunContext, hosts: Sequence[HostSpec], *, sudo: bool = False) -> None:
     """Resolve, before any host starts, the secrets the connections to ``hosts`` will use (passwords; sudo
-    passwords when ``sudo``), so that each is masked in every host's output from the start, whichever thread
-    would have resolved it first. A prompt is asked here, once, instead of from a worker thread.
+    passwords when ``sudo``, and always those read from a variable or a file, which asks no one), so that each is
+    masked in every host's output from the start, whichever thread would have resolved it first. A prompt is asked
+    here, once, instead of from a worker thread.
 
     A secret that cannot be resolved is left for its host to report; never raises.
     """
@@ -156,8 +157,9 @@ def resolve_secrets(ctx: RunContext, hosts: Sequence[HostSpec], *, sudo: bool = 
         names = []
         if getattr(settings, "transport", None) != "kerberos":  # a Kerberos login uses the ticket, not a password
             names.append("password")
-        if sudo:
-            names.append("sudo_password")
+        quiet_sudo = getattr(settings, "sudo_password", None)
+        if sudo or getattr(quiet_sudo, "kind", None) in ("env", "file"):  # read without asking anyone: masked
+            names.append("sudo_password")  # even when this run does not use sudo and a command prints it
         for option in names:
             ref = getattr(settings, option, None)
             if ref is None or not hasattr(ref, "model_dump_json"):
