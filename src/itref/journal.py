@@ -43,6 +43,14 @@ def outcome_word(outcome: str) -> str:
     return _(OUTCOMES[outcome]) if outcome in OUTCOMES else outcome
 
 
+def detail_shown(action: str, detail: str | None) -> str:
+    """Return the detail of a record with action ``action`` as people read it ("" for none): an offboarding
+    snapshot is data for ``itref ad user restore`` (``--format json`` keeps it), said in words here."""
+    if action == "ad snapshot" and detail:
+        return _("the account as it was, kept for itref ad user restore")
+    return shown(detail)
+
+
 def shown(text: str | None) -> str:
     """Return a record's stored text (target, detail) in the reader's language when itref wrote it from one of
     its own sentences; anything else (a command, a DN, a reason a person typed) is shown as stored."""

@@ -40,7 +40,7 @@ from itref.handover.pack import (
     section_number,
 )
 from itref.i18n import N_, _, format_date, format_datetime, ngettext
-from itref.journal import outcome_word, shown
+from itref.journal import detail_shown, outcome_word, shown
 from itref.status.model import Item
 
 # --------------------------------------------------------------------------- small words
@@ -668,7 +668,7 @@ def entity_document(pack: Pack, e: EntityPack, ext: str = "html") -> Page:
         s.blocks.append(Table((_("When"), _("Who"), _("Host"), _("Action"), _("What"), _("Result")), tuple(
             ((moment(j.time),), (j.operator,), (Code(j.host),) if j.host else ("",), (j.action,),
              (Code(shown(j.target)),), (outcome_word(j.outcome) + (f" (rc {j.rc})" if j.rc not in (None, 0) else "")
-                                        + (f" — {shown(j.detail)}" if j.detail else ""),))
+                                        + (f" — {detail_shown(j.action, j.detail)}" if j.detail else ""),))
             for j in e.journal)))
     else:
         s.blocks.append(Para((_("Nothing recorded in the journal for this entity yet."),), "muted"))
