@@ -569,3 +569,15 @@ def test_linux_findings_are_worded_in_french_with_decimal_commas(english_process
     assert root.message == ("/ est plein à 90 % (10,5 Go libres sur 104,9 Go ; avertissement à 80 %, "
                             "critique à 90 %)")
     assert busy.message.startswith("charge de 6,25 sur 5 minutes pour 4 cœur(s) (1,56 par cœur")
+
+
+def test_a_threshold_from_the_playbook_is_written_with_the_languages_decimal_separator(monkeypatch) -> None:
+    """Before: "charge de 1,97 ... avertissement à 1.5" on one French line."""
+    from itref.i18n import format_threshold, set_language
+
+    monkeypatch.setenv("ITREF_LANG", "fr")  # restored after the test (set_language keeps its choice there)
+    set_language("fr")
+    assert (format_threshold(1.5), format_threshold(85), format_threshold("x")) == ("1,5", "85", "x")
+    monkeypatch.setenv("ITREF_LANG", "en")
+    set_language("en")
+    assert format_threshold(1.5) == "1.5"

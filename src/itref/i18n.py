@@ -174,6 +174,15 @@ def format_number(value: float, decimals: int = 0, *, grouping: bool = False) ->
     return text.translate({ord(","): thousands, ord("."): point})
 
 
+def format_threshold(value: float | int | str) -> str:
+    """Return a threshold as written in the playbook (``1.5``, ``85``) with the language's decimal separator
+    (``1,5`` in French); anything that is not a number is returned as it is."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    point, _thousands = _NUMBERS.get(language(), _NUMBERS["en"])
+    return str(value).replace(".", point)
+
+
 def format_percent(value: float, decimals: int = 0) -> str:
     """Return ``value`` (already in percent) as ``12,5 %`` in French and ``12.5%`` in English."""
     return _("{value}%").format(value=format_number(value, decimals))

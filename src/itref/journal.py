@@ -38,6 +38,26 @@ _STORED = ((re.compile(r"^(\d+) host\(s\), (\d+) check\(s\)$"), N_("{0} host(s),
 """Sentences itref stores in English in a record (shared by people of either language), as people read them."""
 
 
+ACTIONS = {"run": N_("command"), "audit": N_("audit"), "audit waive": N_("waiver given"),
+           "audit unwaive": N_("waiver removed"), "routine start": N_("routine started"),
+           "routine resume": N_("routine resumed"), "routine step": N_("routine step"),
+           "routine waiting": N_("routine waiting"), "routine finish": N_("routine finished"),
+           "routine cancel": N_("routine cancelled"), "ad": N_("directory change"),
+           "ad snapshot": N_("directory: account kept"), "ad schedule": N_("directory change scheduled"),
+           "ad scheduled": N_("scheduled directory change"), "ad schedule cancel": N_("scheduled change cancelled"),
+           "backup check": N_("backup check"), "backup verify": N_("backup verify"),
+           "backup drill": N_("restore drill"), "hosts check": N_("hosts check"),
+           "schedule install": N_("schedule installed"), "schedule remove": N_("schedule removed"),
+           "state migrate": N_("state moved in"),
+           "handover": N_("handover pack"), "notify": N_("notification"), "copy": N_("file copy")}
+"""The kinds of record (stored in English, the same for everyone), as people read them."""
+
+
+def action_word(action: str) -> str:
+    """Return a record's action as the person reading it says it (an action itref does not know: as stored)."""
+    return _(ACTIONS[action]) if action in ACTIONS else action
+
+
 def outcome_word(outcome: str) -> str:
     """Return a record's outcome as the person reading it says it (an outcome itref does not know: as stored)."""
     return _(OUTCOMES[outcome]) if outcome in OUTCOMES else outcome

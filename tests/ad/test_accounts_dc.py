@@ -180,8 +180,8 @@ def test_offboard_then_restore_gives_back_groups_ou_and_attributes(ad_project, c
     mine = [r for r in records if r["action"] == "ad" and cn in r["target"]]
     assert mine and {r["entity"] for r in mine} == {"cpas"}, mine  # before: no entity for immediate changes
     table = cli("journal").out
-    snapshot_lines = [line for line in table.splitlines() if "ad snapshot" in line]
-    assert snapshot_lines and all("itref ad user" in line and '{"' not in line
+    snapshot_lines = [line for line in table.splitlines() if "annuaire : compte gardé" in line]  # French inventory
+    assert snapshot_lines and all("gardé pour itref" in line and '{"' not in line
                                   for line in snapshot_lines), snapshot_lines  # before: the snapshot's raw JSON
     assert '"groups"' not in table
 

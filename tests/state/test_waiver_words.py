@@ -43,10 +43,11 @@ def test_the_journal_reads_in_french(starter: Path, cli, monkeypatch) -> None:
     set_language("fr")
     monkeypatch.setenv("COLUMNS", "250")
     out = cli("-i", inv, "journal").out
-    line = next(line for line in out.splitlines() if "audit waive" in line)
+    line = next(line for line in out.splitlines() if "dérogation donnée" in line)  # stored as "audit waive"
     assert "modifié (jusqu'au 2099-01-31 : disque commandé)" in line and "changed" not in line, line
     assert "T" not in line.split("│")[1], line  # a date as people write it, not 2026-12-03T15:04:00+00:00
     audit = next(line for line in out.splitlines() if re.search(r"│ audit +│", line))
+    assert "audit waive" not in out and "routine start" not in out
     assert "1 machine(s), 1 contrôle(s)" in audit and "nouveau(x)" in audit and "host(s)" not in audit, audit
     assert "dérogation pour linux.disk.free sur admin-workstation" in cli(
         "-i", inv, "audit", "waive", "linux.disk.free", "--host", "admin-workstation", "--until", "2099-02-01",

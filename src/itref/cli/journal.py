@@ -46,7 +46,7 @@ def journal(
         for title in (_("When"), _("Who"), _("Entity"), _("Host"), _("Action"), _("What"), _("Result")):
             table.add_column(title, overflow="fold")
         from itref.i18n import format_datetime
-        from itref.journal import detail_shown, outcome_word, shown
+        from itref.journal import action_word, detail_shown, outcome_word, shown
 
         for r in records:
             who = r.who + (f" ({r.via})" if r.via in ("cron", "schedule") else "")
@@ -54,7 +54,7 @@ def journal(
                 when = format_datetime(r.when)
             except (AssertionError, AttributeError, TypeError, ValueError):  # unreadable time: shown as written
                 when = str(r.time).replace("T", " ")
-            cells = (when, who, r.entity or "", r.host or "", r.action, shown(r.target),
+            cells = (when, who, r.entity or "", r.host or "", action_word(r.action), shown(r.target),
                      outcome_word(r.outcome) + (f" ({detail_shown(r.action, r.detail)})" if r.detail else ""))
             table.add_row(*(Text(c) for c in cells))
         st.out.print(table)

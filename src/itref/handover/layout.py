@@ -40,7 +40,7 @@ from itref.handover.pack import (
     section_number,
 )
 from itref.i18n import N_, _, format_date, format_datetime, ngettext
-from itref.journal import detail_shown, outcome_word, shown
+from itref.journal import action_word, detail_shown, outcome_word, shown
 from itref.status.model import Item
 
 # --------------------------------------------------------------------------- small words
@@ -666,7 +666,7 @@ def entity_document(pack: Pack, e: EntityPack, ext: str = "html") -> Page:
         s.blocks.append(Para((_("The {shown} most recent of {total} records, newest first (all of them:").format(
             shown=len(e.journal), total=e.journal_total) + " ", Code(f"itref journal --entity {e.name}"), ")."),))
         s.blocks.append(Table((_("When"), _("Who"), _("Host"), _("Action"), _("What"), _("Result")), tuple(
-            ((moment(j.time),), (j.operator,), (Code(j.host),) if j.host else ("",), (j.action,),
+            ((moment(j.time),), (j.operator,), (Code(j.host),) if j.host else ("",), (action_word(j.action),),
              (Code(shown(j.target)),), (outcome_word(j.outcome) + (f" (rc {j.rc})" if j.rc not in (None, 0) else "")
                                         + (f" — {detail_shown(j.action, j.detail)}" if j.detail else ""),))
             for j in e.journal)))
@@ -732,7 +732,8 @@ def _people_section(pack: Pack, number: int) -> Section:
     if pack.activity:
         people.blocks.append(Table((_("Who"), _("What"), _("Entities"), _("Last")), tuple(
             ((a.who + (f" ({_(ROLES[a.role])})" if a.role in ROLES else ""),),
-             ("; ".join(f"{action} × {n}" for action, n in sorted(a.actions.items(), key=lambda x: (-x[1], x[0]))),),
+             ("; ".join(f"{action_word(action)} × {n}" for action, n in sorted(a.actions.items(),
+                                                                    key=lambda x: (-x[1], x[0]))),),
              (", ".join(a.entities) or "—",), (moment(a.last),))
             for a in pack.activity)))
     else:

@@ -17,7 +17,7 @@ from itref.core.findings import Finding, Severity
 from itref.core.humanize import ago
 from itref.core.humanize import size as human_size
 from itref.core.units import parse_duration
-from itref.i18n import _, format_number
+from itref.i18n import _, format_number, format_threshold
 
 EXCLUDED_FS = "-x tmpfs -x devtmpfs -x squashfs -x overlay -x efivarfs"
 
@@ -44,8 +44,8 @@ def _disk(check: Check, facts: Facts) -> list[Finding]:
         out.append(check.finding(facts, severity, _("{mount} is {pct}% full ({free} free of {size}; "
                                                     "warning at {warn}%, critical at {crit}%)").format(
             mount=mount, pct=pct, free=human_size(avail_kb * 1024), size=human_size(size_kb * 1024),
-            warn=t["warning"], crit=t["critical"]), subject=mount, evidence={"used_percent": pct, "type": fs_type,
-                                                          "available_kb": avail_kb, "size_kb": size_kb}))
+            warn=format_threshold(t["warning"]), crit=format_threshold(t["critical"])), subject=mount,
+            evidence={"used_percent": pct, "type": fs_type, "available_kb": avail_kb, "size_kb": size_kb}))
     return out or _na(check, facts, _("no disk reported"))
 
 
@@ -99,7 +99,7 @@ def _load(check: Check, facts: Facts) -> list[Finding]:
     per_core = five / n
     return [check.finding(facts, level(per_core, t["warning"], t["critical"]), _(
         "load {load} over 5 minutes for {n} core(s) ({per} per core; warning at {warn})").format(
-        load=format_number(five, 2), n=n, per=format_number(per_core, 2), warn=t["warning"]),
+        load=format_number(five, 2), n=n, per=format_number(per_core, 2), warn=format_threshold(t["warning"])),
         evidence={"load5": five, "cores": n})]
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from itref.audit.base import Check, Facts, level
 from itref.audit.registry import register
 from itref.core.findings import Finding, Severity
-from itref.i18n import _, format_date, format_number
+from itref.i18n import _, format_date, format_number, format_threshold
 
 GIB = 1024**3
 """Windows Explorer's "GB" (a gibibyte), so the figures match what the person sees on the server."""
@@ -250,7 +250,8 @@ def _disk(check: Check, facts: Facts, data: Any) -> list[Finding]:
         out.append(check.finding(facts, level(pct, t["warning"], t["critical"]), _(
             "{disk}{label} is {pct}% full ({free} GB free of {size} GB; warning at {warn}%, critical at {crit}%)"
         ).format(disk=name, label=f" ({label})" if label else "", pct=pct, free=format_number(free / GIB, 1),
-                 size=format_number(size / GIB, 1), warn=t["warning"], crit=t["critical"]), subject=name,
+                 size=format_number(size / GIB, 1), warn=format_threshold(t["warning"]),
+                 crit=format_threshold(t["critical"])), subject=name,
             evidence={"used_percent": pct, "free_bytes": free, "size_bytes": size,
                       "file_system": disk.get("fs"), "label": disk.get("label")}))
     return out or _na(check, facts, _("no local fixed disk reported"))
