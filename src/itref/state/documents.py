@@ -44,6 +44,22 @@ def dump(data: dict[str, Any]) -> str:
     return yaml.safe_dump(data, allow_unicode=True, sort_keys=False, default_flow_style=False, width=100)
 
 
+IDENTIFIERS = ("id", "run_id")
+"""Top-level keys whose values itref makes itself (random or time-based ids, never a secret): written as they
+are, so that a short secret value that happens to appear inside one (``abc`` in ``abcd1234``) cannot turn the id
+into ``***d1234`` and make the record impossible to find again."""
+
+
+def _masked_document(data: dict[str, Any]) -> str:
+    """Return the YAML text of ``data`` with every secret value masked, except in the :data:`IDENTIFIERS`."""
+    from itref.core.masking import mask
+
+    kept = {k: v for k, v in data.items() if k in IDENTIFIERS and isinstance(v, str)}
+    text = dump({k: (v if k in kept else _masked(v)) for k, v in data.items()})
+    # once more, line by line, for a secret split across values; the identifiers' own lines are left as they are
+    return "".join(line if line.split(":", 1)[0] in kept else mask(line) for line in text.splitlines(keepends=True))
+
+
 def _masked(value: Any) -> Any:
     """Return ``value`` with every secret value masked in each string it holds (keys included)."""
     from itref.secrets import mask
@@ -81,14 +97,13 @@ class Documents:
     def write(self, name: str, data: dict[str, Any]) -> Path:
         """Write document ``name`` whole (secret values masked) and return its file. Raises StateError."""
         from itref.core.files import write_record
-        from itref.core.masking import mask
 
         self.folder.ensure(self.kind)
         path = self.file(name)
         # Each value is masked before it is written as YAML, so that a masked value is quoted as it must be
         # ("***..." unquoted would read as a YAML alias and make the whole document unreadable); the text is
         # masked once more for a secret split across values.
-        write_record(path, mask(dump(_masked(data))), mode=self.folder.file_mode)
+        write_record(path, _masked_document(data), mode=self.folder.file_mode)
         return path
 
     def refuse(self, name: str, line: int, reason: str) -> None:
