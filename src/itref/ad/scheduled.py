@@ -15,8 +15,7 @@ Reading the documents needs neither the directory nor ldap3 (``itref status`` li
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -307,22 +306,12 @@ def plan_now(client: DirectoryClient, ctx: RunContext, change: ScheduledChange) 
         return build_plan(client, ctx.project, change.entity or "", change.action, change.params), None
 
 
-@contextmanager
-def _only_one(ctx: RunContext) -> Iterator[bool]:
-    """Yield True while this process alone applies the project's changes on this machine (False: another does)."""
-    import fcntl
-    import os
+def _only_one(ctx: RunContext) -> Any:
+    """Return a context yielding True while this process alone applies the project's changes on this machine
+    (False: another does)."""
+    from itref.core.files import held_alone
 
-    fd = os.open(ctx.state.cache_dir() / "schedule.lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    return held_alone(ctx.state.cache_dir() / "schedule.lock")
 
 
 def run_due(ctx: RunContext, now: datetime, open_client: Callable[[], DirectoryClient]) -> list[Outcome] | None:

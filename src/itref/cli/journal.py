@@ -47,13 +47,12 @@ def journal(
             table.add_column(title, overflow="fold")
         from itref.i18n import format_datetime
         from itref.journal import action_word, detail_shown, outcome_word, shown
+        from itref.state.records import parse_time
 
         for r in records:
             who = r.who + (f" ({r.via})" if r.via in ("cron", "schedule") else "")
-            try:
-                when = format_datetime(r.when)
-            except (AssertionError, AttributeError, TypeError, ValueError):  # unreadable time: shown as written
-                when = str(r.time).replace("T", " ")
+            moment = parse_time(r.time)
+            when = format_datetime(moment) if moment else str(r.time).replace("T", " ")  # unreadable: as written
             cells = (when, who, r.entity or "", r.host or "", action_word(r.action), shown(r.target),
                      outcome_word(r.outcome) + (f" ({detail_shown(r.action, r.detail)})" if r.detail else ""))
             table.add_row(*(Text(c) for c in cells))

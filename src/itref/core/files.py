@@ -15,6 +15,7 @@ import fcntl
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 from itref.core.errors import ItrefError, StateError
@@ -110,3 +111,20 @@ def append_whole(path: Path, line: bytes, *, mode: int = PRIVATE_MODE) -> None:
             raise no_room(path, exc) from None
     finally:
         os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def held_alone(path: Path, *, mode: int = PRIVATE_MODE) -> Iterator[bool]:
+    """Yield True while this process alone holds the lock file ``path`` (made with ``mode`` if missing, never
+    through a symbolic link), False when another process holds it: nobody waits. Raises OSError when the file
+    cannot be opened."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)

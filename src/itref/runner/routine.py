@@ -22,7 +22,7 @@ from itref.config.selection import select
 from itref.connectors.base import HostSpec
 from itref.context import RunContext
 from itref.core.errors import ConfigError, ConfigIssue, ItrefError, UsageError
-from itref.i18n import _, ngettext
+from itref.i18n import N_, _, ngettext
 from itref.journal import JournalRecord
 
 if TYPE_CHECKING:
@@ -94,6 +94,8 @@ class RunState:
 
 
 RUNS = "routines"
+NOT_A_RUN = N_("not a routine run: a field it needs is missing or of the wrong kind")
+"""Why a routine-run document that is valid YAML cannot be read as a run."""
 
 
 def save(folder: StateFolder, state: RunState) -> None:
@@ -142,7 +144,7 @@ def saved_runs(folder: StateFolder, *, open_only: bool = False) -> list[RunState
         try:
             run = _from_data(data)
         except (KeyError, TypeError, ValueError):
-            docs.refuse(name, 1, _("not a routine run: a field it needs is missing or of the wrong kind"))
+            docs.refuse(name, 1, _(NOT_A_RUN))
             continue
         if run.open or not open_only:
             runs.append(run)
@@ -180,8 +182,7 @@ def load(folder: StateFolder, run_id: str | None) -> RunState:
             from itref.core.errors import StateError
             from itref.state.documents import Documents, Problem
 
-            raise StateError(str(Problem(Documents(folder, RUNS).file(run_id), 1, _(
-                "not a routine run: a field it needs is missing or of the wrong kind")))) from None
+            raise StateError(str(Problem(Documents(folder, RUNS).file(run_id), 1, _(NOT_A_RUN)))) from None
     for state in reversed(saved_runs(folder)):
         if state.open:
             return state
@@ -713,7 +714,7 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
                 ctx, entity, fs, state.params, getattr(ui, "password_file", None)))
         return state
     with run_lock(ctx.state, state.run_id):
-        if any(r.number for r in state.records) or state.next_step > 1:  # resumed: the saved run is the truth
+        if state.records or state.next_step > 1:  # resumed: the saved run is the truth
             saved = load(ctx.state, state.run_id)
             if not saved.open or saved.next_step != state.next_step:
                 raise UsageError(_("routine run {id} moved on meanwhile (another itref resumed it): see itref "
@@ -724,32 +725,25 @@ def run_routine(ctx: RunContext, target: str, ui: Interaction, *, state: RunStat
 def run_lock(folder: StateFolder, run_id: str) -> Any:
     """Return a context manager that holds routine run ``run_id`` for this process alone, whoever else (another
     account, another terminal) resumes it. Raises UsageError when another itref holds it; StateError."""
-    import fcntl
-    import os
-    from contextlib import contextmanager
+    from contextlib import ExitStack, contextmanager
 
     from itref.core.errors import StateError
+    from itref.core.files import held_alone
+    from itref.state.documents import Documents
 
     @contextmanager
     def held() -> Any:
-        from itref.state.documents import Documents
-
         path = folder.ensure(RUNS) / f".{Documents(folder, RUNS).file(run_id).stem}.lock"
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, folder.file_mode)
-        except OSError as exc:
-            raise StateError(_("cannot lock the routine run {id} ({path}): {reason}").format(
-                id=run_id, path=path, reason=exc.strerror or exc)) from None
-        try:
+        with ExitStack() as stack:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                alone = stack.enter_context(held_alone(path, mode=folder.file_mode))
+            except OSError as exc:
+                raise StateError(_("cannot lock the routine run {id} ({path}): {reason}").format(
+                    id=run_id, path=path, reason=exc.strerror or exc)) from None
+            if not alone:
                 raise UsageError(_("routine run {id} is being run right now by another itref (another terminal or "
-                                   "account); wait for it to stop, then see itref playbook runs").format(
-                    id=run_id)) from None
+                                   "account); wait for it to stop, then see itref playbook runs").format(id=run_id))
             yield
-        finally:
-            os.close(fd)
 
     return held()
 
