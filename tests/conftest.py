@@ -67,9 +67,11 @@ class CliResult:
 
 @pytest.fixture(autouse=True)
 def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Every test gets its own itref state folder (journal, histories) and cache folder, never the user's; and a
-    language an inventory chose in-process (``language: fr``) does not outlive its test."""
+    """Every test gets its own itref state folder (journal, histories) and cache folder, never the user's; a
+    language an inventory chose in-process (``language: fr``) does not outlive its test, nor do the secret values
+    it revealed (a password 'abc' of one test masked the change id 'abcd1234' of a later one)."""
     from itref import i18n
+    from itref.core import masking
 
     path = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("ITREF_STATE_DIR", str(path))
@@ -81,6 +83,7 @@ def state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Monk
     monkeypatch.undo()
     if i18n.language() != before:
         i18n.set_language(None)
+    masking.forget()
 
 
 @pytest.fixture

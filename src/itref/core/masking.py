@@ -20,6 +20,13 @@ def remember(value: str) -> None:
             _revealed.add(value)
 
 
+def forget() -> None:
+    """Forget every value remembered so far: the start of a new run in a process that runs several (the test
+    suite runs itref in-process, test after test; one test's secrets must not mask another's ids)."""
+    with _lock:
+        _revealed.clear()
+
+
 def mask(text: str) -> str:
     """Return ``text`` with every secret value revealed so far replaced by ``***``."""
     if not text:
