@@ -248,9 +248,9 @@ def test_each_scenario_is_found_by_the_audit_fixed_by_its_routine_and_green_agai
         seen[:] = [f for f in findings_of(lab.audit(), check, host) if mention in f["message"]]
         return worst(seen)
 
-    assert RANK.index(severity()) < RANK.index(broken_severity), seen
+    assert RANK.index(severity()) < RANK.index(broken_severity), json.dumps(seen, indent=1)
     applied = json.loads(lab.itref("-f", "json", "lab", "scenario", name, "--dir", str(lab.directory)).stdout)
-    assert severity() == broken_severity, seen
+    assert severity() == broken_severity, json.dumps(seen, indent=1)  # whole messages: why it was not judged
     rc, text = lab.routine(applied["routine"])
     assert rc == 0, text
     assert RANK.index(severity()) < RANK.index(broken_severity), (seen, text)
